@@ -1,0 +1,39 @@
+# Two entry points do all set-up themselves on a fresh machine (Python 3.11, no ffmpeg, no GPU):
+#   make sample   build a dataset from the built-in synthetic sample sources (the main job)
+#   make test     run the whole test suite
+PY ?= python3
+VENV := .venv
+LSVENV := .venv-ls
+BIN := $(VENV)/bin
+SAMPLE := build/sample
+
+.PHONY: setup sample test bench clean
+
+$(VENV)/.done: pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+# Label Studio runs from its own virtual environment (it pins openai<2, pyarrow 24, ...).
+$(LSVENV)/.done:
+	$(PY) -m venv $(LSVENV)
+	$(LSVENV)/bin/pip install -q label-studio==1.23.2
+	touch $@
+
+setup: $(VENV)/.done $(LSVENV)/.done
+
+sample: $(VENV)/.done
+	$(BIN)/curate samples $(SAMPLE)/sources
+	$(BIN)/curate build $(SAMPLE)/sources/config.yaml --out $(SAMPLE)/dataset --workers 2
+	@echo "dataset written to $(SAMPLE)/dataset"
+
+test: $(VENV)/.done $(LSVENV)/.done
+	LABEL_STUDIO_BIN=$(CURDIR)/$(LSVENV)/bin/label-studio $(BIN)/python -m pytest -n 2 --timeout 600 tests
+
+bench: $(VENV)/.done
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(LSVENV) build

@@ -1,0 +1,1 @@
+"""Annotation rounds in Label Studio: label configs, server launcher, client, conversion, agreement."""

@@ -1,0 +1,1 @@
+"""Curation: source adapters, pairing, frame-exact media, `curate build`, taxonomies and publishing."""

@@ -1,0 +1,1 @@
+"""Dataset card templates, filled at publish time."""

@@ -1,0 +1,1 @@
+"""Evaluation: closed, open (LLM judge) and localization scoring, statistics and reports."""

@@ -1,0 +1,86 @@
+"""JSON Schemas for every file the toolkit reads or writes, and one ``validate()`` helper.
+
+This package is the bottom of the dependency graph: every other package may import it, it imports none
+of them. Besides the schemas it holds the few data-contract helpers every package shares: the
+user-facing error type (:mod:`schemas.errors`), atomic JSON/JSONL I/O (:mod:`schemas.io`) and the
+dataset directory (:mod:`schemas.dataset_dir`).
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from schemas.errors import SchemaError, ToolkitError
+
+KINDS = (
+    "build_config",
+    "dataset",
+    "sample",
+    "clip",
+    "taxonomy",
+    "predictions",
+    "localization",
+)
+
+__all__ = ["KINDS", "SchemaError", "ToolkitError", "load_schema", "validate", "check"]
+
+
+@lru_cache(maxsize=None)
+def load_schema(kind: str) -> dict[str, Any]:
+    """Return the JSON Schema named ``<kind>.schema.json`` shipped in this package."""
+    try:
+        text = resources.files("schemas").joinpath(f"{kind}.schema.json").read_text("utf-8")
+    except FileNotFoundError:
+        raise ToolkitError(f"unknown schema kind {kind!r}; known: {', '.join(list_kinds())}") from None
+    return json.loads(text)
+
+
+def list_kinds() -> list[str]:
+    """All schema kinds shipped (file stems without ``.schema.json``)."""
+    return sorted(
+        p.name[: -len(".schema.json")]
+        for p in resources.files("schemas").iterdir()
+        if p.name.endswith(".schema.json")
+    )
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    schema = load_schema(kind)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _json_path(path) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def validate(kind: str, obj: Any) -> list[tuple[str, str]]:
+    """Validate ``obj`` against the ``kind`` schema; return every error as ``(json_path, message)``.
+
+    An empty list means valid. Errors are sorted by path so reports are stable.
+    """
+    errors = []
+    for err in _validator(kind).iter_errors(obj):
+        msg = err.message
+        if len(msg) > 200:
+            msg = msg[:197] + "..."
+        errors.append((_json_path(err.absolute_path), msg))
+    return sorted(errors)
+
+
+def check(kind: str, obj: Any, *, file: str | None = None, prefix: str = "") -> None:
+    """Raise :class:`SchemaError` (one line, naming file and JSON path) when ``obj`` is invalid."""
+    errors = validate(kind, obj)
+    if errors:
+        if prefix:
+            errors = [(prefix + p[1:], m) for p, m in errors]
+        raise SchemaError(kind, errors, file=file)

@@ -1,0 +1,100 @@
+"""The dataset directory: the unit that flows through every command (see DESIGN.md).
+
+::
+
+    DATASET/
+      dataset.json           what the dataset is (schema: dataset)
+      samples.jsonl          one row per video pair (schema: sample)
+      videos/<key>/a.mp4     stored clips (CFR H.264, start_time 0)
+      taxonomies/<action>.json
+      annotation/
+
+Rows stay plain dicts (they are the VidDiffBench record, nested values as JSON objects); this module
+loads, validates and saves them atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schemas import check, validate
+from schemas.errors import SchemaError, ToolkitError
+from schemas.io import read_json, read_jsonl, write_json, write_jsonl
+
+DATASET_JSON = "dataset.json"
+SAMPLES_JSONL = "samples.jsonl"
+
+
+@dataclass
+class DatasetDir:
+    """A loaded dataset directory: its metadata, its rows in file order, and where it lives."""
+
+    root: Path
+    meta: dict[str, Any]
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def by_key(self) -> dict[str, dict[str, Any]]:
+        """Rows by ``sample_key``."""
+        return {s["sample_key"]: s for s in self.samples}
+
+    def video_path(self, sample: dict[str, Any], index: int) -> Path:
+        """Absolute path of video ``index`` (0 = A, 1 = B) of ``sample``."""
+        return (self.root / sample["videos"][index]["path"]).resolve()
+
+    def taxonomy_path(self, action: str) -> Path:
+        """Where the taxonomy of ``action`` lives."""
+        return self.root / "taxonomies" / f"{action}.json"
+
+    def save(self) -> None:
+        """Validate and atomically write ``dataset.json`` and ``samples.jsonl``."""
+        save_dataset(self.root, self.meta, self.samples)
+
+
+def load_dataset(root: str | os.PathLike, *, validate_rows: bool = True) -> DatasetDir:
+    """Load and validate a dataset directory; errors name the file and the JSON path (and line)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ToolkitError("dataset directory not found", file=str(root))
+    meta_path = root / DATASET_JSON
+    meta = read_json(meta_path)
+    check("dataset", meta, file=str(meta_path))
+    samples_path = root / SAMPLES_JSONL
+    samples = read_jsonl(samples_path) if samples_path.exists() else []
+    if validate_rows:
+        seen: set[str] = set()
+        for i, row in enumerate(samples, 1):
+            errors = validate("sample", row)
+            if errors:
+                raise SchemaError("sample", errors, file=f"{samples_path}:{i}")
+            if row["sample_key"] in seen:
+                raise ToolkitError(f"duplicate sample_key {row['sample_key']!r}", file=f"{samples_path}:{i}",
+                                   key="sample_key")
+            seen.add(row["sample_key"])
+    return DatasetDir(root=root, meta=meta, samples=samples)
+
+
+def save_dataset(root: str | os.PathLike, meta: dict[str, Any], samples: list[dict[str, Any]]) -> None:
+    """Validate everything first, then write ``dataset.json`` and ``samples.jsonl`` atomically."""
+    root = Path(root)
+    check("dataset", meta, file=str(root / DATASET_JSON))
+    keys: set[str] = set()
+    for i, row in enumerate(samples, 1):
+        check("sample", row, file=f"{root / SAMPLES_JSONL}:{i}")
+        if row["sample_key"] in keys:
+            raise ToolkitError(f"duplicate sample_key {row['sample_key']!r}", file=str(root / SAMPLES_JSONL))
+        keys.add(row["sample_key"])
+    write_json(root / DATASET_JSON, meta)
+    write_jsonl(root / SAMPLES_JSONL, samples)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

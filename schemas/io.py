@@ -1,0 +1,103 @@
+"""Atomic, validated reading and writing of JSON, JSONL and YAML files.
+
+Everything the toolkit writes goes through :func:`atomic_write` (temporary file in the same folder,
+fsync, rename) so an interrupted command never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from schemas.errors import ToolkitError
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``dest``; on success rename it onto ``dest``, else delete it."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or (dest.suffix or ".tmp"), dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def atomic_write(dest: str | os.PathLike, data: str | bytes) -> None:
+    """Write ``data`` to ``dest`` atomically (temporary file + fsync + rename)."""
+    with atomic_path(dest) as tmp:
+        mode = "wb" if isinstance(data, bytes) else "w"
+        with open(tmp, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def dumps(obj: Any) -> str:
+    """Canonical pretty JSON (stable key order is the caller's; UTF-8 kept)."""
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_json(dest: str | os.PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented UTF-8 JSON."""
+    atomic_write(dest, dumps(obj))
+
+
+def write_jsonl(dest: str | os.PathLike, rows: Iterable[Any]) -> None:
+    """Atomically write one compact JSON object per line."""
+    atomic_write(dest, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing or malformed file is a one-line :class:`ToolkitError`."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise ToolkitError("file not found", file=str(path)) from None
+    except json.JSONDecodeError as e:
+        raise ToolkitError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", file=str(path)) from None
+
+
+def read_jsonl(path: str | os.PathLike) -> list[Any]:
+    """Read a JSONL file (blank lines skipped); errors name the file and line."""
+    path = Path(path)
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for i, line in enumerate(fh, 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise ToolkitError(f"invalid JSON: {e.msg}", file=str(path), key=f"line {i}") from None
+    except FileNotFoundError:
+        raise ToolkitError("file not found", file=str(path)) from None
+    return rows
+
+
+def read_yaml(path: str | os.PathLike) -> Any:
+    """Read a YAML file; syntax errors name the file, line and column."""
+    import yaml
+
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ToolkitError("file not found", file=str(path)) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1} column {mark.column + 1}" if mark else None
+        raise ToolkitError(f"invalid YAML: {getattr(e, 'problem', e)}", file=str(path), key=where) from None

@@ -1,0 +1,1 @@
+"""The VidDiff method: LLM proposer, CLIP frame localizer, VLM differencer, and baselines."""

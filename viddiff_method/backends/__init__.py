@@ -1,0 +1,1 @@
+"""Model backends: LLM/VLM over the OpenAI API, CLIP via open_clip, and their caches."""

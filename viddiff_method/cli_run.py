@@ -1,0 +1,13 @@
+"""CLI commands (placeholder until implemented)."""
+from __future__ import annotations
+
+import click
+
+from schemas.errors import ToolkitError
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def run(args) -> None:
+    """Not implemented yet."""
+    raise ToolkitError("not implemented yet")
