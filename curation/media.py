@@ -1,0 +1,458 @@
+"""Frame-exact video I/O: probe, trim, decode and encode, on PyAV and the ffmpeg binary.
+
+Conventions (DESIGN.md): frame indices are 0-based, ranges half-open ``[start, end)``, and always go
+with their fps. A *media* item is a video file or a folder of images ordered by the integer value of the
+file stem. Every clip written here is constant-frame-rate H.264 yuv420p with start_time 0, written to a
+temporary file, its frame count verified, then renamed into place.
+
+Resampling to a lower fps keeps source frame ``start + floor(k * src_fps / fps)`` as output frame ``k``
+(:func:`resample_indices`); the same rule is used by :func:`trim` and :func:`decode`, so a decoded
+frame's index always names the source frame it shows.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+
+import av
+import numpy as np
+
+from schemas.errors import ToolkitError
+from schemas.io import atomic_path
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe` measured. ``fps`` is exact (a rational); ``n_frames`` is a real count when
+    ``frames_counted`` is true (the container's own number disagreed with its duration, or was missing)."""
+
+    path: str
+    fps: Fraction
+    n_frames: int
+    duration: float
+    start_time: float
+    width: int
+    height: int
+    codec: str
+    frames_counted: bool = False
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form (fps as a float and as ``"num/den"``)."""
+        d = asdict(self)
+        d["fps"] = float(self.fps)
+        d["fps_rational"] = f"{self.fps.numerator}/{self.fps.denominator}"
+        return d
+
+
+@dataclass
+class Decoded:
+    """Decoded frames as ``[T, H, W, 3]`` uint8 RGB, the source index of each row, and their fps."""
+
+    frames: np.ndarray
+    indices: list[int]
+    fps: float
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary: the system one if on PATH (or ``$FFMPEG_BINARY``), else imageio-ffmpeg's."""
+    env = os.environ.get("FFMPEG_BINARY")
+    if env:
+        return env
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def as_fraction(fps: float | Fraction | str | int) -> Fraction:
+    """Exact rational fps: ``30000/1001`` stays exact, ``29.97`` becomes ``2997/100``."""
+    if isinstance(fps, Fraction):
+        return fps
+    if isinstance(fps, str) and "/" in fps:
+        num, den = fps.split("/")
+        return Fraction(int(num), int(den))
+    return Fraction(str(fps)).limit_denominator(100000)
+
+
+def is_frame_folder(path: str | os.PathLike) -> bool:
+    """True for a directory (image-folder media)."""
+    return Path(path).is_dir()
+
+
+def list_frame_files(folder: str | os.PathLike) -> list[Path]:
+    """Image files of a frame folder, ordered by the integer value of the stem (not string order)."""
+    folder = Path(folder)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    bad = [p.name for p in files if not p.stem.lstrip("-").isdigit()]
+    if bad:
+        raise ToolkitError(f"image file name is not an integer frame number: {bad[0]}", file=str(folder))
+    return sorted(files, key=lambda p: int(p.stem))
+
+
+def resample_indices(n: int, src_fps: Fraction, fps: Fraction | None, start: int = 0) -> list[int]:
+    """Source indices kept when ``n`` frames from ``start`` at ``src_fps`` are resampled to ``fps``.
+
+    Output frame ``k`` shows source frame ``start + floor(k * src_fps / fps)``; there are
+    ``ceil(n * fps / src_fps)`` of them. Upsampling is refused: curation never invents frames.
+    """
+    if fps is None or fps == src_fps:
+        return list(range(start, start + n))
+    if fps > src_fps:
+        raise ToolkitError(f"output fps {float(fps):g} is above the source fps {float(src_fps):g}", key="fps")
+    count = math.ceil(Fraction(n) * fps / src_fps)
+    return [start + math.floor(Fraction(k) * src_fps / fps) for k in range(count)]
+
+
+def _run_ffmpeg(args: list[str], *, what: str, src: str) -> None:
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+        raise ToolkitError(f"ffmpeg could not {what}: {last}", file=src)
+
+
+def _open(path: str | os.PathLike):
+    try:
+        return av.open(str(path))
+    except FileNotFoundError:
+        raise ToolkitError("file not found", file=str(path)) from None
+    except av.error.FFmpegError as e:
+        raise ToolkitError(f"not a readable video ({e.strerror or type(e).__name__})", file=str(path)) from None
+
+
+def count_frames(path: str | os.PathLike, *, decode: bool = False) -> int:
+    """Count the frames of a video by demuxing packets (``decode=True``: by decoding every frame)."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        try:
+            if decode:
+                stream.thread_type = "AUTO"
+                return sum(1 for _ in container.decode(stream))
+            return sum(1 for p in container.demux(stream) if p.size > 0)
+        except av.error.FFmpegError as e:
+            raise ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})",
+                               file=str(path)) from None
+
+
+# ---------------------------------------------------------------------------------------------- probe
+
+
+def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
+    """Measure a media item: exact fps, frame count, duration, start_time, size and codec.
+
+    For an image folder ``fps`` must be given (folders have no clock). For a video the frame count is
+    the container's, unless it is missing or disagrees with ``duration * fps`` by more than one frame:
+    then the frames are counted by decoding (``frames_counted=True``).
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = list_frame_files(path)
+        if not files:
+            raise ToolkitError("image folder is empty", file=str(path))
+        if fps is None:
+            raise ToolkitError("an image folder needs an fps (set it in the config)", file=str(path), key="fps")
+        from PIL import Image
+
+        try:
+            with Image.open(files[0]) as im:
+                width, height = im.size
+                codec = (im.format or files[0].suffix[1:]).lower()
+        except OSError as e:
+            raise ToolkitError(f"unreadable image: {e}", file=str(files[0])) from None
+        rate = as_fraction(fps)
+        return VideoInfo(str(path), rate, len(files), float(len(files) / rate), 0.0, width, height, codec, True)
+
+    with _open(path) as container:
+        if not container.streams.video:
+            raise ToolkitError("no video stream", file=str(path))
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise ToolkitError("video has no frame rate", file=str(path))
+        rate = Fraction(rate.numerator, rate.denominator)
+        tb = stream.time_base
+        start = float(stream.start_time * tb) if stream.start_time is not None else 0.0
+        if stream.duration is not None and tb is not None:
+            duration = float(stream.duration * tb)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        declared = int(stream.frames or 0)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        codec = stream.codec_context.name
+    expected = duration * float(rate)
+    counted = declared <= 0 or abs(declared - expected) > 1.0
+    n = count_frames(path, decode=True) if counted else declared
+    if n <= 0:
+        raise ToolkitError("video has no decodable frames (corrupt or truncated?)", file=str(path))
+    return VideoInfo(str(path), rate, n, duration, start, width, height, codec, counted)
+
+
+# ----------------------------------------------------------------------------------------------- trim
+
+
+def _select_expr(n: int, src_fps: Fraction, fps: Fraction) -> str:
+    """ffmpeg ``select`` expression keeping the frames of :func:`resample_indices` (relative ``n``)."""
+    # frame m is kept iff some k has floor(k*r/F) == m  <=>  ceil(m*F/r) < ceil((m+1)*F/r)
+    ratio = fps / src_fps
+    p, d = ratio.numerator, ratio.denominator
+    return f"lt(floor((n*{p}+{d - 1})/{d})\\,floor(((n+1)*{p}+{d - 1})/{d}))"
+
+
+def _scale_filter(max_height: int | None) -> str:
+    if max_height:
+        return f"scale=-2:'2*trunc(min(ih\\,{max_height})/2)'"
+    return "scale='2*trunc(iw/2)':'2*trunc(ih/2)'"
+
+
+def _encode_args(rate: Fraction, crf: int, preset: str, threads: int) -> list[str]:
+    return [
+        "-an", "-sn", "-dn", "-map_metadata", "-1",
+        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-threads", str(threads), "-x264-params", f"threads={threads}:lookahead-threads=1",
+        "-r", f"{rate.numerator}/{rate.denominator}", "-fps_mode", "cfr",
+        "-movflags", "+faststart", "-f", "mp4",
+    ]
+
+
+def trim(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    start: int,
+    end: int,
+    *,
+    src_fps: float | Fraction | None = None,
+    fps: float | Fraction | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    max_height: int | None = None,
+    threads: int = 1,
+    info: VideoInfo | None = None,
+) -> VideoInfo:
+    """Cut frames ``[start, end)`` of a video or image folder into a CFR H.264 mp4 at ``dst``.
+
+    Re-encodes (stream copy is not frame-accurate), sets start_time 0, keeps the source rate unless
+    ``fps`` asks for a lower one (see :func:`resample_indices`), verifies the written frame count and
+    only then renames the file into place. ``src_fps`` is required for image folders. ``threads=1``
+    keeps x264 output byte-identical whatever the machine's load (parallelism comes from workers).
+    """
+    src = Path(src)
+    info = info or probe(src, fps=src_fps)
+    rate = as_fraction(src_fps) if src_fps is not None and src.is_dir() else info.fps
+    if not (0 <= start < end <= info.n_frames):
+        raise ToolkitError(f"trim [{start}, {end}) is outside the clip's {info.n_frames} frames",
+                           file=str(src), key="trim")
+    out_rate = as_fraction(fps) if fps is not None else rate
+    expected = len(resample_indices(end - start, rate, out_rate))
+    filters = []
+    if out_rate != rate:
+        filters.append(f"select='{_select_expr(end - start, rate, out_rate)}'")
+    filters += [f"setpts=N/({out_rate.numerator}/{out_rate.denominator})/TB", _scale_filter(max_height)]
+    with tempfile.TemporaryDirectory(prefix="viddiff-trim-") as tmpdir, atomic_path(dst, suffix=".mp4") as tmp:
+        if src.is_dir():
+            files = list_frame_files(src)[start:end]
+            ext = files[0].suffix.lower()
+            for i, f in enumerate(files):
+                link = Path(tmpdir) / f"{i:08d}{ext}"
+                try:
+                    link.symlink_to(f.resolve())
+                except OSError:
+                    shutil.copyfile(f, link)
+            inp = ["-framerate", f"{rate.numerator}/{rate.denominator}", "-start_number", "0",
+                   "-i", str(Path(tmpdir) / f"%08d{ext}")]
+        else:
+            inp = ["-threads", str(threads), "-i", str(src)]
+            filters.insert(0, f"trim=start_frame={start}:end_frame={end}")
+            filters.insert(1, "setpts=PTS-STARTPTS")
+        _run_ffmpeg([*inp, "-vf", ",".join(filters), *_encode_args(out_rate, crf, preset, threads), str(tmp)],
+                    what=f"trim frames [{start}, {end})", src=str(src))
+        written = verify_clip(tmp, expected, out_rate, label=str(dst))
+    return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
+                     written.width, written.height, written.codec, written.frames_counted)
+
+
+def verify_clip(path: str | os.PathLike, n_frames: int, fps: Fraction, *, label: str | None = None) -> VideoInfo:
+    """Check a written clip: exactly ``n_frames`` frames, rate ``fps``, start_time 0 (else ToolkitError)."""
+    info = probe(path)
+    got = count_frames(path)
+    where = label or str(path)
+    if got != n_frames:
+        raise ToolkitError(f"wrote {got} frames, expected {n_frames}", file=where)
+    if info.fps != fps:
+        raise ToolkitError(f"wrote {float(info.fps):g} fps, expected {float(fps):g}", file=where)
+    if abs(info.start_time) > 1e-6:
+        raise ToolkitError(f"start_time is {info.start_time}, expected 0", file=where)
+    return VideoInfo(info.path, info.fps, got, info.duration, info.start_time, info.width, info.height,
+                     info.codec, True)
+
+
+# --------------------------------------------------------------------------------------------- decode
+
+
+def _target_size(width: int, height: int, size: int | tuple[int, int] | None) -> tuple[int, int]:
+    if size is None:
+        return width, height
+    if isinstance(size, int):  # short side
+        if width <= height:
+            return size, max(1, round(height * size / width))
+        return max(1, round(width * size / height)), size
+    return int(size[0]), int(size[1])
+
+
+def select_indices(n: int, rate: Fraction, *, fps: float | Fraction | None = None, max_frames: int | None = None,
+                   indices: Sequence[int] | None = None) -> list[int]:
+    """Which source frames :func:`decode` returns: explicit ``indices``, else every frame resampled to
+    ``fps``, then thinned evenly to at most ``max_frames`` (first and last kept)."""
+    if indices is not None:
+        bad = [i for i in indices if not 0 <= i < n]
+        if bad:
+            raise ToolkitError(f"frame index {bad[0]} is outside the clip's {n} frames", key="indices")
+        return list(indices)
+    chosen = resample_indices(n, rate, as_fraction(fps) if fps is not None else None)
+    if max_frames is not None and len(chosen) > max_frames:
+        picks = np.linspace(0, len(chosen) - 1, max_frames).round().astype(int)
+        chosen = [chosen[i] for i in picks]
+    return chosen
+
+
+def decode(
+    path: str | os.PathLike,
+    *,
+    fps: float | Fraction | None = None,
+    max_frames: int | None = None,
+    size: int | tuple[int, int] | None = None,
+    indices: Sequence[int] | None = None,
+    src_fps: float | Fraction | None = None,
+) -> Decoded:
+    """Decode a video or image folder to uint8 RGB ``[T, H, W, 3]``, frame-exact.
+
+    ``fps`` resamples (same rule as :func:`trim`), ``max_frames`` caps the count, ``size`` is a short
+    side or ``(width, height)``, ``indices`` picks explicit frames. ``Decoded.indices[i]`` is the source
+    index of row ``i``.
+    """
+    path = Path(path)
+    info = probe(path, fps=src_fps if path.is_dir() else None)
+    wanted = select_indices(info.n_frames, info.fps, fps=fps, max_frames=max_frames, indices=indices)
+    out_fps = float(as_fraction(fps)) if fps is not None and indices is None else float(info.fps)
+    width, height = _target_size(info.width, info.height, size)
+    frames = np.empty((len(wanted), height, width, 3), dtype=np.uint8)
+    if not wanted:
+        return Decoded(frames, [], out_fps)
+    if path.is_dir():
+        from PIL import Image
+
+        files = list_frame_files(path)
+        for row, idx in enumerate(wanted):
+            with Image.open(files[idx]) as im:
+                im = im.convert("RGB")
+                if im.size != (width, height):
+                    im = im.resize((width, height), Image.BILINEAR)
+                frames[row] = np.asarray(im)
+        return Decoded(frames, wanted, out_fps)
+
+    rows_for: dict[int, list[int]] = {}
+    for row, idx in enumerate(wanted):
+        rows_for.setdefault(idx, []).append(row)
+    last = max(wanted)
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for n, frame in enumerate(container.decode(stream)):
+                if n in rows_for:
+                    arr = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    for row in rows_for[n]:
+                        frames[row] = arr
+                if n >= last:
+                    break
+            else:
+                raise ToolkitError(f"video ended before frame {last} (truncated?)", file=str(path))
+        except av.error.FFmpegError as e:
+            raise ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})",
+                               file=str(path)) from None
+    return Decoded(frames, wanted, out_fps)
+
+
+# --------------------------------------------------------------------------------------------- encode
+
+_CODECS = {
+    "libx264": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
+    "mjpeg": ["-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"],
+    "vp9": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", "-deadline", "realtime", "-pix_fmt", "yuv420p"],
+}
+_FORMATS = {".mp4": "mp4", ".avi": "avi", ".webm": "webm", ".mkv": "matroska", ".mov": "mov"}
+
+
+def write_frames(
+    frames: np.ndarray | Iterable[np.ndarray],
+    dst: str | os.PathLike,
+    fps: float | Fraction,
+    *,
+    codec: str = "libx264",
+    threads: int = 1,
+) -> VideoInfo:
+    """Encode RGB uint8 frames (all the same size) to a CFR video at ``dst``, atomically, count verified.
+
+    ``codec``: ``libx264`` (mp4), ``mjpeg`` (avi) or ``vp9`` (webm). Odd sizes are padded to even for
+    yuv420p codecs.
+    """
+    dst = Path(dst)
+    if codec not in _CODECS:
+        raise ToolkitError(f"unknown codec {codec!r}; known: {', '.join(_CODECS)}", key="codec")
+    rate = as_fraction(fps)
+    it = iter(frames)
+    try:
+        first = np.asarray(next(it))
+    except StopIteration:
+        raise ToolkitError("no frames to write", file=str(dst)) from None
+    if first.ndim != 3 or first.shape[2] != 3 or first.dtype != np.uint8:
+        raise ToolkitError(f"frames must be HxWx3 uint8, got {first.shape} {first.dtype}", file=str(dst))
+    height, width = first.shape[:2]
+    fmt = _FORMATS.get(dst.suffix.lower(), "mp4")
+    extra = ["-movflags", "+faststart"] if fmt == "mp4" else []
+    with atomic_path(dst, suffix=dst.suffix or ".mp4") as tmp:
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+               "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "-",
+               "-vf", "pad='2*ceil(iw/2)':'2*ceil(ih/2)'", *_CODECS[codec], "-threads", str(threads),
+               "-r", f"{rate.numerator}/{rate.denominator}", "-fps_mode", "cfr", *extra, "-f", fmt, str(tmp)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        count = 0
+        try:
+            proc.stdin.write(np.ascontiguousarray(first).tobytes())
+            count = 1
+            for frame in it:
+                frame = np.asarray(frame)
+                if frame.shape != first.shape:
+                    raise ToolkitError(f"frame {count} has shape {frame.shape}, expected {first.shape}", file=str(dst))
+                proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+                count += 1
+        except BrokenPipeError:
+            pass
+        finally:
+            proc.stdin.close()
+            err = proc.stderr.read().decode(errors="replace")
+            proc.wait()
+        if proc.returncode != 0:
+            last = (err.strip().splitlines() or ["ffmpeg failed"])[-1]
+            raise ToolkitError(f"ffmpeg could not encode: {last}", file=str(dst))
+        written = verify_clip(tmp, count, rate, label=str(dst))
+    return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
+                     written.width, written.height, written.codec, True)
