@@ -153,12 +153,13 @@ def count_frames(path: str | os.PathLike, *, decode: bool = False) -> int:
 # ---------------------------------------------------------------------------------------------- probe
 
 
-def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
+def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None, count: bool = False) -> VideoInfo:
     """Measure a media item: exact fps, frame count, duration, start_time, size and codec.
 
     For an image folder ``fps`` must be given (folders have no clock). For a video the frame count is
-    the container's, unless it is missing or disagrees with ``duration * fps`` by more than one frame:
-    then the frames are counted by decoding (``frames_counted=True``).
+    the container's, unless it is missing or disagrees with ``duration * fps`` by more than one frame
+    (or ``count=True``): then the frames are counted by decoding (``frames_counted=True``), which also
+    catches truncated files whose header promises more than they hold.
     """
     path = Path(path)
     if path.is_dir():
@@ -198,7 +199,7 @@ def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> Vi
         width, height = stream.codec_context.width, stream.codec_context.height
         codec = stream.codec_context.name
     expected = duration * float(rate)
-    counted = declared <= 0 or abs(declared - expected) > 1.0
+    counted = count or declared <= 0 or abs(declared - expected) > 1.0
     n = count_frames(path, decode=True) if counted else declared
     if n <= 0:
         raise ToolkitError("video has no decodable frames (corrupt or truncated?)", file=str(path))
@@ -283,6 +284,10 @@ def trim(
             filters.insert(1, "setpts=PTS-STARTPTS")
         _run_ffmpeg([*inp, "-vf", ",".join(filters), *_encode_args(out_rate, crf, preset, threads), str(tmp)],
                     what=f"trim frames [{start}, {end})", src=str(src))
+        got = count_frames(tmp)
+        if got < expected:
+            raise ToolkitError(f"source yielded only {got} of the {expected} frames asked for "
+                               f"[{start}, {end}) (truncated or corrupt video?)", file=str(src))
         written = verify_clip(tmp, expected, out_rate, label=str(dst))
     return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
                      written.width, written.height, written.codec, written.frames_counted)
