@@ -1,19 +1,39 @@
-"""CLI commands (placeholder until implemented)."""
+"""`curate build` and `curate samples`: parse arguments, call curation.build / curation.sample_sources."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-from schemas.errors import ToolkitError
+
+@click.command("build")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Dataset directory (default: `output` in the config).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Clips encoded in parallel.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local threads, or Ray (RAY_ADDRESS picks a cluster; else a local Ray).")
+@click.option("--dry-run", is_flag=True, help="Plan only: show what would be built, write nothing.")
+def build(config: Path, out: Path | None, workers: int, executor: str, dry_run: bool) -> None:
+    """Build a dataset directory of frame-exact video pairs from a YAML CONFIG."""
+    from curation.build import BuildPlan, build as run_build
+
+    result = run_build(config, out=out, workers=workers, executor=executor, dry_run=dry_run)
+    if isinstance(result, BuildPlan):
+        click.echo(f"plan: {len(result.samples)} pairs, {len(result.tasks)} clips -> {result.out}")
+        for key, a in result.actions_meta.items():
+            click.echo(f"  {key}: {a['pairs_built']}/{a['pairs_requested']} pairs at {a['fps']:g} fps ({a['source_dataset']})")
+    else:
+        click.echo(f"built {result.n_samples} pairs in {result.out} ({result.made} clips made, {result.reused} reused)")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
 
 
-@click.command("build", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1)
-def build(args) -> None:
-    """Not implemented yet."""
-    raise ToolkitError("not implemented yet")
+@click.command("samples")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True)
+def samples(out: Path, seed: int) -> None:
+    """Write small SYNTHETIC source trees in the four real layouts, plus a matching build config."""
+    from curation.sample_sources import write_sample_sources
 
-@click.command("samples", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1)
-def samples(args) -> None:
-    """Not implemented yet."""
-    raise ToolkitError("not implemented yet")
+    config = write_sample_sources(out, seed=seed)
+    click.echo(f"sample sources written to {out}; build them with: curate build {config}")

@@ -1,0 +1,418 @@
+"""`curate build`: scan sources, select and pair clips per action, trim frame-exact clips, write DATASET.
+
+The build is planned completely before any video work (so bad input fails early and writes nothing),
+then runs one task per clip on a local thread pool or on Ray, with a progress bar. Each finished clip
+gets a sidecar ``.build/clips/<key>.<side>.json`` holding its task spec and sha256; a rerun reuses a
+clip whose spec is unchanged and whose bytes still match, so a build killed with ``kill -9`` resumes,
+a finished build does no video work, and a changed config redoes only the clips it changes. Rows whose
+clips are unchanged keep what later steps filled in (differences, labels, timestamps).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tqdm import tqdm
+
+from curation.build_config import ActionSpec, BuildConfig, load_build_config
+from curation.pairing import make_pairs
+from curation.sources import ClipRecord, get_adapter
+from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, save_dataset, sha256_file
+from schemas.errors import ToolkitError
+from schemas.io import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+SOURCE_DATASET_NAMES = {"humman": "HuMMan", "egoexo4d": "EgoExo4D", "finediving": "FineDiving",
+                        "jigsaws": "JIGSAWS"}
+LATER_STEP_FIELDS = ("differences_annotated", "differences_gt", "n_differences_open_prediction",
+                     "retrieval_frames")
+BUILD_DIR = ".build"
+
+
+@dataclass(frozen=True)
+class ClipTask:
+    """One stored clip to make: which source frames ``[start, end)`` at which fps, and how to encode."""
+
+    sample_key: str
+    side: Literal["a", "b"]
+    src: str
+    src_kind: Literal["video", "frames"]
+    src_fps: float
+    start: int
+    end: int
+    fps: float | None
+    crf: int
+    preset: str
+    max_height: int | None
+
+    @property
+    def rel_path(self) -> str:
+        """Where the clip lives inside the dataset directory."""
+        return f"videos/{self.sample_key}/{self.side}.mp4"
+
+    def spec_hash(self) -> str:
+        """Hash of everything that determines the clip's bytes (the resume key)."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class ClipResult:
+    """What a finished task wrote: frame count, fps, sha256."""
+
+    sample_key: str
+    side: str
+    n_frames: int
+    fps: float
+    sha256: str
+    reused: bool = False
+
+
+@dataclass
+class BuildPlan:
+    """Everything the build will write, computed before any video work."""
+
+    config: BuildConfig
+    out: Path
+    samples: list[dict[str, Any]]
+    tasks: list[ClipTask]
+    notes: list[str] = field(default_factory=list)
+    actions_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class BuildReport:
+    """What a build did: how many clips were made or reused, notes, where the dataset is."""
+
+    out: Path
+    n_samples: int
+    made: int
+    reused: int
+    notes: list[str]
+
+
+# ------------------------------------------------------------------------------------------- planning
+
+
+def trim_range(clip: ClipRecord, action: ActionSpec) -> tuple[int, int] | str:
+    """The ``[start, end)`` of ``clip`` that ``action.trim`` asks for, or the reason it has none.
+
+    ``by: clip`` takes the source's own segment (else the whole media); ``by: subactions`` runs from the
+    start of the first sub-action labelled ``first`` to the end of the last one labelled ``last`` after
+    it; ``by: frames`` takes ``start``/``end`` as given. ``pad`` widens the range, clamped to the media.
+    """
+    trim = action.trim
+    by = trim.get("by", "clip")
+    if by == "clip":
+        start, end = clip.segment if clip.segment is not None else (0, clip.n_frames)
+    elif by == "subactions":
+        firsts = [s for s in clip.subactions if s["label"] == trim["first"]]
+        if not firsts:
+            return f"no sub-action labelled {trim['first']!r}"
+        start = firsts[0]["start"]
+        lasts = [s for s in clip.subactions if s["label"] == trim["last"] and s["end"] > start]
+        if not lasts:
+            return f"no sub-action labelled {trim['last']!r} after {trim['first']!r}"
+        end = lasts[-1]["end"]
+    else:
+        start, end = int(trim["start"]), int(trim["end"])
+    pad = int(trim.get("pad", 0))
+    if pad:
+        start, end = max(0, start - pad), min(clip.n_frames, end + pad)
+    if not (0 <= start < end <= clip.n_frames):
+        raise ToolkitError(f"trim [{start}, {end}) is outside clip {clip.clip_id} ({clip.n_frames} frames)",
+                           file=clip.media_path, key=f"{action.where}.trim")
+    return start, end
+
+
+def _provenance(clip: ClipRecord, root: Path, start: int, end: int) -> dict[str, Any]:
+    try:
+        rel = str(Path(clip.media_path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        rel = clip.media_path
+    skill = None
+    if clip.skill is not None:
+        skill = {k: clip.skill.get(k) for k in ("level", "score", "scale", "rank")}
+    return {"dataset": clip.dataset, "clip_id": clip.clip_id, "path": rel, "frames": [start, end],
+            "fps": float(clip.fps), "participant": clip.participant, "skill": skill, "view": clip.view}
+
+
+def sample_hash(sample_key: str) -> int:
+    """A stable int64 per sample (the benchmark adds it to LLM seeds)."""
+    return int(hashlib.sha256(sample_key.encode()).hexdigest()[:15], 16)
+
+
+def plan_build(config: BuildConfig, out: Path) -> BuildPlan:
+    """Scan, select, trim and pair everything; return the samples (without clip facts) and clip tasks."""
+    scans: dict[str, list[ClipRecord]] = {}
+    sources_meta: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    for name in sorted({a.source for a in config.actions}):
+        adapter = get_adapter(name)
+        block = config.sources[name]
+        result = adapter.scan(Path(block["root"]), block)
+        scans[name] = result.clips
+        sources_meta[name] = {"root": config.raw["sources"][name]["root"],
+                              "options": {k: v for k, v in config.raw["sources"][name].items() if k != "root"},
+                              "clips": len(result.clips), "skipped": len(result.skipped)}
+        for what, why in result.skipped:
+            log.info("%s: skipped %s: %s", name, what, why)
+        if result.skipped:
+            notes.append(f"{name}: {len(result.skipped)} item(s) skipped during scan "
+                         f"(see `curate sources scan {name} ROOT`)")
+
+    samples: list[dict[str, Any]] = []
+    tasks: list[ClipTask] = []
+    actions_meta: dict[str, dict[str, Any]] = {}
+    enc = config.encode
+    for action in config.actions:
+        adapter = get_adapter(action.source)
+        clips = adapter.select(scans[action.source], action.select, where=action.where)
+        ranged: list[tuple[ClipRecord, tuple[int, int]]] = []
+        for clip in clips:
+            r = trim_range(clip, action)
+            if isinstance(r, str):
+                notes.append(f"{action.key}: clip {clip.clip_id} left out: {r}")
+            else:
+                ranged.append((clip, r))
+        if not ranged:
+            raise ToolkitError(f"no selected clip can be trimmed as asked ({action.trim})", file=str(config.path),
+                               key=f"{action.where}.trim")
+        if action.fps is None:
+            rates = sorted({float(c.fps) for c, _ in ranged})
+            if len(rates) > 1:
+                raise ToolkitError(f"fps mismatch between clips that could be paired ({', '.join(f'{r:g}' for r in rates)}"
+                                   " fps): set `fps` for this action", file=str(config.path), key=f"{action.where}.fps")
+        else:
+            slow = sorted({float(c.fps) for c, _ in ranged if float(c.fps) < action.fps})
+            if slow:
+                raise ToolkitError(f"fps {action.fps:g} is above the source fps {slow[0]:g}", file=str(config.path),
+                                   key=f"{action.where}.fps")
+        by_id = {c.clip_id: r for c, r in ranged}
+        result = make_pairs([c for c, _ in ranged], action.count, action.strategy, seed=config.seed, key=action.key,
+                            distinct_participants=action.distinct_participants, min_gap=action.min_gap)
+        if result.note:
+            notes.append(f"{action.key}: {result.note}")
+            log.warning("%s: %s", action.key, result.note)
+        out_fps = action.fps if action.fps is not None else float(ranged[0][0].fps)
+        actions_meta[action.key] = {
+            "name": action.name, "description": action.description, "domain": action.domain,
+            "split": action.split, "split_origin": "config" if action.split else None,
+            "source_dataset": SOURCE_DATASET_NAMES[action.source], "fps": out_fps,
+            "pairs_requested": action.count, "pairs_built": len(result.pairs),
+        }
+        root = Path(config.sources[action.source]["root"])
+        for i, pair in enumerate(result.pairs):
+            key = f"{action.key}_{i}"
+            videos = []
+            for side, clip in (("a", pair.a), ("b", pair.b)):
+                start, end = by_id[clip.clip_id]
+                task = ClipTask(sample_key=key, side=side, src=str(clip.media_path), src_kind=clip.media_kind,
+                                src_fps=float(clip.fps), start=start, end=end, fps=action.fps, crf=enc["crf"],
+                                preset=enc["preset"], max_height=enc["max_height"])
+                tasks.append(task)
+                videos.append({"path": task.rel_path, "fps_original": out_fps, "frames_trim": None,
+                               "n_frames": None, "sha256": None, "source": _provenance(clip, root, start, end)})
+            samples.append({
+                "sample_key": key, "action": action.key, "action_name": action.name,
+                "action_description": action.description, "domain": action.domain, "split": action.split,
+                "source_dataset": SOURCE_DATASET_NAMES[action.source], "sample_hash": sample_hash(key),
+                "videos": videos, "differences_annotated": None, "differences_gt": None,
+                "n_differences_open_prediction": None, "retrieval_frames": None, "pairing": pair.info,
+            })
+    return BuildPlan(config, out, samples, tasks, notes, actions_meta, sources_meta)
+
+
+# ------------------------------------------------------------------------------------------ execution
+
+
+def _sidecar(out: Path, task: ClipTask) -> Path:
+    return out / BUILD_DIR / "clips" / f"{task.sample_key}.{task.side}.json"
+
+
+def finished(out: Path, task: ClipTask) -> ClipResult | None:
+    """The result of an earlier run of ``task`` if its clip is still there, unchanged (sha256)."""
+    side = _sidecar(out, task)
+    clip = out / task.rel_path
+    if not (side.exists() and clip.exists()):
+        return None
+    try:
+        rec = json.loads(side.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    if rec.get("spec") != task.spec_hash() or rec.get("sha256") != sha256_file(clip):
+        return None
+    return ClipResult(task.sample_key, task.side, rec["n_frames"], rec["fps"], rec["sha256"], reused=True)
+
+
+def run_task(out: str, task: ClipTask) -> ClipResult:
+    """Make one clip (trim + verify, atomic) and record its sidecar. Safe to run in any worker."""
+    from curation import media
+
+    out_path = Path(out)
+    done = finished(out_path, task)
+    if done is not None:
+        return done
+    info = media.trim(task.src, out_path / task.rel_path, task.start, task.end,
+                      src_fps=task.src_fps if task.src_kind == "frames" else None, fps=task.fps, crf=task.crf,
+                      preset=task.preset, max_height=task.max_height)
+    digest = sha256_file(out_path / task.rel_path)
+    write_json(_sidecar(out_path, task), {"spec": task.spec_hash(), "task": asdict(task), "sha256": digest,
+                                          "n_frames": info.n_frames, "fps": float(info.fps)})
+    return ClipResult(task.sample_key, task.side, info.n_frames, float(info.fps), digest)
+
+
+def _run_local(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[ClipResult]:
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(run_task, str(out), t) for t in tasks]
+        try:
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                bar.update(1)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return results
+
+
+def _run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[ClipResult]:
+    """Run the same tasks on Ray: ``RAY_ADDRESS`` picks a cluster, else a local Ray with ``workers`` CPUs."""
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": max(1, workers)}
+        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
+        pending = [remote.remote(str(out), t) for t in tasks]
+        results = []
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            try:
+                results.append(ray.get(done[0]))
+            except ray.exceptions.RayTaskError as e:
+                cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else None
+                raise (cause if isinstance(cause, ToolkitError) else ToolkitError(str(e).splitlines()[0])) from None
+            bar.update(1)
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _toolkit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("viddiff-toolkit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build(
+    config_path: str | Path,
+    *,
+    out: str | Path | None = None,
+    workers: int = 1,
+    executor: Literal["local", "ray"] = "local",
+    dry_run: bool = False,
+    progress: bool | None = None,
+) -> BuildReport | BuildPlan:
+    """Build the dataset directory a config describes (see the module docstring); returns a report.
+
+    ``dry_run`` returns the plan and writes nothing.
+    """
+    config = load_build_config(config_path)
+    out_path = Path(out) if out is not None else config.output
+    if out_path is None:
+        raise ToolkitError("no output directory: pass --out or set `output`", file=str(config.path), key="output")
+    plan = plan_build(config, out_path)
+    if dry_run:
+        return plan
+
+    out_path.mkdir(parents=True, exist_ok=True)
+    todo, results = [], {}
+    for task in plan.tasks:
+        done = finished(out_path, task)
+        if done is None:
+            todo.append(task)
+        else:
+            results[(task.sample_key, task.side)] = done
+    with tqdm(total=len(plan.tasks), initial=len(plan.tasks) - len(todo), desc="build clips", unit="clip",
+              disable=None if progress is None else not progress) as bar:
+        runner = _run_ray if executor == "ray" else _run_local
+        for r in runner(out_path, todo, workers, bar) if todo else []:
+            results[(r.sample_key, r.side)] = r
+
+    previous = {}
+    if (out_path / SAMPLES_JSONL).exists() and (out_path / DATASET_JSON).exists():
+        try:
+            previous = load_dataset(out_path).by_key
+        except ToolkitError as e:
+            log.warning("previous samples not reused: %s", e)
+    for row in plan.samples:
+        for side, video in zip("ab", row["videos"]):
+            r = results[(row["sample_key"], side)]
+            video.update(frames_trim=[0, r.n_frames, None], n_frames=r.n_frames, sha256=r.sha256, fps_original=r.fps)
+        old = previous.get(row["sample_key"])
+        if old and [v.get("sha256") for v in old["videos"]] == [v["sha256"] for v in row["videos"]]:
+            for f in LATER_STEP_FIELDS:
+                row[f] = old.get(f)
+            row["split"] = old.get("split", row["split"])
+    meta = {
+        "name": config.name, "version": config.version, "toolkit_version": _toolkit_version(),
+        "config_sha256": config.sha256, "seed": config.seed, "actions": plan.actions_meta,
+        "sources": plan.sources_meta,
+    }
+    if (out_path / DATASET_JSON).exists():
+        old_meta = read_json(out_path / DATASET_JSON)
+        for k in ("annotation", "publish", "meta"):
+            if k in old_meta:
+                meta[k] = old_meta[k]
+        for key, a in meta["actions"].items():
+            old_a = old_meta.get("actions", {}).get(key, {})
+            if old_a.get("split_origin") in ("llm", "manual"):
+                a.update(split=old_a["split"], split_origin=old_a["split_origin"], split_reason=old_a.get("split_reason"))
+    _save_if_changed(out_path, meta, plan.samples)
+    _remove_stale(out_path, {t.rel_path for t in plan.tasks})
+    made = sum(not r.reused for r in results.values())
+    return BuildReport(out_path, len(plan.samples), made, len(results) - made, plan.notes)
+
+
+def _save_if_changed(out: Path, meta: dict, samples: list[dict]) -> None:
+    """Write dataset.json and samples.jsonl only when their content changes (a rerun touches nothing)."""
+    meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    rows_text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in samples)
+    same = ((out / DATASET_JSON).exists() and (out / DATASET_JSON).read_text("utf-8") == meta_text
+            and (out / SAMPLES_JSONL).exists() and (out / SAMPLES_JSONL).read_text("utf-8") == rows_text)
+    if not same:
+        save_dataset(out, meta, samples)
+
+
+def _remove_stale(out: Path, keep: set[str]) -> None:
+    """Delete clips (and sidecars) of pairs the config no longer produces."""
+    videos = out / "videos"
+    if not videos.is_dir():
+        return
+    for clip in videos.glob("*/*.mp4"):
+        rel = clip.relative_to(out).as_posix()
+        if rel not in keep:
+            clip.unlink()
+            side = out / BUILD_DIR / "clips" / f"{clip.parent.name}.{clip.stem}.json"
+            side.unlink(missing_ok=True)
+    for d in videos.iterdir():
+        if d.is_dir() and not any(d.iterdir()):
+            shutil.rmtree(d)
