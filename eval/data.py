@@ -1,0 +1,148 @@
+"""What every evaluator reads: the ground truth (a dataset directory or a published Hub-layout folder).
+
+Both inputs become one :class:`EvalData`: the rows in the VidDiffBench shape (nested values decoded),
+plus where the clips and the annotation folder are, and each clip's fps and length in frames. The
+published folder (``README.md`` + ``data/test-*.parquet``) stores ``videos``, ``differences_annotated``,
+``differences_gt`` and ``retrieval_frames`` as JSON strings, exactly like the public release; they are
+decoded here, and a cell that is not valid JSON is a one-line error naming the file, row and column.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schemas.dataset_dir import DATASET_JSON, load_dataset
+from schemas.errors import ToolkitError
+
+JSON_COLUMNS = ("videos", "differences_annotated", "differences_gt", "retrieval_frames")
+VERDICTS = ("a", "b")
+
+
+@dataclass
+class EvalData:
+    """Ground truth for evaluation: rows in file order, and where their media lives."""
+
+    source: Path
+    kind: str  # "dataset_dir" | "hub_folder"
+    rows: list[dict[str, Any]]
+    name: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def by_key(self) -> dict[str, dict[str, Any]]:
+        """Rows by ``sample_key``."""
+        return {r["sample_key"]: r for r in self.rows}
+
+    @property
+    def annotation_dir(self) -> Path:
+        """``DATASET/annotation`` (may not exist)."""
+        return self.source / "annotation"
+
+    def video_path(self, row: dict[str, Any], index: int) -> Path | None:
+        """Absolute path of clip ``index`` (0 = A, 1 = B), or None when it is not on disk."""
+        rel = row["videos"][index].get("path")
+        if not rel:
+            return None
+        p = Path(rel) if os.path.isabs(rel) else self.source / rel
+        return p.resolve() if p.exists() else None
+
+    def fingerprint(self) -> str:
+        """sha256 of the ground truth the metrics depend on (labels, descriptions, timestamps, clip info)."""
+        h = hashlib.sha256()
+        for r in self.rows:
+            keep = {k: r.get(k) for k in ("sample_key", "action", "split", "domain", "differences_gt",
+                                          "differences_annotated", "retrieval_frames",
+                                          "n_differences_open_prediction")}
+            keep["clips"] = [(v.get("fps_original"), clip_length(v)) for v in r["videos"]]
+            h.update(json.dumps(keep, sort_keys=True).encode())
+        return h.hexdigest()
+
+
+def clip_fps(video: dict[str, Any]) -> float:
+    """The stored clip's frame rate (``fps_original``: the rate of the media at ``path``)."""
+    return float(video["fps_original"])
+
+
+def clip_length(video: dict[str, Any]) -> int | None:
+    """Frames in the stored clip: ``n_frames``, else the ``frames_trim`` slice length, else None."""
+    if video.get("n_frames"):
+        return int(video["n_frames"])
+    trim = video.get("frames_trim") or []
+    if len(trim) >= 2 and isinstance(trim[0], int) and isinstance(trim[1], int):
+        step = trim[2] if len(trim) > 2 and trim[2] else 1
+        return max(0, math.ceil((trim[1] - trim[0]) / step))
+    return None
+
+
+def load_eval_data(path: str | os.PathLike) -> EvalData:
+    """Load ground truth from a dataset directory (``dataset.json``) or a published folder (``data/*.parquet``)."""
+    root = Path(path)
+    if not root.exists():
+        raise ToolkitError("dataset not found", file=str(root))
+    if (root / DATASET_JSON).exists():
+        ds = load_dataset(root)
+        return EvalData(source=root, kind="dataset_dir", rows=ds.samples, name=ds.meta.get("name", root.name),
+                        meta=ds.meta)
+    files = sorted((root / "data").glob("test-*.parquet")) or sorted((root / "data").glob("*.parquet"))
+    if files:
+        return EvalData(source=root, kind="hub_folder", rows=_read_parquet_rows(files), name=root.name)
+    raise ToolkitError("neither a dataset directory (dataset.json) nor a published folder (data/test-*.parquet)",
+                       file=str(root))
+
+
+def _read_parquet_rows(files: list[Path]) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            table = pq.read_table(f)
+        except Exception as e:  # noqa: BLE001 - any unreadable parquet is a bad input
+            raise ToolkitError(f"cannot read parquet: {e}", file=str(f)) from None
+        drop = [c for c in table.column_names if c.endswith("_thumbnail")]
+        for i, rec in enumerate(table.drop_columns(drop).to_pylist()):
+            for col in JSON_COLUMNS:
+                val = rec.get(col)
+                if isinstance(val, str):
+                    try:
+                        rec[col] = json.loads(val)
+                    except json.JSONDecodeError as e:
+                        raise ToolkitError(f"invalid JSON string: {e.msg}", file=f"{f}:row {i}", key=col) from None
+            for col in ("sample_key", "videos", "action"):
+                if rec.get(col) in (None, ""):
+                    raise ToolkitError("missing value", file=f"{f}:row {i}", key=col)
+            rows.append(rec)
+    keys = [r["sample_key"] for r in rows]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ToolkitError(f"duplicate sample_key {dup!r}", file=str(files[0].parent))
+    return rows
+
+
+def gt_labels(row: dict[str, Any]) -> dict[str, str]:
+    """The row's non-null ground-truth labels ``{diff_key: "a"|"b"|"c"}``."""
+    return {k: v for k, v in (row.get("differences_gt") or {}).items() if v is not None}
+
+
+def gt_description(row: dict[str, Any], key: str) -> str | None:
+    """The taxonomy statement of ``key`` for this row, or None when it was removed (null)."""
+    entry = (row.get("differences_annotated") or {}).get(key)
+    return entry.get("description") if entry else None
+
+
+def n_diff_limit(row: dict[str, Any]) -> int:
+    """N_diff: ``n_differences_open_prediction``, else ceil(1.5 x labelled differences) as in the release."""
+    n = row.get("n_differences_open_prediction")
+    if n is not None:
+        return int(n)
+    return math.ceil(1.5 * len(gt_labels(row)))
+
+
+def diff_sort_key(key: str) -> tuple[int, Any]:
+    """Order difference keys numerically ("2" before "10"), anything else after, by text."""
+    return (0, int(key)) if key.isdigit() else (1, key)

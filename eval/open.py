@@ -1,0 +1,187 @@
+"""Open-set scoring: the model wrote its own difference statements; a judge matches them to the taxonomy.
+
+Protocol (VidDiffBench ``recall@N_diff``), with the public eval's defects fixed:
+
+1. **N_diff is enforced.** Each sample keeps its first ``n_differences_open_prediction`` predictions
+   (numeric key order); extras are dropped with a warning and counted (public: the check was dead code).
+   Predictions without a description cannot be matched and are dropped too, counted.
+2. **Matching** (one judge call per sample): candidates are all labelled ground-truth statements,
+   **including c items**, so a prediction that restates a no-difference item is used up there.
+3. **One to one.** The judge's answer is repaired, never fatal: a predicted key matched to several
+   ground-truth keys stays with the first ground-truth key (numeric order) and the others become
+   no-match (public: the duplicate check was a no-op); invented prediction keys and ground-truth keys the
+   judge left out become no-match (public: raised and asked for a new seed). Every repair is counted.
+4. **Opposite check** on every matched pair, for every predictor alike (public: skipped for the VidDiff
+   method): direct opposites flip the prediction a<->b.
+5. **Score** over ground truth a/b: ``recall`` = matched and right; ``err_nomatch`` = no prediction matched;
+   ``err_flipped`` = matched but the other letter; ``err_pred_c`` = matched but c/null. They sum to 1.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm import tqdm
+
+from eval.data import EvalData, diff_sort_key, gt_description, gt_labels, load_eval_data, n_diff_limit
+from eval.judges import Judge
+from eval.predictions import Predictions, load_predictions
+from eval.results import inputs_block, write_results
+from eval.stats import group_by, macro, rate
+
+log = logging.getLogger(__name__)
+FLIP = {"a": "b", "b": "a"}
+
+PROTOCOL = {
+    "scored": "ground truth a or b; c items are matching candidates but not scored",
+    "n_diff": "first n_differences_open_prediction predictions per sample (numeric key order); extras dropped",
+    "matching": "one judge call per sample; one-to-one enforced (duplicates keep the first gt key)",
+    "opposites": "matched pairs judged direct opposites flip the prediction a<->b",
+    "recall": "matched and correct / scored; err_nomatch + err_flipped + err_pred_c + recall = 1",
+}
+
+
+def resolve_matches(proposed: list[tuple[str, str | None]], gt_keys: list[str],
+                    pred_keys: list[str]) -> tuple[dict[str, str | None], dict[str, int]]:
+    """Turn a judge's proposed pairs into a one-to-one map ``{gt_key: pred_key|None}`` and repair counts."""
+    repairs = {"missing_gt_keys": 0, "unknown_gt_keys": 0, "unknown_pred_keys": 0, "duplicate_matches": 0}
+    raw: dict[str, str | None] = {}
+    for g, p in proposed:
+        if g not in gt_keys:
+            repairs["unknown_gt_keys"] += 1
+            continue
+        if p is not None and p not in pred_keys:
+            repairs["unknown_pred_keys"] += 1
+            p = None
+        if g not in raw or raw[g] is None:
+            raw[g] = p
+    out: dict[str, str | None] = {}
+    used: set[str] = set()
+    for g in sorted(gt_keys, key=diff_sort_key):
+        if g not in raw:
+            repairs["missing_gt_keys"] += 1
+        p = raw.get(g)
+        if p is not None and p in used:
+            repairs["duplicate_matches"] += 1
+            p = None
+        if p is not None:
+            used.add(p)
+        out[g] = p
+    return out, repairs
+
+
+@dataclass
+class OpenResults:
+    """Per-item outcomes, the per-sample matching log and the metrics."""
+
+    items: list[dict[str, Any]]
+    matching: list[dict[str, Any]]
+    metrics: dict[str, Any]
+
+    def write(self, out_dir: str | os.PathLike) -> None:
+        """``metrics.json``, ``items.jsonl`` and ``matching.jsonl`` into ``out_dir``."""
+        write_results(out_dir, self.metrics, items=self.items, matching=self.matching)
+
+
+def summarize_open(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``n, correct, recall, matched, err_nomatch, err_flipped, err_pred_c`` over scored items."""
+    n = len(items)
+    count = {o: sum(1 for it in items if it["outcome"] == o) for o in ("correct", "nomatch", "flipped", "pred_c")}
+    return {
+        "n": n, "correct": count["correct"], "recall": rate(count["correct"], n),
+        "matched": rate(n - count["nomatch"], n), "err_nomatch": rate(count["nomatch"], n),
+        "err_flipped": rate(count["flipped"], n), "err_pred_c": rate(count["pred_c"], n),
+    }
+
+
+def _outcome(gt: str, pred: str | None) -> str:
+    if pred == gt:
+        return "correct"
+    return "flipped" if pred in ("a", "b") else "pred_c"
+
+
+def _score_sample(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], judge: Judge,
+                  totals: dict[str, int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    sk = row["sample_key"]
+    labels = gt_labels(row)
+    gt_desc = {k: d for k in sorted(labels, key=diff_sort_key) if (d := gt_description(row, k))}
+    limit = n_diff_limit(row)
+    ordered = sorted(pred_row, key=diff_sort_key)
+    described = [k for k in ordered if (pred_row[k].get("description") or "").strip()]
+    kept, dropped = described[:limit], described[limit:]
+    if dropped:
+        log.warning("%s: %d predictions over the N_diff limit of %d dropped", sk, len(dropped), limit)
+    totals["samples_truncated"] += bool(dropped)
+    totals["dropped_over_limit"] += len(dropped)
+    totals["dropped_no_description"] += len(ordered) - len(described)
+    pred_desc = {k: pred_row[k]["description"].strip() for k in kept}
+    scored = [k for k in gt_desc if labels[k] in ("a", "b")]
+    log_row: dict[str, Any] = {"sample_key": sk, "n_diff": limit, "kept": kept, "dropped_over_limit": dropped,
+                               "matches": {}, "opposite": {}, "repairs": {}}
+    matches: dict[str, str | None] = {k: None for k in gt_desc}
+    opposite: dict[str, bool] = {}
+    if scored and pred_desc:
+        proposed = judge.match(row.get("action_description") or row.get("action_name") or "", gt_desc, pred_desc)
+        matches, repairs = resolve_matches(proposed, list(gt_desc), kept)
+        for r, c in repairs.items():
+            totals[r] += c
+        pairs = [(g, p) for g, p in matches.items() if p is not None]
+        flags = judge.opposites([(gt_desc[g], pred_desc[p]) for g, p in pairs]) if pairs else []
+        opposite = {g: bool(f) for (g, _), f in zip(pairs, flags)}
+        log_row.update(matches=matches, opposite=opposite, repairs=repairs)
+    totals["matched_to_gt_c"] += sum(1 for g, p in matches.items() if p is not None and labels[g] == "c")
+    items = []
+    for g in scored:
+        p = matches.get(g)
+        raw = pred_row[p].get("prediction") if p is not None else None
+        final = FLIP.get(raw, raw) if opposite.get(g) else raw
+        items.append({
+            "sample_key": sk, "action": row.get("action"), "domain": row.get("domain"), "split": row.get("split"),
+            "diff_key": g, "gt": labels[g], "description": gt_desc[g],
+            "pred_key": p, "pred_description": pred_desc.get(p) if p else None,
+            "pred_raw": raw, "opposite": opposite.get(g, False), "prediction": final,
+            "outcome": "nomatch" if p is None else _outcome(labels[g], final),
+        })
+    return items, log_row
+
+
+def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bool = True) -> OpenResults:
+    """Match, flip and score open-set predictions; see the module docstring for the protocol."""
+    totals = {k: 0 for k in ("samples_truncated", "dropped_over_limit", "dropped_no_description",
+                             "missing_gt_keys", "unknown_gt_keys", "unknown_pred_keys", "duplicate_matches",
+                             "matched_to_gt_c")}
+    items: list[dict[str, Any]] = []
+    matching: list[dict[str, Any]] = []
+    for row in tqdm(data.rows, desc="open eval", unit="pair", disable=not progress):
+        its, log_row = _score_sample(row, preds.for_sample(row["sample_key"]), judge, totals)
+        items += its
+        matching.append(log_row)
+    if totals["dropped_over_limit"]:
+        log.warning("N_diff enforced: %d predictions dropped in %d samples", totals["dropped_over_limit"],
+                    totals["samples_truncated"])
+    metrics: dict[str, Any] = {"task": "open", **summarize_open(items)}
+    metrics["by_split"] = group_by(items, "split", summarize_open)
+    metrics["macro_recall_over_splits"] = macro(metrics["by_split"], "recall")
+    metrics["by_domain"] = group_by(items, "domain", summarize_open)
+    metrics["by_action"] = group_by(items, "action", summarize_open)
+    metrics["judge"] = judge.describe()
+    metrics["comparable_to_llm_judge"] = judge.comparable_to_llm_judge
+    metrics["counts"] = totals
+    metrics["unknown_samples"] = preds.unknown_samples
+    usage = getattr(getattr(judge, "client", None), "usage", None)
+    metrics["usage"] = usage.as_dict() if usage is not None else None
+    metrics["protocol"] = PROTOCOL
+    metrics["inputs"] = inputs_block(data, preds.path, preds.sha256, predictions_layout=preds.layout)
+    return OpenResults(items=items, matching=matching, metrics=metrics)
+
+
+def eval_open(dataset: str | os.PathLike, predictions: str | os.PathLike, judge: Judge,
+              out_dir: str | os.PathLike | None = None, *, progress: bool = True) -> OpenResults:
+    """Load, judge, score and (when ``out_dir`` is given) write open-set results."""
+    data = load_eval_data(dataset)
+    res = score_open(data, load_predictions(predictions, data), judge, progress=progress)
+    if out_dir is not None:
+        res.write(out_dir)
+    return res
