@@ -1,0 +1,332 @@
+"""What every source adapter shares: the clip record, the scan result, options, selection, media helpers.
+
+An adapter turns one dataset's real on-disk layout (see ``shared/reference/sources.md``) into
+:class:`ClipRecord` rows. Frame indices in a record are 0-based positions in the media (for an image
+folder: positions in integer-stem order, not the file numbers) and every range is half-open
+``[start, end)`` at :attr:`ClipRecord.fps`.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from tqdm import tqdm
+
+from schemas import check
+from schemas.errors import ToolkitError
+
+SOURCE_NAMES = ("humman", "egoexo4d", "finediving", "jigsaws")
+
+
+@dataclass
+class ClipRecord:
+    """One source media item (video file or image folder) and what the source says about it.
+
+    Fields match ``schemas/clip.schema.json``; :meth:`to_dict` validates against kind ``clip``.
+    """
+
+    clip_id: str
+    dataset: str
+    action: str
+    media_path: str
+    media_kind: Literal["video", "frames"]
+    n_frames: int
+    fps_declared: float | None
+    fps_measured: float | None
+    action_name: str | None = None
+    view: str | None = None
+    frame_ids: list[int] | None = None
+    segment: tuple[int, int] | None = None
+    subactions: list[dict[str, Any]] = field(default_factory=list)
+    skill: dict[str, Any] | None = None
+    participant: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        """The clock the record's frame indices refer to: measured if known, else declared."""
+        fps = self.fps_measured or self.fps_declared
+        if not fps:
+            raise ToolkitError("clip has neither a measured nor a declared fps", key=self.clip_id)
+        return fps
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, validated against the ``clip`` schema."""
+        d = asdict(self)
+        d["segment"] = list(self.segment) if self.segment is not None else None
+        check("clip", d, file=self.clip_id)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ClipRecord:
+        """Inverse of :meth:`to_dict` (after validating)."""
+        check("clip", d, file=d.get("clip_id"))
+        d = dict(d)
+        if d.get("segment") is not None:
+            d["segment"] = tuple(d["segment"])
+        return cls(**d)
+
+
+@dataclass
+class ScanResult:
+    """What a scan found (``clips``) and what it left out, each with a reason (``skipped``)."""
+
+    clips: list[ClipRecord]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Clips per action label and per view (for reports)."""
+        return {
+            "action": dict(sorted(Counter(c.action_name or c.action for c in self.clips).items())),
+            "view": dict(sorted(Counter(c.view or "-" for c in self.clips).items())),
+        }
+
+
+@runtime_checkable
+class SourceAdapter(Protocol):
+    """The interface ``curate build`` uses; one implementation per source dataset."""
+
+    name: str
+
+    def scan(self, root: Path, options: dict) -> ScanResult: ...
+
+    def select(self, clips: list[ClipRecord], select: dict, *, where: str) -> list[ClipRecord]: ...
+
+    def frame_files(self, clip: ClipRecord) -> list[Path]: ...
+
+
+# ------------------------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class Option:
+    """One adapter option: its type check, default and a one-line description (shown in errors)."""
+
+    kind: type | tuple[type, ...]
+    default: Any
+    help: str
+    check: Callable[[Any], bool] | None = None
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+# --------------------------------------------------------------------------------------------- base
+
+
+class BaseAdapter:
+    """Shared behaviour: option checking, root checking, selection, image-folder listing, probing.
+
+    Subclasses set ``name``, ``OPTIONS`` and ``SELECT`` (select key -> predicate(clip, wanted value))
+    and implement :meth:`_scan`.
+    """
+
+    name: str = ""
+    OPTIONS: dict[str, Option] = {}
+    SELECT: dict[str, Callable[[ClipRecord, Any], bool]] = {}
+
+    # ---- options and root
+    def options(self, options: dict | None) -> dict[str, Any]:
+        """Check ``options`` (the config's ``sources.<name>`` block) and fill defaults.
+
+        Unknown keys and wrong types are one-line errors naming ``sources.<name>.<key>``.
+        """
+        options = dict(options or {})
+        out: dict[str, Any] = {"root": options.pop("root", None)}
+        for key, value in options.items():
+            if key not in self.OPTIONS:
+                raise ToolkitError(f"unknown option for source {self.name}; known: root, "
+                                   f"{', '.join(sorted(self.OPTIONS))}", key=f"sources.{self.name}.{key}")
+            opt = self.OPTIONS[key]
+            kinds = opt.kind if isinstance(opt.kind, tuple) else (opt.kind,)
+            ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+            if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+                value, ok = float(value), True
+            if not ok or (opt.check is not None and not opt.check(value)):
+                raise ToolkitError(f"invalid value {value!r}: expected {_type_name(opt.kind)} ({opt.help})",
+                                   key=f"sources.{self.name}.{key}")
+            out[key] = value
+        for key, opt in self.OPTIONS.items():
+            out.setdefault(key, opt.default)
+        return out
+
+    def check_root(self, root: str | os.PathLike | None) -> Path:
+        """The root as a Path; a missing or non-directory root is a one-line error."""
+        if root is None or str(root) == "":
+            raise ToolkitError(f"no root given for source {self.name}", key=f"sources.{self.name}.root")
+        path = Path(root).expanduser()
+        if not path.exists():
+            raise ToolkitError(f"{self.name} root not found", file=str(path), key=f"sources.{self.name}.root")
+        if not path.is_dir():
+            raise ToolkitError(f"{self.name} root is not a directory", file=str(path),
+                               key=f"sources.{self.name}.root")
+        return path.resolve()
+
+    def scan(self, root: Path | str | None, options: dict | None = None) -> ScanResult:
+        """Parse the dataset under ``root`` into clip records (``options``: the config's source block)."""
+        opts = self.options(options)
+        root_path = self.check_root(root if root is not None else opts["root"])
+        opts["root"] = str(root_path)
+        result = self._scan(root_path, opts)
+        result.clips.sort(key=lambda c: c.clip_id)
+        return result
+
+    def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---- selection
+    def select(self, clips: list[ClipRecord], select: dict, *, where: str) -> list[ClipRecord]:
+        """Clips matching every key of an action's ``select`` block (a list value means any of them).
+
+        An unknown key is an error naming ``<where>.select.<key>``; a select matching nothing is an error
+        naming ``<where>.select`` that lists what exists.
+        """
+        if not isinstance(select, dict):
+            raise ToolkitError(f"select must be a mapping, got {type(select).__name__}", key=f"{where}.select")
+        for key in select:
+            if key not in self.SELECT:
+                raise ToolkitError(f"unknown select key for source {self.name}; known: "
+                                   f"{', '.join(self.SELECT)}", key=f"{where}.select.{key}")
+        out = []
+        for clip in clips:
+            if clip.dataset != self.name:
+                continue
+            if all(any(self.SELECT[k](clip, v) for v in (want if isinstance(want, list) else [want]))
+                   for k, want in select.items()):
+                out.append(clip)
+        if not out:
+            mine = [c for c in clips if c.dataset == self.name]
+            actions = sorted({c.action if c.action_name is None else f"{c.action} ({c.action_name})"
+                              for c in mine})
+            views = sorted({c.view for c in mine if c.view})
+            raise ToolkitError(
+                f"select {select} matches no {self.name} clip ({len(mine)} scanned; actions: "
+                f"{_short(actions)}; views: {_short(views)})", key=f"{where}.select")
+        return out
+
+    # ---- media
+    def frame_files(self, clip: ClipRecord) -> list[Path]:
+        """The image files of a ``frames`` clip in integer-stem order (position i = frame index i)."""
+        if clip.media_kind != "frames":
+            raise ToolkitError("not an image-folder clip", file=clip.media_path, key=clip.clip_id)
+        return list_images(Path(clip.media_path))
+
+
+def _short(items: list[str], n: int = 12) -> str:
+    if not items:
+        return "none"
+    more = f", … (+{len(items) - n})" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+def norm(text: Any) -> str:
+    """Case- and space-insensitive form of a label for matching select values."""
+    return " ".join(str(text).split()).casefold()
+
+
+# ------------------------------------------------------------------------------------- media helpers
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of a frame folder in integer-stem order (delegates to :mod:`curation.media`)."""
+    from curation.media import list_frame_files
+
+    return list_frame_files(folder)
+
+
+def image_folder(folder: Path, *, step: int | None) -> tuple[list[Path], list[int]] | str:
+    """List a frame folder and check its frame numbers; returns (files, ids) or the reason to skip it.
+
+    ``step``: the expected difference between consecutive frame numbers (HuMMan Recon 6, FineDiving 1);
+    ``None`` accepts any increasing numbering.
+    """
+    try:
+        files = list_images(folder)
+    except ToolkitError as e:
+        return str(e).split(": ", 1)[-1]
+    if not files:
+        return "image folder is empty"
+    ids = [int(p.stem) for p in files]
+    dup = [a for a, b in zip(ids, ids[1:]) if a == b]
+    if dup:
+        return f"image folder has two files for frame {dup[0]}"
+    if step is not None:
+        gaps = [(a, b) for a, b in zip(ids, ids[1:]) if b - a != step]
+        if gaps:
+            a, b = gaps[0]
+            return (f"image folder with gaps: frame {b} follows {a} (expected step {step}; "
+                    f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''})")
+    return files, ids
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image from its header, or None when unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except OSError:
+        return None
+
+
+@dataclass
+class Probed:
+    """The measured facts of a video file that a clip record needs."""
+
+    fps: float
+    n_frames: int
+    width: int
+    height: int
+    codec: str
+
+
+def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str = "",
+                 workers: int = 8) -> tuple[dict[Path, Probed], list[tuple[str, str]]]:
+    """Probe video files in parallel (threads) with a progress bar.
+
+    Returns the probed facts by path and, with ``on_error="skip"``, the unreadable files and why; with
+    ``on_error="error"`` the first unreadable file raises its one-line :class:`ToolkitError`.
+    """
+    from curation.media import probe
+
+    paths = list(dict.fromkeys(paths))
+    out: dict[Path, Probed] = {}
+    bad: list[tuple[str, str]] = []
+
+    def one(p: Path) -> tuple[Path, Probed | ToolkitError]:
+        try:
+            info = probe(p)
+        except ToolkitError as e:
+            return p, e
+        return p, Probed(float(info.fps), int(info.n_frames), info.width, info.height, info.codec)
+
+    if not paths:
+        return out, bad
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(paths)))) as pool:
+        results = pool.map(one, paths)
+        for p, res in tqdm(results, total=len(paths), desc=f"probe {source}".strip(), unit="video",
+                           disable=None, leave=False):
+            if isinstance(res, ToolkitError):
+                if on_error == "error":
+                    raise res
+                bad.append((str(p), f"unreadable video: {str(res).split(': ', 1)[-1]}"))
+            else:
+                out[p] = res
+    return out, bad
+
+
+ON_BAD_MEDIA = Option(str, "error", "what to do with an unreadable video: error | skip",
+                      lambda v: v in ("error", "skip"))
+
+
+def positive(v: Any) -> bool:
+    """Option check: a number > 0."""
+    return v > 0

@@ -1,0 +1,283 @@
+"""FineDiving (Olympic diving): one clip per annotated ``(source, instance)`` frame folder.
+
+Layout (``reference/sources.md`` §3)::
+
+    ROOT/FINADiving_MTL_256s/<source>/<instance>/00489.jpg …   (absolute frame numbers, 5 or 8 digits)
+    ROOT/Annotations/FineDiving_fine-grained_annotation.pkl    {(source, instance): {action_type, dive_score,
+                                                                 frames_labels, sub-action_types, …}}
+    ROOT/Annotations/FineDiving_coarse_annotation.pkl          {(source, instance): {difficulty, judge_scores, …}}
+    ROOT/Annotations/Sub_action_Types_Table.pkl                {id: name}
+    ROOT/Annotations/{train,test}_split.pkl  (or ROOT/train_test_split/)
+
+Pickles are read with a restricted unpickler (builtins and numpy arrays only: a pickle cannot run code).
+``frames_labels`` holds one label per image in sorted order; runs of equal labels become sub-actions.
+When the label count differs from the image count (an old release had e.g. 98 images and 94 labels), the
+default ``label_mismatch: skip`` leaves the clip out and says so; ``clamp`` keeps it with sub-actions
+over the first ``min(images, labels)`` frames. FineDiving has no official fps: ``fps`` defaults to 12, the
+value VidDiff's config uses, which is **unverified upstream** (one demo script says 18). The data has no
+athlete ids, so ``participant`` is null. The height comes from the source name (``10m``/``Platform`` ->
+``10m``, ``3m``/``Springboard`` -> ``3m``); numeric sources such as ``'01'`` have none unless ``heights``
+maps them.
+"""
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curation.sources.base import (
+    BaseAdapter,
+    ClipRecord,
+    Option,
+    ScanResult,
+    image_folder,
+    image_size,
+    norm,
+    positive,
+)
+from schemas.errors import ToolkitError
+
+FRAMES_DIRS = ("FINADiving_MTL_256s", "FineDiving_MTL_256s", "FINADiving_MTL", "frames")
+ANNOTATION_DIRS = ("Annotations", "annotations", "Annotation")
+FINE = "FineDiving_fine-grained_annotation.pkl"
+COARSE = "FineDiving_coarse_annotation.pkl"
+AQA = "fine-grained_annotation_aqa.pkl"
+TABLE = "Sub_action_Types_Table.pkl"
+SPLITS = {"train": "train_split.pkl", "test": "test_split.pkl"}
+
+_ALLOWED_GLOBALS = {
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"), ("builtins", "slice"),
+    ("collections", "OrderedDict"), ("collections", "defaultdict"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickles plain data and numpy arrays; any other global is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name} (only data and numpy arrays)")
+
+
+def read_pickle(path: Path) -> Any:
+    """Load an annotation pickle safely; unreadable or unsafe content is a one-line error naming the file."""
+    try:
+        with open(path, "rb") as fh:
+            return _SafeUnpickler(fh).load()
+    except FileNotFoundError:
+        raise ToolkitError("file not found", file=str(path)) from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError,
+            IndexError, KeyError, MemoryError, OverflowError) as e:
+        raise ToolkitError(f"unreadable pickle ({type(e).__name__}: {e})", file=str(path)) from None
+
+
+def _py(value: Any) -> Any:
+    """numpy scalars/arrays -> plain Python (JSON-ready)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_py(v) for v in value]
+    return value
+
+
+def _key(raw: Any, file: Path) -> tuple[str, int]:
+    """A ``(source, instance)`` key in canonical form (source str as written, instance int)."""
+    if not isinstance(raw, tuple) or len(raw) != 2:
+        raise ToolkitError(f"expected (source, instance) keys, found {raw!r}", file=str(file))
+    source, inst = raw
+    try:
+        return str(_py(source)), int(_py(inst))
+    except (TypeError, ValueError):
+        raise ToolkitError(f"expected (source, instance) keys, found {raw!r}", file=str(file)) from None
+
+
+def _keyed(data: Any, file: Path) -> dict[tuple[str, int], Any]:
+    if not isinstance(data, dict):
+        raise ToolkitError(f"expected a dict keyed by (source, instance), got {type(data).__name__}", file=str(file))
+    return {_key(k, file): v for k, v in data.items()}
+
+
+def parse_height(source: str) -> str | None:
+    """``'10m'`` / ``'3m'`` / ``'1m'`` from a competition name (Platform = 10m, Springboard = 3m)."""
+    m = re.search(r"(?<![0-9])(1|3|5|7\.5|10)m(?![a-z])", source, flags=re.IGNORECASE)
+    if m:
+        return f"{m.group(1)}m"
+    low = source.lower()
+    if "platform" in low:
+        return "10m"
+    if "springboard" in low:
+        return "3m"
+    return None
+
+
+def label_runs(labels: list[int]) -> list[tuple[int, int, int]]:
+    """Runs of equal labels as ``(label, start, end)`` with ``end`` exclusive."""
+    runs: list[tuple[int, int, int]] = []
+    for i, lab in enumerate(labels):
+        if runs and runs[-1][0] == lab:
+            runs[-1] = (lab, runs[-1][1], i + 1)
+        else:
+            runs.append((lab, i, i + 1))
+    return runs
+
+
+class FineDivingAdapter(BaseAdapter):
+    """Parses the FineDiving frames and annotation pickles."""
+
+    name = "finediving"
+    OPTIONS = {
+        "fps": Option(float, 12.0, "frame rate of the frame folders (12 is VidDiff's value, unverified upstream)",
+                      positive),
+        "frames_dir": Option(str, "", f"frame root relative to the root (default: first of {', '.join(FRAMES_DIRS)})"),
+        "annotations_dir": Option(str, "", "annotation folder relative to the root (default: Annotations)"),
+        "label_mismatch": Option(str, "skip", "labels vs images count differs: skip | clamp",
+                                 lambda v: v in ("skip", "clamp")),
+        "check_gaps": Option(bool, True, "skip folders whose frame numbers are not consecutive"),
+        "heights": Option(dict, {}, "source name -> height for sources whose name has none, e.g. {'01': 10m}"),
+    }
+    SELECT = {
+        "action_type": lambda c, v: norm(c.action) == norm(v),
+        "height": lambda c, v: c.meta.get("dive_height") is not None and norm(c.meta["dive_height"]) == norm(
+            v if isinstance(v, str) else f"{v:g}m"),
+        "synchronised": lambda c, v: bool(c.meta.get("synchronised")) == bool(v),
+        "split": lambda c, v: c.meta.get("split") == v,
+        "source": lambda c, v: c.meta.get("source") == str(v),
+    }
+
+    def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
+        frames_root = _pick_dir(root, opts["frames_dir"], FRAMES_DIRS, "frames_dir")
+        ann_dir = _pick_dir(root, opts["annotations_dir"], ANNOTATION_DIRS, "annotations_dir")
+        fine = _keyed(read_pickle(ann_dir / FINE), ann_dir / FINE) if (ann_dir / FINE).is_file() else {}
+        coarse = _keyed(read_pickle(ann_dir / COARSE), ann_dir / COARSE) if (ann_dir / COARSE).is_file() else {}
+        aqa = _keyed(read_pickle(ann_dir / AQA), ann_dir / AQA) if (ann_dir / AQA).is_file() else {}
+        if not (fine or coarse or aqa):
+            raise ToolkitError(f"no FineDiving annotation pickle ({FINE}, {COARSE} or {AQA})", file=str(ann_dir),
+                               key="sources.finediving.annotations_dir")
+        table = {}
+        if (ann_dir / TABLE).is_file():
+            raw = read_pickle(ann_dir / TABLE)
+            if not isinstance(raw, dict):
+                raise ToolkitError("expected a dict id -> sub-action name", file=str(ann_dir / TABLE))
+            table = {int(_py(k)): str(v) for k, v in raw.items()}
+        split = _read_splits(root, ann_dir)
+        heights = {str(k): str(v) for k, v in opts["heights"].items()}
+        clips: list[ClipRecord] = []
+        skipped: list[tuple[str, str]] = []
+        for key in sorted(set(fine) | set(coarse) | set(aqa)):
+            source, inst = key
+            cid = f"{source}.{inst}"
+            entry = _entry(fine.get(key), coarse.get(key), aqa.get(key), ann_dir, cid)
+            folder = frames_root / source / str(inst)
+            if not folder.is_dir():
+                skipped.append((cid, f"frame folder missing: {folder.relative_to(root)}"))
+                continue
+            listed = image_folder(folder, step=1 if opts["check_gaps"] else None)
+            if isinstance(listed, str):
+                skipped.append((str(folder), listed))
+                continue
+            files, ids = listed
+            labels = entry["frames_labels"]
+            meta: dict[str, Any] = {
+                "source": source, "instance": inst, "rel_path": str(folder.relative_to(root)),
+                "dive_height": heights.get(source) or parse_height(source),
+                "synchronised": "synchron" in source.lower(),
+                "difficulty": entry["difficulty"], "judge_scores": entry["judge_scores"],
+                "start_frame": entry["start_frame"], "end_frame": entry["end_frame"],
+                "split": split.get(key),
+            }
+            subactions: list[dict[str, Any]] = []
+            if labels is not None:
+                if len(labels) != len(files):
+                    if opts["label_mismatch"] == "skip":
+                        skipped.append((cid, f"label/frame count mismatch: {len(labels)} frames_labels for "
+                                             f"{len(files)} images (set label_mismatch: clamp to keep it)"))
+                        continue
+                    meta["label_mismatch"] = {"labels": len(labels), "images": len(files)}
+                    labels = labels[: len(files)]
+                names = {**table, **entry["sub_action_types"]}
+                subactions = [{"label": names.get(lab, str(lab)), "id": lab, "start": s, "end": e}
+                              for lab, s, e in label_runs(labels)]
+            size = image_size(files[0])
+            if size:
+                meta["width"], meta["height"] = size
+            score = entry["dive_score"]
+            clips.append(ClipRecord(
+                clip_id=cid, dataset=self.name, action=entry["action_type"], action_name=None,
+                media_path=str(folder), media_kind="frames", view=None, n_frames=len(files), frame_ids=ids,
+                fps_declared=opts["fps"], fps_measured=None, subactions=subactions,
+                skill={"level": None, "score": score, "scale": "dive_score", "rank": None}
+                if score is not None else None,
+                participant=None, meta=meta))
+        return ScanResult(clips, skipped)
+
+
+def _pick_dir(root: Path, given: str, defaults: tuple[str, ...], option: str) -> Path:
+    if given:
+        path = root / given
+        if not path.is_dir():
+            raise ToolkitError("folder not found", file=str(path), key=f"sources.finediving.{option}")
+        return path
+    for name in defaults:
+        if (root / name).is_dir():
+            return root / name
+    if option == "frames_dir":
+        return root  # frames directly under the root: ROOT/<source>/<instance>/
+    raise ToolkitError(f"no annotation folder ({', '.join(defaults)})", file=str(root),
+                       key=f"sources.finediving.{option}")
+
+
+def _entry(fine: Any, coarse: Any, aqa: Any, ann_dir: Path, cid: str) -> dict[str, Any]:
+    """Merge the fine, coarse and aqa records of one clip into plain values."""
+    for name, rec in ((FINE, fine), (COARSE, coarse)):
+        if rec is not None and not isinstance(rec, dict):
+            raise ToolkitError(f"expected a dict entry, got {type(rec).__name__}", file=str(ann_dir / name), key=cid)
+    fine, coarse = fine or {}, coarse or {}
+    aqa_list = list(aqa) if aqa is not None else []
+
+    def pick(key: str, aqa_index: int | None = None) -> Any:
+        for rec in (fine, coarse):
+            if rec.get(key) is not None:
+                return _py(rec[key])
+        if aqa_index is not None and len(aqa_list) > aqa_index:
+            return _py(aqa_list[aqa_index])
+        return None
+
+    action = pick("action_type", 0)
+    if action is None:
+        raise ToolkitError("entry has no action_type", file=str(ann_dir / (FINE if fine else COARSE)), key=cid)
+    labels = pick("frames_labels", 4)
+    types = fine.get("sub-action_types") or {}
+    score, difficulty = pick("dive_score", 1), pick("difficulty", 2)
+    return {
+        "action_type": str(action).upper(),
+        "dive_score": None if score is None else float(score),
+        "difficulty": None if difficulty is None else float(difficulty),
+        "judge_scores": pick("judge_scores"),
+        "start_frame": pick("start_frame"), "end_frame": pick("end_frame"),
+        "frames_labels": None if labels is None else [int(x) for x in np.ravel(labels)],
+        "sub_action_types": {int(_py(k)): str(v) for k, v in types.items()} if isinstance(types, dict) else {},
+    }
+
+
+def _read_splits(root: Path, ann_dir: Path) -> dict[tuple[str, int], str]:
+    out: dict[tuple[str, int], str] = {}
+    for split, fname in SPLITS.items():
+        for folder in (ann_dir, root / "train_test_split", root / "Annotations" / "train_test_split"):
+            path = folder / fname
+            if path.is_file():
+                keys = read_pickle(path)
+                if not isinstance(keys, (list, tuple)):
+                    raise ToolkitError("expected a list of (source, instance) keys", file=str(path))
+                out.update({_key(k, path): split for k in keys})
+                break
+    return out

@@ -1,0 +1,144 @@
+"""HuMMan (fitness): Recon image folders and Point videos, one clip per sequence and Kinect view.
+
+Layout (``reference/sources.md`` §1)::
+
+    ROOT/[humman_release_v1.0_recon/]pXXXXXX_aXXXXXX/kinect_color/kinect_000/000000.png 000006.png …
+    ROOT/[humman_release_v1.0_point/]pXXXXXX_aXXXXXX/kinect_color/kinect_000.mp4 … ; iphone_color/iphone.mp4
+
+The sequence name carries the participant (``p…``) and the action id (``a…``); the data has no action
+names, so the user supplies ``action_names: {a000001: squat}``. Recon keeps every 6th Kinect frame with
+the original frame ids (0, 6, 12, …): a folder whose ids do not step by ``recon_step`` is skipped as an
+image folder with gaps. Recon plays at ``fps_recon`` (default 5) and Point at ``fps_point`` (default 30);
+both are configurable because VidDiff's config says 8 for its HuMMan clips. A ``kinect_00X/`` frame folder
+next to ``kinect_00X.mp4`` (the toolbox's ``video_splitter.py`` output, numbered from 1) is the same media
+and is skipped in favour of the video.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from curation.sources.base import (
+    ON_BAD_MEDIA,
+    BaseAdapter,
+    ClipRecord,
+    Option,
+    ScanResult,
+    image_folder,
+    image_size,
+    norm,
+    positive,
+    probe_videos,
+)
+
+SEQ_RE = re.compile(r"^p(\d{6})_a(\d{6})$")
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov")
+
+
+def _action_key(value: Any) -> str:
+    """Normalise an action id: ``a000001``, ``000001`` or ``1`` -> ``a000001``."""
+    text = str(value).strip().lower()
+    digits = text[1:] if text.startswith("a") else text
+    return f"a{int(digits):06d}" if digits.isdigit() else text
+
+
+def _is_action_names(v: Any) -> bool:
+    return all(isinstance(k, (str, int)) and isinstance(n, str) for k, n in v.items())
+
+
+def _match_action(clip: ClipRecord, want: Any) -> bool:
+    return clip.action == _action_key(want) or (clip.action_name is not None and norm(clip.action_name) == norm(want))
+
+
+class HuMManAdapter(BaseAdapter):
+    """Parses HuMMan Recon and Point releases."""
+
+    name = "humman"
+    OPTIONS = {
+        "action_names": Option(dict, {}, "action id -> name, e.g. {a000001: squat}", _is_action_names),
+        "fps_recon": Option(float, 5.0, "frame rate of Recon image folders", positive),
+        "fps_point": Option(float, 30.0, "declared frame rate of Point videos", positive),
+        "recon_step": Option(int, 6, "frame-id step of Recon folders (every 6th Kinect frame)", positive),
+        "on_bad_media": ON_BAD_MEDIA,
+    }
+    SELECT = {
+        "action": _match_action,
+        "view": lambda c, v: norm(c.view) == norm(v),
+        "subset": lambda c, v: c.meta.get("subset") == norm(v),
+        "participant": lambda c, v: c.participant == (str(v) if str(v).startswith("p") else f"p{int(v):06d}"),
+    }
+
+    def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
+        names = {_action_key(k): v for k, v in opts["action_names"].items()}
+        seqs = _find_sequences(root)
+        clips: list[ClipRecord] = []
+        skipped: list[tuple[str, str]] = []
+        videos: list[tuple[Path, dict[str, Any]]] = []
+        for seq in seqs:
+            m = SEQ_RE.match(seq.name)
+            person, action = f"p{m.group(1)}", f"a{m.group(2)}"
+            common = dict(sequence=seq.name, person=person, action=action)
+            found = False
+            for color_dir in sorted(seq.glob("*_color")):
+                if not color_dir.is_dir():
+                    continue
+                entries = sorted(color_dir.iterdir())
+                video_stems = {p.stem for p in entries if p.is_file() and p.suffix.lower() in VIDEO_EXTS}
+                for entry in entries:
+                    if entry.is_file() and entry.suffix.lower() in VIDEO_EXTS:
+                        videos.append((entry, dict(common, view=entry.stem)))
+                        found = True
+                    elif entry.is_dir() and entry.name in video_stems:
+                        skipped.append((str(entry), f"frames split from {entry.name}{_suffix(entries, entry.name)}"
+                                                    " (the video is used)"))
+                    elif entry.is_dir():
+                        found = True
+                        listed = image_folder(entry, step=opts["recon_step"])
+                        if isinstance(listed, str):
+                            skipped.append((str(entry), listed))
+                            continue
+                        files, ids = listed
+                        size = image_size(files[0])
+                        clips.append(ClipRecord(
+                            clip_id=f"{seq.name}.recon.{entry.name}", dataset=self.name, action=action,
+                            action_name=names.get(action), media_path=str(entry), media_kind="frames",
+                            view=entry.name, n_frames=len(files), frame_ids=ids,
+                            fps_declared=opts["fps_recon"], fps_measured=None, participant=person,
+                            meta=_meta(root, entry, "recon", seq.name, size)))
+            if not found:
+                skipped.append((str(seq), "no kinect_color images or videos"))
+        probed, bad = probe_videos([p for p, _ in videos], on_error=opts["on_bad_media"], source=self.name)
+        skipped.extend(bad)
+        for path, info in videos:
+            if path not in probed:
+                continue
+            pr = probed[path]
+            clips.append(ClipRecord(
+                clip_id=f"{info['sequence']}.point.{info['view']}", dataset=self.name, action=info["action"],
+                action_name=names.get(info["action"]), media_path=str(path), media_kind="video",
+                view=info["view"], n_frames=pr.n_frames, fps_declared=opts["fps_point"], fps_measured=pr.fps,
+                participant=info["person"],
+                meta=_meta(root, path, "point", info["sequence"], (pr.width, pr.height))))
+        if not seqs:
+            skipped.append((str(root), "no pXXXXXX_aXXXXXX sequence folders found"))
+        return ScanResult(clips, skipped)
+
+
+def _suffix(entries: list[Path], stem: str) -> str:
+    return next((p.suffix for p in entries if p.is_file() and p.stem == stem), "")
+
+
+def _meta(root: Path, path: Path, subset: str, seq: str, size: tuple[int, int] | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"subset": subset, "sequence": seq, "rel_path": str(path.relative_to(root))}
+    if size:
+        meta["width"], meta["height"] = size
+    return meta
+
+
+def _find_sequences(root: Path) -> list[Path]:
+    """Sequence folders at the root or one level down (``humman_release_v1.0_recon/`` etc.)."""
+    found: list[Path] = []
+    for level in (root, *sorted(p for p in root.iterdir() if p.is_dir() and not SEQ_RE.match(p.name))):
+        found.extend(p for p in sorted(level.iterdir()) if p.is_dir() and SEQ_RE.match(p.name))
+    return found

@@ -1,0 +1,207 @@
+"""JIGSAWS (robotic surgery): one clip per trial and endoscope capture (``capture1``/``capture2``).
+
+Layout (``reference/sources.md`` §4), either of the two mirror styles::
+
+    ROOT/<Task>/meta_file_<Task>.txt                ROOT/<Task>_video/video/<Task>_<S><NNN>_capture1.avi
+    ROOT/<Task>/video/<Task>_B001_capture1.avi      ROOT/<Task>_kinematic/transcriptions/<Task>_<S><NNN>.txt
+    ROOT/<Task>/transcriptions/<Task>_B001.txt      (meta file in any of <Task>/, <Task>_video/, <Task>_kinematic/)
+
+The meta file has empty tab columns (``Suturing_B001\\t\\tN\\t13\\t\\t3\\t2\\t1\\t2\\t2\\t3``): it is parsed by
+whitespace into trial, self-reported skill N/I/E, the modified-OSATS GRS (6-30) and six item scores.
+Transcriptions are ``start end Gk`` lines on the 30 Hz clock. **Assumption** (unverified upstream, most
+loaders agree): numbers are 1-based and ends inclusive; ``transcription_base`` (1) and
+``transcription_end_inclusive`` (true) change that. They become 0-based half-open sub-actions, clamped
+to the video's frame count (kinematics and video can differ by a few frames). The clip's segment is the
+first gesture's start to the last gesture's end. Trials without video (``Suturing_H002``) are skipped.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from curation.sources.base import (
+    ON_BAD_MEDIA,
+    BaseAdapter,
+    ClipRecord,
+    Option,
+    ScanResult,
+    norm,
+    positive,
+    probe_videos,
+)
+from schemas.errors import ToolkitError
+
+SKILL_RANK = {"N": 0, "I": 1, "E": 2}
+SKILL_NAME = {"N": "novice", "I": "intermediate", "E": "expert"}
+OSATS_ITEMS = ("respect_for_tissue", "suture_needle_handling", "time_and_motion", "flow_of_operation",
+               "overall_performance", "quality_of_final_product")
+GESTURES = {
+    "G1": "reaching for needle with right hand", "G2": "positioning needle", "G3": "pushing needle through tissue",
+    "G4": "transferring needle from left to right", "G5": "moving to center with needle in grip",
+    "G6": "pulling suture with left hand", "G7": "pulling suture with right hand", "G8": "orienting needle",
+    "G9": "using right hand to help tighten suture", "G10": "loosening more suture",
+    "G11": "dropping suture at end and moving to end points", "G12": "reaching for needle with left hand",
+    "G13": "making C loop around right hand", "G14": "reaching for suture with right hand",
+    "G15": "pulling suture with both hands",
+}
+META_RE = re.compile(r"^meta_file_(.+)\.txt$")
+VIDEO_RE = re.compile(r"^(?P<trial>.+_[A-Z]\d{3})_(?P<capture>capture\d)\.(?:avi|mp4)$", re.IGNORECASE)
+
+
+class JigsawsAdapter(BaseAdapter):
+    """Parses the JIGSAWS task folders (meta file, videos, transcriptions)."""
+
+    name = "jigsaws"
+    OPTIONS = {
+        "fps": Option(float, 30.0, "declared frame rate of the videos and transcriptions", positive),
+        "transcription_base": Option(int, 1, "frame number of the first video frame in transcriptions (0 or 1)",
+                                     lambda v: v in (0, 1)),
+        "transcription_end_inclusive": Option(bool, True, "transcription end frames are inclusive"),
+        "on_bad_media": ON_BAD_MEDIA,
+    }
+    SELECT = {
+        "task": lambda c, v: norm(c.action) == norm(v) or norm(c.action) == norm(str(v).replace(" ", "_")),
+        "capture": lambda c, v: norm(c.view) == norm(v if str(v).startswith("capture") else f"capture{v}"),
+        "skill": lambda c, v: c.skill is not None and norm(c.skill.get("level") or "") in (
+            norm(v), norm(SKILL_NAME.get(str(v).upper(), v))),
+        "participant": lambda c, v: c.participant == str(v),
+    }
+
+    def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
+        metas = _find_meta_files(root)
+        if not metas:
+            raise ToolkitError("no meta_file_<Task>.txt found (JIGSAWS task folders expected)", file=str(root),
+                               key="sources.jigsaws.root")
+        clips: list[ClipRecord] = []
+        skipped: list[tuple[str, str]] = []
+        wanted: list[tuple[Path, str, str, str, dict[str, Any] | None]] = []
+        for task, meta_path in sorted(metas.items()):
+            trials = parse_meta_file(meta_path)
+            dirs = _task_dirs(root, task)
+            videos = _find_videos(dirs, task)
+            for trial, info in trials.items():
+                caps = videos.get(trial, {})
+                if not caps:
+                    skipped.append((trial, "no video files (listed in the meta file)"))
+                for capture, path in sorted(caps.items()):
+                    wanted.append((path, task, trial, capture, info))
+            for trial in sorted(set(videos) - set(trials)):
+                for capture, path in sorted(videos[trial].items()):
+                    wanted.append((path, task, trial, capture, None))
+        probed, bad = probe_videos([w[0] for w in wanted], on_error=opts["on_bad_media"], source=self.name)
+        skipped.extend(bad)
+        transcripts: dict[str, list[tuple[int, int, str]] | None] = {}
+        for path, task, trial, capture, info in wanted:
+            if path not in probed:
+                continue
+            pr = probed[path]
+            if trial not in transcripts:
+                tpath = _find_transcription(_task_dirs(root, task), trial)
+                transcripts[trial] = parse_transcription(tpath) if tpath else None
+            raw = transcripts[trial]
+            subactions, clamped = _subactions(raw or [], pr.n_frames, opts)
+            segment = (subactions[0]["start"], subactions[-1]["end"]) if subactions else None
+            meta: dict[str, Any] = {
+                "task": task, "trial": trial, "surgeon": trial.rsplit("_", 1)[1][0],
+                "rel_path": str(path.relative_to(root)), "width": pr.width, "height": pr.height,
+                "transcription": raw is not None, "clamped_subactions": clamped,
+            }
+            skill = None
+            if info is not None:
+                meta["osats"] = info["osats"]
+                skill = {"level": SKILL_NAME[info["level"]], "score": info["grs"], "scale": "GRS 6-30",
+                         "rank": SKILL_RANK[info["level"]]}
+            clips.append(ClipRecord(
+                clip_id=f"{trial}.{capture}", dataset=self.name, action=task, action_name=task.replace("_", " "),
+                media_path=str(path), media_kind="video", view=capture, n_frames=pr.n_frames,
+                fps_declared=opts["fps"], fps_measured=pr.fps, segment=segment, subactions=subactions,
+                skill=skill, participant=meta["surgeon"], meta=meta))
+        return ScanResult(clips, skipped)
+
+
+def parse_meta_file(path: Path) -> dict[str, dict[str, Any]]:
+    """trial -> {level N/I/E, grs, osats items} from ``meta_file_<Task>.txt`` (split on any whitespace)."""
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        raise ToolkitError(f"unreadable meta file ({e.strerror})", file=str(path)) from None
+    for no, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 9 or parts[1].upper() not in SKILL_RANK:
+            raise ToolkitError("expected 'trial N|I|E GRS item1..item6' (whitespace-separated), got "
+                               f"{len(parts)} fields", file=str(path), key=f"line {no}")
+        try:
+            numbers = [float(x) for x in parts[2:]]
+        except ValueError:
+            raise ToolkitError("GRS and item scores must be numbers", file=str(path), key=f"line {no}") from None
+        out[parts[0]] = {"level": parts[1].upper(), "grs": numbers[0],
+                         "osats": dict(zip(OSATS_ITEMS, numbers[1:]))}
+    return out
+
+
+def parse_transcription(path: Path) -> list[tuple[int, int, str]]:
+    """``start end Gk`` lines as they are written (no base conversion)."""
+    out = []
+    for no, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) < 3 or not (parts[0].isdigit() and parts[1].isdigit()):
+            raise ToolkitError("expected 'start end Gk'", file=str(path), key=f"line {no}")
+        start, end = int(parts[0]), int(parts[1])
+        if end < start:
+            raise ToolkitError(f"gesture ends ({end}) before it starts ({start})", file=str(path), key=f"line {no}")
+        out.append((start, end, parts[2]))
+    return out
+
+
+def _subactions(raw: list[tuple[int, int, str]], n: int, opts: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """Transcription rows as 0-based half-open sub-actions clamped to ``n`` frames."""
+    base, incl = opts["transcription_base"], opts["transcription_end_inclusive"]
+    out, clamped = [], False
+    for start, end, label in sorted(raw):
+        s, e = start - base, end - base + (1 if incl else 0)
+        cs, ce = max(0, min(s, n)), max(0, min(e, n))
+        clamped = clamped or (cs, ce) != (s, e)
+        if ce > cs:
+            out.append({"label": label, "name": GESTURES.get(label.upper()), "start": cs, "end": ce})
+    return out, clamped
+
+
+def _find_meta_files(root: Path) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for path in sorted([*root.glob("meta_file_*.txt"), *root.glob("*/meta_file_*.txt")]):
+        task = META_RE.match(path.name).group(1)
+        out.setdefault(task, path)
+    return out
+
+
+def _task_dirs(root: Path, task: str) -> list[Path]:
+    names = (task, f"{task}_video", f"{task}_kinematic", f"{task}_kinematics", "")
+    return [root / n if n else root for n in names if (root / n).is_dir()]
+
+
+def _find_videos(dirs: list[Path], task: str) -> dict[str, dict[str, Path]]:
+    """trial -> capture -> file of ``task``, from ``video/`` under any of the task's folders."""
+    out: dict[str, dict[str, Path]] = {}
+    for d in dirs:
+        for folder in (d / "video", d):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                m = VIDEO_RE.match(path.name)
+                if m and path.is_file() and m["trial"].startswith(f"{task}_"):
+                    out.setdefault(m["trial"], {}).setdefault(m["capture"].lower(), path)
+    return out
+
+
+def _find_transcription(dirs: list[Path], trial: str) -> Path | None:
+    for d in dirs:
+        path = d / "transcriptions" / f"{trial}.txt"
+        if path.is_file():
+            return path
+    return None
