@@ -1,0 +1,276 @@
+"""The data card: YAML header from ``huggingface_hub.DatasetCardData``, body from the Jinja2 template
+shipped in ``data_cards/``, filled from the published rows and ``dataset.json``."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from curation.publish_rules import SplitBalance
+from curation.publish_stats import clip_seconds, dataset_stats
+from schemas.errors import ToolkitError
+from schemas.io import read_json
+
+TEMPLATE = "viddiff_dataset_card.md.j2"
+
+VIDDIFF_CITATION = """@inproceedings{burgess2025viddiff,
+  title     = {Video Action Differencing},
+  author    = {Burgess, James and Wang, Xiaohan and Zhang, Yuhui and Rau, Anita and Lozano, Alejandro and
+               Dunlap, Lisa and Darrell, Trevor and Yeung-Levy, Serena},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2025}
+}"""
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the card says about one source dataset: name, licence, link, a note, and its citation."""
+
+    title: str
+    licence: str
+    link: str
+    note: str
+    citation: str
+
+
+SOURCES: dict[str, SourceInfo] = {
+    "humman": SourceInfo(
+        "HuMMan", "S-Lab License 1.0 (non-commercial use only)",
+        "https://github.com/caizhongang/humman_toolbox/blob/main/LICENSE",
+        "Clips may be used for non-commercial research only.",
+        """@inproceedings{cai2022humman,
+  title     = {{HuMMan}: Multi-Modal {4D} Human Dataset for Versatile Sensing and Modeling},
+  author    = {Cai, Zhongang and Ren, Daxuan and Zeng, Ailing and Lin, Zhengyu and Yu, Tao and Wang, Wenjia and
+               Fan, Xiangyu and Gao, Yang and Yu, Yifan and Pan, Liang and Hong, Fangzhou and Zhang, Mingyuan and
+               Loy, Chen Change and Yang, Lei and Liu, Ziwei},
+  booktitle = {European Conference on Computer Vision (ECCV)},
+  year      = {2022}
+}"""),
+    "egoexo4d": SourceInfo(
+        "Ego-Exo4D", "Ego-Exo4D licence (research and commercial use after approval; redistribution forbidden)",
+        "https://ego4d.dev/request/ego-exo4d",
+        "The licence forbids redistributing the videos: users must obtain them from Ego-Exo4D themselves "
+        "(take and frame references are in `videos[i].source`).",
+        """@inproceedings{grauman2024egoexo4d,
+  title     = {{Ego-Exo4D}: Understanding Skilled Human Activity from First- and Third-Person Perspectives},
+  author    = {Grauman, Kristen and others},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2024}
+}"""),
+    "finediving": SourceInfo(
+        "FineDiving", "FineDiving release agreement (signed agreement required; research use)",
+        "https://github.com/xujinglin/FineDiving",
+        "The data is obtained from the authors after signing their release agreement.",
+        """@inproceedings{xu2022finediving,
+  title     = {{FineDiving}: A Fine-grained Dataset for Procedure-aware Action Quality Assessment},
+  author    = {Xu, Jinglin and Rao, Yongming and Yu, Xumin and Chen, Guangyi and Zhou, Jie and Lu, Jiwen},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2022}
+}"""),
+    "jigsaws": SourceInfo(
+        "JIGSAWS", "JIGSAWS terms (non-commercial research use; access by registration)",
+        "https://cirl.lcsr.jhu.edu/research/hmm/datasets/jigsaws_release/",
+        "",
+        """@inproceedings{gao2014jigsaws,
+  title     = {{JHU-ISI} Gesture and Skill Assessment Working Set ({JIGSAWS}): A Surgical Activity Dataset for
+               Human Motion Modeling},
+  author    = {Gao, Yixin and Vedula, S. Swaroop and Reiley, Carol E. and Ahmidi, Narges and Varadarajan,
+               Balakrishnan and Lin, Henry C. and Tao, Lingling and Zappella, Luca and B{\\'e}jar, Benjam{\\'i}n and
+               Yuh, David D. and Chen, Chi Chiung Grace and Vidal, Ren{\\'e} and Khudanpur, Sanjeev and
+               Hager, Gregory D.},
+  booktitle = {MICCAI Workshop: Modeling and Monitoring of Computer Assisted Interventions (M2CAI)},
+  year      = {2014}
+}"""),
+}
+#: Spellings seen in the wild (the release writes "humann") mapped to :data:`SOURCES` keys.
+ALIASES = {"humann": "humman", "egoexo": "egoexo4d", "finadiving": "finediving"}
+
+
+def source_key(name: str) -> str:
+    """Normalise a ``source_dataset`` spelling ("humann", "EgoExo4D", "Ego-Exo4D") to a registry key."""
+    key = re.sub(r"[^a-z0-9]", "", (name or "").lower())
+    return ALIASES.get(key, key)
+
+
+def size_category(n: int) -> str:
+    """The Hub's ``size_categories`` bucket for ``n`` rows."""
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "n>1M"
+
+
+@dataclass
+class CardInputs:
+    """Everything the card needs besides the rows: dataset.json, options and what publishing did."""
+
+    meta: dict[str, Any]
+    dataset_root: Path | None = None
+    pretty_name: str | None = None
+    license: str | None = None
+    repo_id: str | None = None
+    videos_mode: str = "folder"
+    balance: list[SplitBalance] | None = None
+    dropped_c_only: list[str] = field(default_factory=list)
+    dropped_partial: list[str] = field(default_factory=list)
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        out = []
+        for k, v in obj.items():
+            out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return out
+    if isinstance(obj, float):
+        return [(prefix, f"{obj:.3f}")]
+    return [(prefix, obj)]
+
+
+def agreement_lines(annotation: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """Every value under a key containing "agreement" (or alpha/kappa) in ``dataset.json`` ``annotation``."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(obj: Any, path: str) -> None:
+        if not isinstance(obj, dict):
+            return
+        for k, v in obj.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if re.search(r"agree|alpha|kappa", str(k), re.I):
+                found.extend(_flatten(v, sub))
+            else:
+                walk(v, sub)
+
+    walk(annotation or {}, "")
+    return found
+
+
+def taxonomy_origins(root: Path | None, actions: list[str]) -> list[tuple[str, str]]:
+    """Per action, how its taxonomy items were made (counts of the ``origin`` of active items)."""
+    if root is None:
+        return []
+    out = []
+    for action in actions:
+        path = root / "taxonomies" / f"{action}.json"
+        if not path.is_file():
+            continue
+        try:
+            tax = read_json(path)
+        except ToolkitError:
+            continue
+        diffs = (tax.get("differences") or {}).values() if isinstance(tax, dict) else []
+        counts = Counter(d.get("origin") or "unrecorded" for d in diffs
+                         if isinstance(d, dict) and d.get("status", "active") == "active")
+        if counts:
+            out.append((action, ", ".join(f"{n} from {o}" for o, n in counts.most_common())))
+    return out
+
+
+def card_data(rows: list[dict[str, Any]], inputs: CardInputs) -> DatasetCardData:
+    """The YAML header: licence, name, tasks, ``configs``/``data_files``, size and source datasets."""
+    publish = inputs.meta.get("publish") or {}
+    license_id = inputs.license or publish.get("license") or "other"
+    extra: dict[str, Any] = {}
+    if license_id == "other":
+        extra["license_name"] = publish.get("license_name") or "viddiff-source-licences"
+        extra["license_link"] = publish.get("license_link") or "LICENSE_NOTES.md"
+    sources = sorted({SOURCES[k].title if (k := source_key(r["source_dataset"])) in SOURCES else r["source_dataset"]
+                      for r in rows})
+    return DatasetCardData(
+        license=license_id,
+        pretty_name=pretty_name(inputs),
+        language=["en"],
+        task_categories=["video-text-to-text", "visual-question-answering"],
+        size_categories=size_category(len(rows)),
+        source_datasets=[f"extended|{s}" for s in sources],
+        tags=["video", "action-differencing", "viddiffbench", "fine-grained"],
+        configs=[{"config_name": "default", "data_files": [{"split": "test", "path": "data/test-*"}]}],
+        **extra,
+    )
+
+
+def pretty_name(inputs: CardInputs) -> str:
+    """The card title: option, else ``dataset.json`` publish.pretty_name, else its name."""
+    return inputs.pretty_name or (inputs.meta.get("publish") or {}).get("pretty_name") or inputs.meta["name"]
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=True, autoescape=False)
+    env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    return env
+
+
+def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
+    """The full README.md text (YAML header + Markdown body) for the published ``rows``."""
+    actions, domains, total = dataset_stats(rows)
+    data = card_data(rows, inputs)
+    meta = inputs.meta
+    annotation = meta.get("annotation") or {}
+    per_source: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = source_key(r["source_dataset"])
+        entry = per_source.setdefault(key, {"pairs": 0, "actions": set(), "name": r["source_dataset"]})
+        entry["pairs"] += 1
+        entry["actions"].add(r["action"])
+    sources = []
+    for key, entry in sorted(per_source.items()):
+        info = SOURCES.get(key) or SourceInfo(entry["name"], "see the source dataset's own terms", "", "", "")
+        sources.append({"title": info.title, "licence": info.licence, "link": info.link, "note": info.note,
+                        "citation": info.citation, "pairs": entry["pairs"], "actions": sorted(entry["actions"])})
+    seconds = [s for r in rows for v in r["videos"] if (s := clip_seconds(v)) is not None]
+    pairing = Counter((r.get("pairing") or {}).get("strategy") for r in rows)
+    pairing.pop(None, None)
+    summary = (meta.get("publish") or {}).get("description") or (
+        f"{total.pairs} video pairs of {len(actions)} actions in {len(domains)} domain(s), "
+        f"with {total.differences} labelled differences and {total.timestamps} key point timestamps, "
+        f"built with the VidDiff Toolkit.")
+    extra_limits = []
+    if "egoexo4d" in per_source:
+        extra_limits.append("Ego-Exo4D forbids redistribution of its videos: share this dataset's Ego-Exo4D "
+                            "clips only with people who hold the Ego-Exo4D licence.")
+    body = _env().from_string(
+        resources.files("data_cards").joinpath(TEMPLATE).read_text("utf-8")
+    ).render(
+        card_data=data.to_yaml(),
+        pretty_name=pretty_name(inputs),
+        summary=summary,
+        actions=actions, domains=domains, total=total,
+        splits=sorted({str(r.get("split")) for r in rows}),
+        version=meta.get("version"), toolkit_version=meta.get("toolkit_version"),
+        videos_mode=inputs.videos_mode,
+        load_path=inputs.repo_id or "path/to/this/folder",
+        sources=sources,
+        pairing=sorted(pairing.items()),
+        clip_range=(min(seconds), max(seconds)) if seconds else None,
+        taxonomy=taxonomy_origins(inputs.dataset_root, [a.action for a in actions]),
+        protocol=annotation.get("protocol") if isinstance(annotation.get("protocol"), str) else None,
+        agreement=agreement_lines(annotation),
+        dropped_c_only=inputs.dropped_c_only,
+        dropped_partial=inputs.dropped_partial,
+        balance=inputs.balance,
+        extra_limitations=extra_limits,
+        citations=[VIDDIFF_CITATION] + [s["citation"] for s in sources if s["citation"]],
+    )
+    DatasetCard(body)  # parses the YAML header back: a broken header fails here, not on the Hub
+    return body
+
+
+def licence_notes(rows: list[dict[str, Any]]) -> str:
+    """LICENSE_NOTES.md: the licence of every source the published clips come from."""
+    keys = sorted({source_key(r["source_dataset"]) for r in rows})
+    lines = ["# Licences of the source videos", "",
+             "The annotations were made with the VidDiff Toolkit; each clip keeps the licence of the dataset it "
+             "was cut from:", ""]
+    for key in keys:
+        info = SOURCES.get(key)
+        if info:
+            lines.append(f"- **{info.title}**: {info.licence}. <{info.link}> {info.note}".rstrip())
+        else:
+            lines.append(f"- **{key}**: see the source dataset's own terms.")
+    return "\n".join(lines) + "\n"
