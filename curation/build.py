@@ -35,6 +35,7 @@ SOURCE_DATASET_NAMES = {"humman": "HuMMan", "egoexo4d": "EgoExo4D", "finediving"
 LATER_STEP_FIELDS = ("differences_annotated", "differences_gt", "n_differences_open_prediction",
                      "retrieval_frames")
 BUILD_DIR = ".build"
+BAD_MEDIA_REASONS = ("image folder with gaps", "unreadable video", "unreadable image")
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,11 @@ def plan_build(config: BuildConfig, out: Path) -> BuildPlan:
         sources_meta[name] = {"root": config.raw["sources"][name]["root"],
                               "options": {k: v for k, v in config.raw["sources"][name].items() if k != "root"},
                               "clips": len(result.clips), "skipped": len(result.skipped)}
+        strict = block.get("on_bad_media", "error") != "skip"
         for what, why in result.skipped:
+            if strict and why.startswith(BAD_MEDIA_REASONS):
+                raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=what,
+                                   key=f"sources.{name}")
             log.info("%s: skipped %s: %s", name, what, why)
         if result.skipped:
             notes.append(f"{name}: {len(result.skipped)} item(s) skipped during scan "
@@ -344,6 +349,7 @@ def build(
         return plan
 
     out_path.mkdir(parents=True, exist_ok=True)
+    _remove_leftover_temps(out_path)
     todo, results = [], {}
     for task in plan.tasks:
         done = finished(out_path, task)
@@ -400,6 +406,14 @@ def _save_if_changed(out: Path, meta: dict, samples: list[dict]) -> None:
             and (out / SAMPLES_JSONL).exists() and (out / SAMPLES_JSONL).read_text("utf-8") == rows_text)
     if not same:
         save_dataset(out, meta, samples)
+
+
+def _remove_leftover_temps(out: Path) -> None:
+    """Delete temporary files a killed run left behind (finished files are only ever renamed into place)."""
+    for pattern in ("videos/*/.*", f"{BUILD_DIR}/clips/.*", ".dataset.json.*", ".samples.jsonl.*"):
+        for tmp in out.glob(pattern):
+            if tmp.is_file():
+                tmp.unlink()
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:

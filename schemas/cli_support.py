@@ -47,7 +47,7 @@ def debug_option(f):
             os.environ[DEBUG_ENV] = "1"
             logging.basicConfig(level=logging.DEBUG)
         else:
-            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+            logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return value
 
     return click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_cb,
