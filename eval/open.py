@@ -102,8 +102,28 @@ def _outcome(gt: str, pred: str | None) -> str:
     return "flipped" if pred in ("a", "b") else "pred_c"
 
 
-def _score_sample(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], judge: Judge,
-                  totals: dict[str, int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+@dataclass
+class _Sample:
+    row: dict[str, Any]
+    labels: dict[str, str]
+    gt_desc: dict[str, str]
+    pred_row: dict[str, dict[str, Any]]
+    pred_desc: dict[str, str]
+    log: dict[str, Any]
+    matches: dict[str, str | None]
+    opposite: dict[str, bool]
+
+    @property
+    def scored(self) -> list[str]:
+        return [k for k in self.gt_desc if self.labels[k] in ("a", "b")]
+
+    @property
+    def needs_judge(self) -> bool:
+        return bool(self.scored and self.pred_desc)
+
+
+def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: dict[str, int]) -> _Sample:
+    """Ground-truth candidates and the predictions kept under the N_diff limit."""
     sk = row["sample_key"]
     labels = gt_labels(row)
     gt_desc = {k: d for k in sorted(labels, key=diff_sort_key) if (d := gt_description(row, k))}
@@ -117,47 +137,56 @@ def _score_sample(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], judg
     totals["dropped_over_limit"] += len(dropped)
     totals["dropped_no_description"] += len(ordered) - len(described)
     pred_desc = {k: pred_row[k]["description"].strip() for k in kept}
-    scored = [k for k in gt_desc if labels[k] in ("a", "b")]
-    log_row: dict[str, Any] = {"sample_key": sk, "n_diff": limit, "kept": kept, "dropped_over_limit": dropped,
-                               "matches": {}, "opposite": {}, "repairs": {}}
-    matches: dict[str, str | None] = {k: None for k in gt_desc}
-    opposite: dict[str, bool] = {}
-    if scored and pred_desc:
-        proposed = judge.match(row.get("action_description") or row.get("action_name") or "", gt_desc, pred_desc)
-        matches, repairs = resolve_matches(proposed, list(gt_desc), kept)
-        for r, c in repairs.items():
-            totals[r] += c
-        pairs = [(g, p) for g, p in matches.items() if p is not None]
-        flags = judge.opposites([(gt_desc[g], pred_desc[p]) for g, p in pairs]) if pairs else []
-        opposite = {g: bool(f) for (g, _), f in zip(pairs, flags)}
-        log_row.update(matches=matches, opposite=opposite, repairs=repairs)
-    totals["matched_to_gt_c"] += sum(1 for g, p in matches.items() if p is not None and labels[g] == "c")
-    items = []
-    for g in scored:
-        p = matches.get(g)
-        raw = pred_row[p].get("prediction") if p is not None else None
-        final = FLIP.get(raw, raw) if opposite.get(g) else raw
+    log_row = {"sample_key": sk, "n_diff": limit, "kept": kept, "dropped_over_limit": dropped,
+               "matches": {}, "opposite": {}, "repairs": {}}
+    return _Sample(row, labels, gt_desc, pred_row, pred_desc, log_row, {k: None for k in gt_desc}, {})
+
+
+def _items(s: _Sample) -> list[dict[str, Any]]:
+    row, items = s.row, []
+    for g in s.scored:
+        p = s.matches.get(g)
+        raw = s.pred_row[p].get("prediction") if p is not None else None
+        final = FLIP.get(raw, raw) if s.opposite.get(g) else raw
         items.append({
-            "sample_key": sk, "action": row.get("action"), "domain": row.get("domain"), "split": row.get("split"),
-            "diff_key": g, "gt": labels[g], "description": gt_desc[g],
-            "pred_key": p, "pred_description": pred_desc.get(p) if p else None,
-            "pred_raw": raw, "opposite": opposite.get(g, False), "prediction": final,
-            "outcome": "nomatch" if p is None else _outcome(labels[g], final),
+            "sample_key": row["sample_key"], "action": row.get("action"), "domain": row.get("domain"),
+            "split": row.get("split"), "diff_key": g, "gt": s.labels[g], "description": s.gt_desc[g],
+            "pred_key": p, "pred_description": s.pred_desc.get(p) if p else None,
+            "pred_raw": raw, "opposite": s.opposite.get(g, False), "prediction": final,
+            "outcome": "nomatch" if p is None else _outcome(s.labels[g], final),
         })
-    return items, log_row
+    return items
 
 
 def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bool = True) -> OpenResults:
-    """Match, flip and score open-set predictions; see the module docstring for the protocol."""
+    """Match, flip and score open-set predictions; see the module docstring for the protocol.
+
+    Three passes, so an LLM judge can run its calls concurrently: all matching calls, then all
+    opposite checks (batched across samples), then scoring. Interrupted runs resume from the judge cache.
+    """
     totals = {k: 0 for k in ("samples_truncated", "dropped_over_limit", "dropped_no_description",
                              "missing_gt_keys", "unknown_gt_keys", "unknown_pred_keys", "duplicate_matches",
                              "matched_to_gt_c")}
+    samples = [_prepare(r, preds.for_sample(r["sample_key"]), totals)
+               for r in tqdm(data.rows, desc="open eval: prepare", unit="pair", disable=not progress)]
+    todo = [s for s in samples if s.needs_judge]
+    proposals = judge.match_many([(s.row.get("action_description") or s.row.get("action_name") or "",
+                                   s.gt_desc, s.pred_desc) for s in todo])
+    pairs: list[tuple[_Sample, str, str]] = []
+    for s, proposed in zip(todo, proposals):
+        s.matches, repairs = resolve_matches(proposed, list(s.gt_desc), list(s.pred_desc))
+        for r, c in repairs.items():
+            totals[r] += c
+        s.log.update(matches=s.matches, repairs=repairs)
+        pairs += [(s, g, p) for g, p in s.matches.items() if p is not None]
+    flags = judge.opposites([(s.gt_desc[g], s.pred_desc[p]) for s, g, p in pairs]) if pairs else []
+    for (s, g, _), f in zip(pairs, flags):
+        s.opposite[g] = bool(f)
+        s.log["opposite"][g] = bool(f)
     items: list[dict[str, Any]] = []
-    matching: list[dict[str, Any]] = []
-    for row in tqdm(data.rows, desc="open eval", unit="pair", disable=not progress):
-        its, log_row = _score_sample(row, preds.for_sample(row["sample_key"]), judge, totals)
-        items += its
-        matching.append(log_row)
+    for s in samples:
+        totals["matched_to_gt_c"] += sum(1 for g, p in s.matches.items() if p is not None and s.labels[g] == "c")
+        items += _items(s)
     if totals["dropped_over_limit"]:
         log.warning("N_diff enforced: %d predictions dropped in %d samples", totals["dropped_over_limit"],
                     totals["samples_truncated"])
@@ -174,7 +203,7 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
     metrics["usage"] = usage.as_dict() if usage is not None else None
     metrics["protocol"] = PROTOCOL
     metrics["inputs"] = inputs_block(data, preds.path, preds.sha256, predictions_layout=preds.layout)
-    return OpenResults(items=items, matching=matching, metrics=metrics)
+    return OpenResults(items=items, matching=[s.log for s in samples], metrics=metrics)
 
 
 def eval_open(dataset: str | os.PathLike, predictions: str | os.PathLike, judge: Judge,
