@@ -19,7 +19,6 @@ from typing import Any
 from schemas.dataset_dir import DATASET_JSON, load_dataset
 from schemas.errors import ToolkitError
 
-JSON_COLUMNS = ("videos", "differences_annotated", "differences_gt", "retrieval_frames")
 VERDICTS = ("a", "b")
 
 
@@ -96,7 +95,10 @@ def load_eval_data(path: str | os.PathLike) -> EvalData:
 
 
 def _read_parquet_rows(files: list[Path]) -> list[dict[str, Any]]:
+    """Decode published rows with the same converter ``curate publish``/``import-release`` use (v1 and v2)."""
     import pyarrow.parquet as pq
+
+    from curation.publish_rows import from_public
 
     rows: list[dict[str, Any]] = []
     for f in files:
@@ -104,19 +106,9 @@ def _read_parquet_rows(files: list[Path]) -> list[dict[str, Any]]:
             table = pq.read_table(f)
         except Exception as e:  # noqa: BLE001 - any unreadable parquet is a bad input
             raise ToolkitError(f"cannot read parquet: {e}", file=str(f)) from None
-        drop = [c for c in table.column_names if c.endswith("_thumbnail")]
+        drop = [c for c in table.column_names if c.endswith("_thumbnail") or c.endswith("_video")]
         for i, rec in enumerate(table.drop_columns(drop).to_pylist()):
-            for col in JSON_COLUMNS:
-                val = rec.get(col)
-                if isinstance(val, str):
-                    try:
-                        rec[col] = json.loads(val)
-                    except json.JSONDecodeError as e:
-                        raise ToolkitError(f"invalid JSON string: {e.msg}", file=f"{f}:row {i}", key=col) from None
-            for col in ("sample_key", "videos", "action"):
-                if rec.get(col) in (None, ""):
-                    raise ToolkitError("missing value", file=f"{f}:row {i}", key=col)
-            rows.append(rec)
+            rows.append(from_public(rec, where=f"{f}:row {i}"))
     keys = [r["sample_key"] for r in rows]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
