@@ -1,13 +1,49 @@
-"""CLI commands (placeholder until implemented)."""
+"""`viddiff run DATASET --mode closed|open --out RUN_DIR`: the VidDiff method or a baseline."""
 from __future__ import annotations
+
+import json
 
 import click
 
 from schemas.errors import ToolkitError
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1)
-def run(args) -> None:
-    """Not implemented yet."""
-    raise ToolkitError("not implemented yet")
+@click.command("run")
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--mode", type=click.Choice(["closed", "open"]), required=True,
+              help="closed: predict a/b for the labelled differences; open: propose differences too.")
+@click.option("--out", "out", type=click.Path(file_okay=False), required=True,
+              help="Run directory (created; a rerun resumes it).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="YAML overriding viddiff_method/configs/default.yaml.")
+@click.option("--method", type=click.Choice(["viddiff", "lmm", "random", "prior"]), default="viddiff",
+              show_default=True, help="The method, or a baseline (whole-video LMM, random frames, position prior).")
+@click.option("--split", default=None, help="Only samples of this split (e.g. easy).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N selected samples.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the LLM and CLIP caches live (default RUN_DIR/cache); share it between runs.")
+@click.option("--no-progress", is_flag=True, help="Hide progress bars.")
+def run(dataset, mode, out, config_file, method, split, limit, cache_dir, no_progress) -> None:
+    """Run the VidDiff method (or a baseline) on DATASET and write predictions and localizations."""
+    from viddiff_method.config import RunConfig
+    from viddiff_method.pipeline import run as run_pipeline
+
+    cfg = RunConfig.load(config_file)
+    summary = run_pipeline(dataset, out, mode=mode, method=method, config=cfg, split=split, limit=limit,
+                           cache_dir=cache_dir, progress=not no_progress)
+    total = summary.usage.get("total", {})
+    clip = summary.usage.get("clip", {})
+    click.echo(f"{summary.n_selected} samples selected: {summary.n_done_before} already done, "
+               f"{summary.n_done_now} done now, {summary.n_incomplete} incomplete"
+               + (f", {len(summary.skipped)} skipped" if summary.skipped else ""))
+    click.echo(f"LLM: {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cache hits, "
+               f"cost {total.get('cost', 0.0):.4f}"
+               + (f"; CLIP: {clip.get('frames_encoded', 0)} frames encoded, "
+                  f"{clip.get('frames_from_cache', 0)} from cache" if clip else ""))
+    click.echo(f"wrote {summary.out}/predictions.json, localization.json, difference_frames.json, usage.json")
+    if summary.n_incomplete:
+        raise ToolkitError(f"{summary.n_incomplete} samples have failed LLM calls (see report.json); "
+                           "rerun the same command to retry them", file=str(summary.out))
+
+
+__all__ = ["run"]

@@ -1,0 +1,206 @@
+"""The run configuration: every knob of `viddiff run`, typed, with the published defaults.
+
+``configs/default.yaml`` documents the same values; a user YAML overrides any subset of it. Unknown
+keys and bad values are one-line errors naming the file and the key, so a typo never silently falls
+back to a default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from schemas.errors import ToolkitError
+from schemas.io import read_yaml
+
+DEFAULT_YAML = Path(__file__).resolve().parent / "configs" / "default.yaml"
+
+
+@dataclass
+class LLMSettings:
+    """Models per role and how to call the endpoint (passed on to the LLM client)."""
+
+    proposer_model: str = "gpt-4o-mini-2024-07-18"
+    differencer_model: str = "gpt-4o-2024-05-13"
+    lmm_model: str = "gpt-4o-2024-08-06"
+    structured_output: str = "json_schema"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float | None = 1.0
+    max_tokens: int | None = 2048
+    max_concurrency: int = 4
+    max_cost: float | None = None
+    prices: dict[str, Any] = field(default_factory=dict)
+    images_per_request: int = 250
+    image_detail: str | None = "high"
+    image_format: str = "png"
+
+
+@dataclass
+class ClipSettings:
+    """Which open_clip model embeds frames and retrieval strings, where and how."""
+
+    model: str = "ViT-bigG-14"
+    pretrained: str | None = "laion2b_s39b_b160k"
+    device: str = "auto"
+    batch_size: int = 100
+    precision: str = "auto"
+
+
+@dataclass
+class ProposerSettings:
+    """Stage transcript and (open mode) difference proposals."""
+
+    per: str = "action"
+    max_stages: int = 5
+    n_retrieval_strings: int = 5
+    filter_retrieval_strings: bool = True
+    fuzzy_threshold: float = 80.0
+
+
+@dataclass
+class LocalizerSettings:
+    """Viterbi segmentation and frame picking."""
+
+    duration_prior: float = 0.0
+    frames_per_difference: int = 3
+    spacing_seconds: float = 0.35
+    keypoint_position: str = "middle"
+
+
+@dataclass
+class DifferencerSettings:
+    """How the VLM is asked about each difference."""
+
+    options: str = "ab"
+    differences_per_call: int = 1
+    max_side: int | None = None
+
+
+@dataclass
+class LMMSettings:
+    """The whole-video LMM baseline."""
+
+    max_frames_per_video: int | None = None
+
+
+def _default_fps() -> dict[str, float]:
+    return {"fitness": 8, "ballsports": 5, "diving": 6, "music": 1, "surgery": 1}
+
+
+@dataclass
+class RunConfig:
+    """Everything `viddiff run` needs besides the dataset, mode and method."""
+
+    seed: int = 0
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    clip: ClipSettings = field(default_factory=ClipSettings)
+    fps: dict[str, float] = field(default_factory=_default_fps)
+    fps_default: float = 4
+    proposer: ProposerSettings = field(default_factory=ProposerSettings)
+    localizer: LocalizerSettings = field(default_factory=LocalizerSettings)
+    differencer: DifferencerSettings = field(default_factory=DifferencerSettings)
+    lmm: LMMSettings = field(default_factory=LMMSettings)
+
+    def fps_for(self, domain: str) -> float:
+        """Decode rate of a domain (``fps_default`` for domains not listed)."""
+        return float(self.fps.get(domain, self.fps_default))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping, as written to ``RUN_DIR/config.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, *, file: str | None = None) -> "RunConfig":
+        """Build from a (partial) mapping; unknown keys and wrong types are :class:`ToolkitError`."""
+        cfg = _build(cls, data or {}, file, "")
+        _check(cfg, file)
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None) -> "RunConfig":
+        """Defaults overridden by the YAML at ``path`` (None: defaults only)."""
+        if path is None:
+            return cls()
+        data = read_yaml(path)
+        if data is not None and not isinstance(data, dict):
+            raise ToolkitError("expected a mapping of settings", file=str(path))
+        return cls.from_dict(data or {}, file=str(path))
+
+
+def _build(cls, data: dict[str, Any], file: str | None, prefix: str):
+    if not isinstance(data, dict):
+        raise ToolkitError("expected a mapping", file=file, key=prefix.rstrip(".") or "$")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if k not in known:
+            raise ToolkitError(f"unknown setting; known here: {', '.join(sorted(known))}", file=file, key=key)
+        hint = hints[k]
+        if is_dataclass(hint):
+            kwargs[k] = _build(hint, v or {}, file, key + ".")
+            continue
+        kwargs[k] = _coerce(hint, v, file, key)
+    return cls(**kwargs)
+
+
+def _coerce(hint, value, file, key):
+    text = str(hint)
+    optional = "None" in text
+    if value is None:
+        if optional:
+            return None
+        raise ToolkitError("must not be null", file=file, key=key)
+    if text.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ToolkitError("expected a mapping", file=file, key=key)
+        return dict(value)
+    for base, ok in ((bool, (bool,)), (int, (int,)), (float, (int, float)), (str, (str,))):
+        if hint is base or (optional and base.__name__ in text.replace("None", "")):
+            if not isinstance(value, ok) or (base is not bool and isinstance(value, bool)):
+                raise ToolkitError(f"expected {base.__name__}, got {type(value).__name__}", file=file, key=key)
+            return float(value) if base is float else value
+    return value
+
+
+def _check(cfg: RunConfig, file: str | None) -> None:
+    def bad(key: str, msg: str):
+        raise ToolkitError(msg, file=file, key=key)
+
+    if cfg.llm.structured_output not in ("json_schema", "json_object", "none"):
+        bad("llm.structured_output", "must be json_schema, json_object or none")
+    if not 1 <= cfg.llm.images_per_request <= 250:
+        bad("llm.images_per_request", "must be between 1 and 250 (OpenAI refuses more than 250 images)")
+    if cfg.clip.device not in ("auto", "cpu", "cuda") and not cfg.clip.device.startswith("cuda:"):
+        bad("clip.device", "must be auto, cpu or cuda")
+    if cfg.clip.precision not in ("auto", "fp32", "fp16", "bf16"):
+        bad("clip.precision", "must be auto, fp32, fp16 or bf16")
+    if cfg.clip.batch_size < 1:
+        bad("clip.batch_size", "must be at least 1")
+    for dom, f in cfg.fps.items():
+        if not isinstance(f, (int, float)) or isinstance(f, bool) or f <= 0:
+            bad(f"fps.{dom}", "must be a positive number")
+    if cfg.fps_default <= 0:
+        bad("fps_default", "must be positive")
+    if cfg.proposer.per not in ("action", "sample"):
+        bad("proposer.per", "must be action or sample")
+    if cfg.proposer.max_stages < 1:
+        bad("proposer.max_stages", "must be at least 1")
+    if not 0 <= cfg.proposer.fuzzy_threshold <= 100:
+        bad("proposer.fuzzy_threshold", "must be between 0 and 100")
+    n = cfg.localizer.frames_per_difference
+    if n < 1 or n % 2 == 0:
+        bad("localizer.frames_per_difference", "must be an odd number >= 1 (frames are centred)")
+    if cfg.localizer.spacing_seconds <= 0:
+        bad("localizer.spacing_seconds", "must be positive")
+    if cfg.localizer.duration_prior < 0:
+        bad("localizer.duration_prior", "must be >= 0")
+    if cfg.localizer.keypoint_position not in ("middle", "start", "end"):
+        bad("localizer.keypoint_position", "must be middle, start or end")
+    if cfg.differencer.options not in ("ab", "abc"):
+        bad("differencer.options", "must be ab or abc")
+    if cfg.differencer.differences_per_call < 1:
+        bad("differencer.differences_per_call", "must be at least 1")

@@ -1,0 +1,55 @@
+"""Thin helpers over the shared LLM client: build it from the run config, run many requests tolerantly.
+
+``complete_all`` differs from ``LLMClient.complete_many`` in one way the method needs: a request whose
+answers stay invalid after the client's retries gives ``None`` (reported) instead of aborting every
+other request of the run. A budget stop still stops everything.
+"""
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Sequence
+
+from viddiff_method.backends.llm import BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest
+from viddiff_method.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = ("The images come from a public machine-learning research dataset of videos of people performing "
+                 "actions. They are used only to test a model's ability to compare how actions are performed.")
+
+
+def make_client(cfg: RunConfig, cache_path: str | Path | None) -> LLMClient:
+    """An :class:`LLMClient` for the run's ``llm`` settings, caching in ``cache_path``."""
+    s = cfg.llm
+    return LLMClient(LLMConfig(
+        base_url=s.base_url, api_key_env=s.api_key_env, structured_output=s.structured_output,
+        max_concurrency=s.max_concurrency, cache_path=str(cache_path) if cache_path else None,
+        prices=dict(s.prices), max_cost=s.max_cost, temperature=s.temperature, max_tokens=s.max_tokens,
+        image_format=s.image_format, image_detail=s.image_detail,
+    ))
+
+
+def complete_all(client: LLMClient, reqs: Sequence[LLMRequest], errors: list[str] | None = None,
+                 ) -> list[dict[str, Any] | None]:
+    """Answers in input order; a request that fails for good yields ``None`` and a line in ``errors``."""
+    reqs = list(reqs)
+    if not reqs:
+        return []
+
+    def one(req: LLMRequest):
+        try:
+            return client.complete(req)
+        except BudgetExceeded:
+            raise
+        except LLMError as e:
+            log.warning("%s", e)
+            if errors is not None:
+                errors.append(f"{req.stage}: {e}")
+            return None
+
+    if len(reqs) == 1:
+        return [one(reqs[0])]
+    with ThreadPoolExecutor(max_workers=max(1, client.config.max_concurrency), thread_name_prefix="viddiff") as pool:
+        return list(pool.map(one, reqs))

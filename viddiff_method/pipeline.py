@@ -1,0 +1,461 @@
+"""`viddiff run` as a library call: proposer → CLIP localizer → VLM differencer (or a baseline).
+
+RUN_DIR layout::
+
+    config.json              the resolved run (mode, method, dataset, every setting)
+    predictions.json         {sample_key: {diff_key: {description, prediction}}}
+    localization.json        {sample_key: [{loc_id: [frame]}, {...}]}  keypoints, stored-clip frames
+    difference_frames.json   {sample_key: [{diff_key: [frames]}, {...}]}  frames shown per difference
+    usage.json               LLM calls/cache hits/tokens/cost per stage, and the CLIP stage's counters
+    report.json              samples done/skipped, proposer repairs, failed calls
+    proposals/<action>.json  the proposer's stages, links and repairs (reused on rerun)
+    samples/<key>.json       one finished sample (a rerun skips these)
+    cache/llm.sqlite, cache/clip.sqlite   (unless --cache-dir points elsewhere)
+
+Frames written out are 0-based indices into the stored clips at their native fps, mapped back from
+the rows of the downsampled clip the localizer worked on.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curation import media
+from schemas import check
+from schemas.dataset_dir import DatasetDir, load_dataset, sha256_file
+from schemas.errors import ToolkitError
+from schemas.io import read_json, write_json
+from viddiff_method import localizer as loc
+from viddiff_method.backends.clip import ClipBackend
+from viddiff_method.backends.clip_cache import ClipCache
+from viddiff_method.baselines import LMMBaseline, PositionPrior, random_frames
+from viddiff_method.config import RunConfig
+from viddiff_method.differencer import Differencer, DiffQuery
+from viddiff_method.embed import FrameEmbedder, VideoRef
+from viddiff_method.llm_calls import make_client
+from viddiff_method.proposer import Proposal, Proposer, seed_for
+
+log = logging.getLogger(__name__)
+
+MODES = ("closed", "open")
+METHODS = ("viddiff", "lmm", "random", "prior")
+
+
+@dataclass
+class RunSummary:
+    """What a run did: counts, where the outputs are, and the usage."""
+
+    out: Path
+    n_selected: int
+    n_done_before: int
+    n_done_now: int
+    n_incomplete: int
+    skipped: dict[str, str] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------- dataset
+
+
+def sample_keypoints(ds: DatasetDir, action: str, samples: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Keypoints of an action: its taxonomy's active keypoints, else the loc_ids in retrieval_frames."""
+    path = ds.taxonomy_path(action)
+    if path.exists():
+        tax = read_json(path)
+        check("taxonomy", tax, file=str(path))
+        return {k: {"name": v.get("name", k), "description": v.get("description", ""), "stage": v.get("stage")}
+                for k, v in tax["keypoints"].items() if v.get("status", "active") == "active"}
+    keys: dict[str, dict[str, Any]] = {}
+    for s in samples:
+        for locs in s.get("retrieval_frames") or []:
+            for k in locs or {}:
+                keys.setdefault(k, {"name": k, "description": k, "stage": None})
+    return keys
+
+
+def closed_differences(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The sample's differences to predict in closed mode: every non-null ground-truth key."""
+    gt = sample.get("differences_gt") or {}
+    ann = sample.get("differences_annotated") or {}
+    return {k: ann[k] for k in sorted(gt, key=int) if gt[k] is not None and ann.get(k)}
+
+
+def n_open(sample: dict[str, Any]) -> int | None:
+    """N_diff: the row's value, else ceil(1.5 × labelled differences)."""
+    n = sample.get("n_differences_open_prediction")
+    if n:
+        return int(n)
+    labelled = sum(v is not None for v in (sample.get("differences_gt") or {}).values())
+    return math.ceil(1.5 * labelled) if labelled else None
+
+
+# ----------------------------------------------------------------------------------------- the run
+
+#: Settings that change how a run is executed but not what it computes; a resumed run may change them.
+EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices"),
+                  "clip": ("device", "batch_size")}
+
+
+def _semantic(value: Any) -> Any:
+    """A config with the execution-only settings removed (for comparing a resumed run's config)."""
+    if not isinstance(value, dict) or "llm" not in value:
+        return value
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
+    for section, keys in EXECUTION_ONLY.items():
+        for k in keys:
+            out.get(section, {}).pop(k, None)
+    return out
+
+
+
+class Run:
+    """One `viddiff run` invocation over a dataset directory, writing into ``out``."""
+
+    def __init__(self, dataset: str | os.PathLike, out: str | os.PathLike, *, mode: str, method: str = "viddiff",
+                 config: RunConfig | None = None, split: str | None = None, limit: int | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True):
+        if mode not in MODES:
+            raise ToolkitError(f"unknown mode {mode!r}; use closed or open", key="--mode")
+        if method not in METHODS:
+            raise ToolkitError(f"unknown method {method!r}; use one of {', '.join(METHODS)}", key="--method")
+        self.ds = load_dataset(dataset)
+        self.out = Path(out)
+        self.mode, self.method = mode, method
+        self.cfg = config or RunConfig()
+        self.split, self.limit = split, limit
+        self.progress = progress
+        self.cache_dir = Path(cache_dir) if cache_dir else self.out / "cache"
+        self.skipped: dict[str, str] = {}
+        self.repairs: dict[str, list[str]] = {}
+        self.errors: list[str] = []
+        self._client = None
+        self._embedder: FrameEmbedder | None = None
+        self._clip: ClipBackend | None = None
+
+    # -- lazily made backends -----------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = make_client(self.cfg, self.cache_dir / "llm.sqlite")
+        return self._client
+
+    @property
+    def embedder(self) -> FrameEmbedder:
+        if self._embedder is None:
+            self._clip = ClipBackend.from_settings(self.cfg.clip, seed=self.cfg.seed)
+            self._embedder = FrameEmbedder(self._clip, ClipCache(self.cache_dir / "clip.sqlite"))
+        return self._embedder
+
+    # -- selection ----------------------------------------------------------------------------
+    def select(self) -> list[dict[str, Any]]:
+        """Rows of the split (all if none), in file order, that this mode can run on, first ``limit``."""
+        rows = [s for s in self.ds.samples if self.split is None or s.get("split") == self.split]
+        if self.split is not None and not rows:
+            splits = sorted({str(s.get("split")) for s in self.ds.samples})
+            raise ToolkitError(f"no sample has split {self.split!r} (splits: {', '.join(splits)})", key="--split")
+        out = []
+        for s in rows:
+            if self.mode == "closed" and not closed_differences(s):
+                self.skipped[s["sample_key"]] = "no labelled (non-null) differences to predict"
+                continue
+            if self.mode == "open" and not n_open(s):
+                self.skipped[s["sample_key"]] = "no n_differences_open_prediction and no labels to derive it"
+                continue
+            out.append(s)
+        return out[: self.limit] if self.limit is not None else out
+
+    def _resolved(self) -> dict[str, Any]:
+        return {"mode": self.mode, "method": self.method, "dataset": str(self.ds.root.resolve()),
+                "dataset_name": self.ds.meta.get("name"), "split": self.split, "limit": self.limit,
+                "config": self.cfg.to_dict()}
+
+    def _check_out_dir(self) -> None:
+        path = self.out / "config.json"
+        mine = self._resolved()
+        if path.exists():
+            old = read_json(path)
+            for k in ("mode", "method", "config"):
+                if _semantic(old.get(k)) != _semantic(mine[k]):
+                    raise ToolkitError(f"RUN_DIR was made with a different {k}; use a new --out to start afresh",
+                                       file=str(path), key=k)
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(path, mine)
+
+    # -- main ---------------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        """Run every unfinished selected sample, then write the aggregate files (also after a stop)."""
+        self._check_out_dir()
+        selected = self.select()
+        done_before = [s for s in selected if self._sample_done(s["sample_key"])]
+        pending = [s for s in selected if not self._sample_done(s["sample_key"])]
+        n_now = n_incomplete = 0
+        try:
+            if pending:
+                proposals = self._proposals(pending) if self.method != "lmm" else {}
+                embeddings = self._embed(pending, proposals) if self.method == "viddiff" else {}
+                from tqdm.auto import tqdm
+
+                for s in tqdm(pending, desc=f"viddiff {self.method}", unit="pair", disable=not self.progress):
+                    result = self._run_sample(s, proposals, embeddings)
+                    write_json(self.out / "samples" / f"{s['sample_key']}.json", result)
+                    if result["complete"]:
+                        n_now += 1
+                    else:
+                        n_incomplete += 1
+        finally:
+            usage = self._write_outputs(selected)
+        return RunSummary(self.out, len(selected), len(done_before), n_now, n_incomplete, dict(self.skipped), usage)
+
+    def _sample_path(self, key: str) -> Path:
+        return self.out / "samples" / f"{key}.json"
+
+    def _sample_done(self, key: str) -> bool:
+        p = self._sample_path(key)
+        if not p.exists():
+            return False
+        try:
+            return bool(read_json(p).get("complete"))
+        except ToolkitError:
+            return False
+
+    # -- stage 1 ------------------------------------------------------------------------------
+    def _proposal_key(self, s: dict[str, Any]) -> str:
+        return s["action"] if self.cfg.proposer.per == "action" else s["sample_key"]
+
+    def _proposals(self, pending: list[dict[str, Any]]) -> dict[str, Proposal]:
+        """Proposals per action (or per sample), reusing ``proposals/<key>.json`` when present."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for s in pending:
+            groups.setdefault(self._proposal_key(s), []).append(s)
+        proposer = Proposer(self.client, self.cfg)
+        out: dict[str, Proposal] = {}
+        for key, rows in groups.items():
+            path = self.out / "proposals" / f"{key}.json"
+            first = rows[0]
+            action_rows = [r for r in self.ds.samples if r["action"] == first["action"]]
+            n_needed = max(n_open(r) or 0 for r in rows) if self.mode == "open" else 0
+            if path.exists():
+                p = Proposal.from_dict(read_json(path))
+                if self.mode == "closed" or p.n_open >= n_needed:
+                    out[key] = p
+                    continue
+            seed = seed_for(self.cfg, first if self.cfg.proposer.per == "sample" else None)
+            if self.mode == "open":
+                diffs = proposer.propose_differences(first["action_description"], n_needed, seed)
+            else:
+                diffs = {}
+                for r in (rows if self.cfg.proposer.per == "sample" else action_rows):
+                    for k, d in (r.get("differences_annotated") or {}).items():
+                        if d:
+                            diffs.setdefault(k, d)
+                diffs = dict(sorted(diffs.items(), key=lambda kv: int(kv[0])))
+            keypoints = sample_keypoints(self.ds, first["action"], action_rows)
+            if self.method == "viddiff":
+                p = proposer.propose(first["action"], first["action_description"], diffs, keypoints, seed)
+            else:
+                p = Proposal(first["action"], first["action_description"], [], diffs, keypoints, [])
+            p.n_open = n_needed
+            if self.method == "viddiff" and self.cfg.proposer.filter_retrieval_strings:
+                strings = [s.retrieval_strings for s in p.stages]
+                emb = self.embedder.embed_texts([t for ss in strings for t in ss])
+                kept, notes = loc.filter_retrieval_strings(strings, emb)
+                for st, k in zip(p.stages, kept):
+                    st.retrieval_strings = k
+                p.repairs += notes
+            self.errors += proposer.errors
+            proposer.errors = []
+            write_json(path, p.to_dict())
+            out[key] = p
+        for key, p in out.items():
+            if p.repairs:
+                self.repairs[key] = list(p.repairs)
+        return out
+
+    # -- stage 2 ------------------------------------------------------------------------------
+    def _refs(self, s: dict[str, Any]) -> list[VideoRef]:
+        refs = []
+        for v in range(2):
+            path = self.ds.video_path(s, v)
+            if not path.exists():
+                raise ToolkitError("video file not found", file=str(path), key=f"{s['sample_key']}.videos[{v}]")
+            sha = s["videos"][v].get("sha256") or sha256_file(path)
+            refs.append(VideoRef(f"{s['sample_key']}/{v}", path, sha, self.cfg.fps_for(s["domain"])))
+        return refs
+
+    def _embed(self, pending: list[dict[str, Any]], proposals: dict[str, Proposal]):
+        """CLIP embeddings of every pending clip (from the cache where possible) and of the strings."""
+        refs = [r for s in pending for r in self._refs(s)]
+        videos = self.embedder.embed_videos(refs, progress=self.progress)
+        texts = [t for p in proposals.values() for st in p.stages for t in st.retrieval_strings]
+        return {"videos": videos, "texts": self.embedder.embed_texts(texts)}
+
+    def _localize_viddiff(self, s, p: Proposal, embeddings, diffs) -> tuple[list, list, list]:
+        cfg = self.cfg.localizer
+        kps, dfs, segs_out = [], [], []
+        for v in range(2):
+            ve = embeddings["videos"][f"{s['sample_key']}/{v}"]
+            T = len(ve.plan.indices)
+            S = loc.stage_similarity(ve.emb, [np.stack([embeddings["texts"][t] for t in st.retrieval_strings])
+                                              for st in p.stages])
+            segs = loc.segment(S, cfg.duration_prior)
+            segs_out.append([[ve.plan.indices[a], ve.plan.indices[b] if b < T else ve.plan.n_frames] for a, b in segs])
+            kp = {}
+            for k in p.keypoints:
+                row = loc.keypoint_frame(p.stage_of_keypoint(k), segs, T, cfg.keypoint_position)
+                row = row if row is not None else (T - 1) // 2
+                kp[k] = loc.to_source([row], ve.plan.indices)
+            df = {}
+            for k, d in diffs.items():
+                rows = loc.frames_for_difference(d["num_frames"], p.stages_of(k), segs, T, ve.plan.fps,
+                                                 n=cfg.frames_per_difference, spacing_seconds=cfg.spacing_seconds)
+                df[k] = loc.to_source(rows, ve.plan.indices)
+            kps.append(kp)
+            dfs.append(df)
+        return kps, dfs, segs_out
+
+    def _localize_baseline(self, s, p: Proposal, diffs, prior: PositionPrior | None):
+        cfg = self.cfg.localizer
+        rng = np.random.default_rng(seed_for(self.cfg, s))
+        kps, dfs = [], []
+        for v in range(2):
+            info = media.probe(self.ds.video_path(s, v))
+            T, fps = info.n_frames, float(info.fps)
+            kp: dict[str, list[int] | None] = {}
+            for k in p.keypoints:
+                if self.method == "random":
+                    kp[k] = [int(rng.integers(0, T))]
+                else:
+                    f = prior.frame(s["action"], k, T, exclude=s["sample_key"])
+                    kp[k] = [f] if f is not None else [(T - 1) // 2]
+            df = {}
+            for k, d in diffs.items():
+                if self.method == "random":
+                    df[k] = random_frames(rng, d["num_frames"], T, fps, n=cfg.frames_per_difference,
+                                          spacing_seconds=cfg.spacing_seconds)
+                    continue
+                linked = [kp[x][0] for x in (d.get("keypoints") or []) if x in kp and kp[x]]
+                a, b = (min(linked), max(linked) + 1) if linked else (0, T)
+                centre = (a + b - 1) // 2
+                df[k] = [linked[0]] if d["num_frames"] == "1" and linked else loc.centred_frames(
+                    centre, 1 if d["num_frames"] == "1" else cfg.frames_per_difference,
+                    int(round(cfg.spacing_seconds * fps)), T)
+            kps.append(kp)
+            dfs.append(df)
+        return kps, dfs
+
+    # -- stage 3 ------------------------------------------------------------------------------
+    def _run_sample(self, s, proposals, embeddings) -> dict[str, Any]:
+        key = s["sample_key"]
+        errors: list[str] = []
+        if self.method == "lmm":
+            preds = self._run_lmm(s, errors)
+            kps, dfs, segs = [{}, {}], [{}, {}], None
+        else:
+            p = proposals[self._proposal_key(s)]
+            if self.mode == "closed":
+                diffs = closed_differences(s)
+            else:
+                diffs = dict(list(p.differences.items())[: n_open(s)])
+            if self.method == "viddiff":
+                kps, dfs, segs = self._localize_viddiff(s, p, embeddings, diffs)
+            else:
+                if self.method == "prior" and not hasattr(self, "_prior"):
+                    self._prior = PositionPrior(self.ds.samples)
+                kps, dfs = self._localize_baseline(s, p, diffs, getattr(self, "_prior", None))
+                segs = None
+            preds = self._difference(s, diffs, dfs, errors)
+        complete = all(v["prediction"] is not None for v in preds.values()) and not errors
+        self.errors += errors
+        return {"sample_key": key, "complete": complete, "predictions": preds, "localization": kps,
+                "difference_frames": dfs, "stage_segments": segs, "errors": errors}
+
+    def _frames(self, s, v: int, wanted: list[int]) -> tuple[dict[int, np.ndarray], float]:
+        path = self.ds.video_path(s, v)
+        dec = media.decode(path, indices=sorted(set(wanted))) if wanted else None
+        native = float(media.probe(path).fps)
+        return ({i: f for i, f in zip(dec.indices, dec.frames)} if dec else {}), native
+
+    def _difference(self, s, diffs, dfs, errors: list[str]) -> dict[str, dict[str, Any]]:
+        if not diffs:
+            return {}
+        frames, fps = [], []
+        for v in range(2):
+            f, native = self._frames(s, v, [i for fr in dfs[v].values() for i in fr])
+            frames.append(f)
+            fps.append(native)
+        qs = [DiffQuery(k, d["description"], [frames[0][i] for i in dfs[0][k]], [frames[1][i] for i in dfs[1][k]],
+                        [i / fps[0] for i in dfs[0][k]], [i / fps[1] for i in dfs[1][k]]) for k, d in diffs.items()]
+        differ = Differencer(self.client, self.cfg)
+        preds = differ.run(s["action_description"], qs, seed_for(self.cfg, s))
+        errors += differ.errors
+        return {k: {"description": d["description"], "prediction": preds.get(k)} for k, d in diffs.items()}
+
+    def _run_lmm(self, s, errors: list[str]) -> dict[str, dict[str, Any]]:
+        base = LMMBaseline(self.client, self.cfg)
+        m = base.max_frames_per_video()
+        frames, rates = [], []
+        for v in range(2):
+            path = self.ds.video_path(s, v)
+            native = float(media.probe(path).fps)
+            dec = media.decode(path, fps=min(self.cfg.fps_for(s["domain"]), native), max_frames=m)
+            idx = dec.indices
+            eff = native * (len(idx) - 1) / (idx[-1] - idx[0]) if len(idx) > 1 and idx[-1] > idx[0] else dec.fps
+            frames.append(list(dec.frames))
+            rates.append(round(eff, 3))
+        statements = {k: d["description"] for k, d in closed_differences(s).items()} if self.mode == "closed" else {}
+        n = n_open(s) or 0
+        req = base.request(s, self.mode, frames[0], frames[1], rates[0], rates[1], statements, n, seed_for(self.cfg, s))
+        answer = base.run([req])[0]
+        errors += base.errors
+        return base.predictions(self.mode, answer, statements, n)
+
+    # -- outputs ------------------------------------------------------------------------------
+    def _write_outputs(self, selected: list[dict[str, Any]]) -> dict[str, Any]:
+        preds, locs, dframes = {}, {}, {}
+        incomplete = []
+        for s in selected:
+            p = self._sample_path(s["sample_key"])
+            if not p.exists():
+                continue
+            r = read_json(p)
+            preds[s["sample_key"]] = r["predictions"]
+            locs[s["sample_key"]] = r["localization"]
+            dframes[s["sample_key"]] = r["difference_frames"]
+            if not r.get("complete"):
+                incomplete.append(s["sample_key"])
+        check("predictions", preds, file=str(self.out / "predictions.json"))
+        check("localization", locs, file=str(self.out / "localization.json"))
+        write_json(self.out / "predictions.json", preds)
+        write_json(self.out / "localization.json", locs)
+        write_json(self.out / "difference_frames.json", dframes)
+        usage = self.usage()
+        write_json(self.out / "usage.json", usage)
+        write_json(self.out / "report.json", {
+            "samples_selected": len(selected), "samples_written": len(preds), "incomplete": incomplete,
+            "skipped": self.skipped, "proposer_repairs": self.repairs, "errors": self.errors})
+        return usage
+
+    def usage(self) -> dict[str, Any]:
+        """This invocation's usage: LLM stages (calls, cache hits, tokens, cost) plus the CLIP stage."""
+        out = self._client.usage.as_dict() if self._client is not None else {}
+        if self._embedder is not None:
+            c = self._clip.counters()
+            out["clip"] = {"calls": c["batches"], "frames_encoded": c["frames_encoded"],
+                           "texts_encoded": c["texts_encoded"], "frames_from_cache": self._embedder.frames_from_cache,
+                           "texts_from_cache": self._embedder.texts_from_cache, "model_loaded": self._clip.loaded,
+                           "model": self._clip.model_id}
+        return out
+
+
+def run(dataset: str | os.PathLike, out: str | os.PathLike, *, mode: str, method: str = "viddiff",
+        config: RunConfig | None = None, split: str | None = None, limit: int | None = None,
+        cache_dir: str | os.PathLike | None = None, progress: bool = True) -> RunSummary:
+    """Run the VidDiff method or a baseline on a dataset directory; see the module docstring for outputs."""
+    return Run(dataset, out, mode=mode, method=method, config=config, split=split, limit=limit,
+               cache_dir=cache_dir, progress=progress).run()
