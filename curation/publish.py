@@ -186,7 +186,8 @@ def publish(
         records = []
         for row in tqdm(rows, desc="thumbnails", unit="pair", disable=not progress):
             key = row["sample_key"]
-            vids = [public_video(v, hub_video_path(key, i)) for i, v in enumerate(row["videos"])]
+            vids = [public_video({**v, "sha256": review.sha256[str(src_of[(key, i)])]}, hub_video_path(key, i))
+                    for i, v in enumerate(row["videos"])]
             record = to_public(row, vids)
             for i, col in enumerate(THUMBNAIL_COLUMNS):
                 record[col] = {"bytes": thumbnail(src_of[(key, i)], row["videos"][i]), "path": None}
@@ -236,7 +237,6 @@ def upload(
     created.
     """
     from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
 
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not list((folder / "data").glob("test-*.parquet")):
@@ -254,7 +254,9 @@ def upload(
             commit_message=commit_message or "Publish with the VidDiff Toolkit",
             ignore_patterns=[".cache/**", ".*"],
         )
-    except HfHubHTTPError as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ToolkitError(f"upload failed: {msg.replace(token, '***')}", key=repo_id) from None
+    except ToolkitError:
+        raise
+    except Exception as e:  # noqa: BLE001 - HTTP, offline-mode and network errors all become one line
+        msg = str(e).splitlines()[0] if str(e) else ""
+        raise ToolkitError(f"upload failed: {type(e).__name__}: {msg.replace(token, '***')}", key=repo_id) from None
     return f"{api.endpoint}/datasets/{repo_id}"

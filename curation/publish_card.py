@@ -150,6 +150,62 @@ def agreement_lines(annotation: dict[str, Any] | None) -> list[tuple[str, Any]]:
     return found
 
 
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def agreement_table(root: Path | None) -> list[dict[str, str]]:
+    """Rows of ``DATASET/annotation/agreement.json`` (``curate annotate agreement``): per action and overall."""
+    path = root / "annotation" / "agreement.json" if root else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        data = read_json(path)
+    except ToolkitError:
+        return []
+    entries = sorted((data.get("actions") or {}).items())
+    if data.get("overall"):
+        entries.append(("all", data["overall"]))
+    rows = []
+    for name, entry in entries:
+        lab, kp = entry.get("labels") or {}, entry.get("keypoints") or {}
+        if not lab.get("items") and not kp.get("pairs"):
+            continue
+        rows.append({"name": name, "items": str(lab.get("items", 0)), "percent": _fmt(lab.get("percent"), ".1f"),
+                     "kappa": _fmt(lab.get("cohen_kappa")), "alpha": _fmt(lab.get("krippendorff_alpha")),
+                     "kp_pairs": str(kp.get("pairs", 0)), "mean_abs_s": _fmt(kp.get("mean_abs_seconds"), ".2f"),
+                     "within": _fmt(kp.get("within_delta"), ".2f"),
+                     "delta": str(kp.get("delta_frames", data.get("delta_frames", "")))})
+    return rows
+
+
+def annotation_rounds(annotation: dict[str, Any]) -> list[str]:
+    """One line per conversion round recorded by ``curate annotate convert`` in dataset.json."""
+    lines = []
+    for r in annotation.get("rounds") or []:
+        if isinstance(r, dict):
+            lines.append(f"{r.get('kind', '?')} round ({r.get('converted_at', 'date not recorded')}): "
+                         f"{r.get('annotated_tasks', '?')} tasks, {r.get('annotations', '?')} annotations, "
+                         f"{r.get('resolved', '?')} items resolved, {r.get('unresolved', '?')} unresolved"
+                         + (", with a reviewer" if r.get("reviewer") else ""))
+    return lines
+
+
+def pairing_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """How the pairs were chosen: count per strategy, and the mean contrast when one was recorded."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        info = r.get("pairing") or {}
+        if info.get("strategy"):
+            by.setdefault(info["strategy"], []).append(info)
+    lines = []
+    for name, infos in sorted(by.items()):
+        gaps = [i["gap"] for i in infos if isinstance(i.get("gap"), (int, float))]
+        extra = f" (mean contrast {sum(gaps) / len(gaps):.2f})" if gaps else ""
+        lines.append(f"`{name}`: {len(infos)} pairs{extra}")
+    return lines
+
+
 def taxonomy_origins(root: Path | None, actions: list[str]) -> list[tuple[str, str]]:
     """Per action, how its taxonomy items were made (counts of the ``origin`` of active items)."""
     if root is None:
@@ -224,8 +280,6 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
         sources.append({"title": info.title, "licence": info.licence, "link": info.link, "note": info.note,
                         "citation": info.citation, "pairs": entry["pairs"], "actions": sorted(entry["actions"])})
     seconds = [s for r in rows for v in r["videos"] if (s := clip_seconds(v)) is not None]
-    pairing = Counter((r.get("pairing") or {}).get("strategy") for r in rows)
-    pairing.pop(None, None)
     summary = (meta.get("publish") or {}).get("description") or (
         f"{total.pairs} video pairs of {len(actions)} actions in {len(domains)} domain(s), "
         f"with {total.differences} labelled differences and {total.timestamps} key point timestamps, "
@@ -246,11 +300,14 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
         videos_mode=inputs.videos_mode,
         load_path=inputs.repo_id or "path/to/this/folder",
         sources=sources,
-        pairing=sorted(pairing.items()),
+        pairing=pairing_lines(rows),
         clip_range=(min(seconds), max(seconds)) if seconds else None,
         taxonomy=taxonomy_origins(inputs.dataset_root, [a.action for a in actions]),
         protocol=annotation.get("protocol") if isinstance(annotation.get("protocol"), str) else None,
         agreement=agreement_lines(annotation),
+        agreement_table=agreement_table(inputs.dataset_root),
+        resolution_rule=annotation.get("resolution_rule"),
+        rounds=annotation_rounds(annotation),
         dropped_c_only=inputs.dropped_c_only,
         dropped_partial=inputs.dropped_partial,
         balance=inputs.balance,

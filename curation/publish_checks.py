@@ -38,10 +38,10 @@ class Review:
     ok: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     c_only: list[str] = field(default_factory=list)
-    sha256: dict[tuple[str, int], str] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)  # resolved video path -> digest
 
 
-def _check_videos(ds: DatasetDir, row: dict[str, Any], sums: dict[tuple[str, int], str]) -> list[Problem]:
+def _check_videos(ds: DatasetDir, row: dict[str, Any], sums: dict[str, str]) -> list[Problem]:
     problems = []
     key = row["sample_key"]
     for i, video in enumerate(row["videos"]):
@@ -51,7 +51,7 @@ def _check_videos(ds: DatasetDir, row: dict[str, Any], sums: dict[tuple[str, int
             problems.append(Problem(key, "video_missing", f"{where}: video file not found: {path}"))
             continue
         digest = sha256_file(path)
-        sums[(key, i)] = digest
+        sums[str(path)] = digest
         if video.get("sha256") and video["sha256"] != digest:
             problems.append(Problem(key, "video_altered",
                                     f"{where}: {path} does not match videos[{i}].sha256 (altered since the build)"))

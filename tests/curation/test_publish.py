@@ -20,6 +20,8 @@ from curation.cli import main as curate
 from curation.publish import PublishRefused, publish, upload
 from curation.publish_rules import balance_splits, flip_sample, open_prediction_budget
 from schemas.dataset_dir import load_dataset, save_dataset
+from schemas.errors import ToolkitError
+from schemas.io import write_json
 from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset
 
 ACTIONS = (
@@ -138,17 +140,30 @@ def test_card_yaml_and_rendered_statistics_table(hub_folder, dataset):
     assert cells[("all", "all")][4] == str(len(dataset.samples))
     text = card.text
     for needle in ("S-Lab License 1.0", "FineDiving release agreement", "Closed set", "Open set", "Localization",
-                   "## Limitations", "@inproceedings{burgess2025viddiff", "`random`: 5 pairs"):
+                   "## Limitations", "@inproceedings{burgess2025viddiff", "`random`: 5 pairs",
+                   "protocol was not recorded", "No inter-annotator agreement"):
         assert needle in text, needle
 
 
 def test_card_reports_agreement_and_protocol(tmp_path):
+    rounds = [{"kind": "differences", "converted_at": "2026-11-26T04:00:00+00:00", "reviewer": None,
+               "annotated_tasks": 5, "annotations": 10, "resolved": 14, "unresolved": 1}]
     ds = make_dataset(tmp_path / "ds", annotation={"protocol": "Two annotators labelled every pair.",
-                                                   "rounds": {"r1": {"agreement": {"krippendorff_alpha": 0.8123}}}})
+                                                   "resolution_rule": "strict majority", "rounds": rounds,
+                                                   "calibration": {"agreement": {"krippendorff_alpha": 0.8123}}})
+    per_action = {"labels": {"items": 7, "percent": 85.71, "cohen_kappa": 0.7, "krippendorff_alpha": None},
+                  "keypoints": {"pairs": 4, "mean_abs_seconds": 0.0667, "within_delta": 0.75, "delta_frames": 2}}
+    write_json(ds.root / "annotation" / "agreement.json",
+               {"delta_frames": 2, "actions": {"fitness_0": per_action}, "overall": per_action})
     publish(ds.root, tmp_path / "hub", progress=False)
     text = (tmp_path / "hub" / "README.md").read_text()
-    assert "Two annotators labelled every pair." in text
-    assert "rounds.r1.agreement.krippendorff_alpha`: 0.812" in text
+    assert "Two annotators labelled every pair." in text and "resolved by: strict majority" in text
+    assert "differences round (2026-11-26T04:00:00+00:00): 5 tasks, 10 annotations, 14 items resolved" in text
+    html = markdown.markdown(DatasetCard.load(tmp_path / "hub" / "README.md").text, extensions=["tables"])
+    table = next(t for t in re.findall(r"<table>.*?</table>", html, re.S) if "kappa" in t)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]]
+    assert cells[0] == ["fitness_0", "7", "85.7", "0.700", "n/a", "4", "0.07", "0.75", "2"]
+    assert cells[-1][0] == "all"
     assert "No inter-annotator agreement" not in text
 
 
@@ -272,6 +287,29 @@ def test_upload_calls_hfapi_with_the_folder(hub_folder, monkeypatch):
     assert ".cache/**" in kw["ignore_patterns"]
     assert up.call_args.args == () and url.endswith("/datasets/me/viddiff-tiny")
     assert "hf_secret_test_token" not in url
+
+
+def test_upload_errors_are_one_line_without_the_token(hub_folder, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_leaky_token")
+    boom = RuntimeError("401 Unauthorized for token hf_leaky_token\nmore detail")
+    with mock.patch.object(HfApi, "create_repo"), mock.patch.object(HfApi, "upload_folder", side_effect=boom):
+        with pytest.raises(ToolkitError) as err:
+            upload(hub_folder[0], "me/x")
+    assert "hf_leaky_token" not in str(err.value) and "\n" not in str(err.value)
+    assert "upload failed: RuntimeError: 401 Unauthorized" in str(err.value)
+
+
+def test_ego_exo4d_pairs_are_flagged(tmp_path):
+    ds = make_dataset(tmp_path / "ds")
+    for row in ds.samples:
+        if row["domain"] == "diving":
+            row["source_dataset"] = "EgoExo4D"
+    save_dataset(ds.root, ds.meta, ds.samples)
+    result = publish(ds.root, tmp_path / "hub", progress=False)
+    assert result.warnings and "2 pairs come from Ego-Exo4D" in result.warnings[0]
+    card = (tmp_path / "hub" / "README.md").read_text()
+    assert "Ego-Exo4D licence" in card and "forbids redistribution" in card
+    assert "Ego-Exo4D" in (tmp_path / "hub" / "LICENSE_NOTES.md").read_text()
 
 
 def test_upload_needs_a_token(hub_folder, monkeypatch):
