@@ -32,7 +32,7 @@ from curation.synthetic import render_frame
 from schemas import check
 from schemas.io import atomic_write, write_json
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 W, H = 160, 120
 README = """SYNTHETIC SAMPLE SOURCES - NOT REAL DATA
 
@@ -277,8 +277,9 @@ def sample_config() -> dict[str, Any]:
         "output": "dataset",
         "encode": {"crf": 18, "preset": "veryfast"},
         "sources": {
+            # on_bad_media: skip -> the Recon folder with a gap (p000004) is left out, not a build error
             "humman": {"root": "humman", "action_names": {"a000001": "squat", "a000002": "lunge"},
-                       "fps_recon": 5, "fps_point": 30},
+                       "fps_recon": 5, "fps_point": 30, "on_bad_media": "skip"},
             "egoexo4d": {"root": "egoexo4d"},
             "finediving": {"root": "finediving", "fps": 12},
             "jigsaws": {"root": "jigsaws", "transcription_base": 1},
@@ -342,8 +343,12 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
         tmp = out / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        writer(tmp, np.random.default_rng([seed, k]))
-        atomic_write(tmp / "README.txt", README.format(version=GENERATOR_VERSION, seed=seed))
+        try:
+            writer(tmp, np.random.default_rng([seed, k]))
+            atomic_write(tmp / "README.txt", README.format(version=GENERATOR_VERSION, seed=seed))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(out / name, ignore_errors=True)
         tmp.rename(out / name)
     config = sample_config()
@@ -351,6 +356,7 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     check("build_config", config, file=str(config_path))
     atomic_write(out / "README.txt", README.format(version=GENERATOR_VERSION, seed=seed))
     atomic_write(config_path, "# SYNTHETIC sample sources: see README.txt. Relative roots resolve against this folder.\n"
+                 "# humman on_bad_media: skip leaves out the Recon folder with a gap (p000004) instead of stopping.\n"
                  + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
     write_json(done, stamp)
     return config_path

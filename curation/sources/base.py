@@ -323,7 +323,8 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
     return out, bad
 
 
-ON_BAD_MEDIA = Option(str, "error", "what to do with an unreadable video: error | skip",
+ON_BAD_MEDIA = Option(str, "error", "unreadable video or image folder with gaps: error | skip (curate build "
+                      "stops on them unless skip; a scan lists them as skipped)",
                       lambda v: v in ("error", "skip"))
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from curation.sources.base import (
+    ON_BAD_MEDIA,
     BaseAdapter,
     ClipRecord,
     Option,
@@ -144,6 +145,7 @@ class FineDivingAdapter(BaseAdapter):
                                  lambda v: v in ("skip", "clamp")),
         "check_gaps": Option(bool, True, "skip folders whose frame numbers are not consecutive"),
         "heights": Option(dict, {}, "source name -> height for sources whose name has none, e.g. {'01': 10m}"),
+        "on_bad_media": ON_BAD_MEDIA,
     }
     SELECT = {
         "action_type": lambda c, v: norm(c.action) == norm(v),
