@@ -302,3 +302,13 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def write_llm_config(path: str | os.PathLike, srv: FakeOpenAI, **settings: Any) -> Path:
+    """Write an LLM YAML config pointing at ``srv`` with test-speed backoff (for CLI tests)."""
+    import yaml
+
+    data = {"base_url": srv.base_url, "backoff_initial_s": 0.005, "backoff_max_s": 0.02, **settings}
+    path = Path(path)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path

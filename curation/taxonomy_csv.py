@@ -1,0 +1,151 @@
+"""Taxonomies in the public benchmark's CSV columns: ``action, diff_key, name, num_frames, description, query_string``.
+
+Import merges rows into the per-action taxonomy files by key (the CSV key becomes the taxonomy key);
+export writes the active differences back in the same columns, so a public CSV round-trips.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from curation.taxonomy import (add_difference, edit, load_or_create, load_taxonomy, list_actions, retire,
+                               save_taxonomy, sorted_keys, taxonomy_path)
+from schemas.errors import ToolkitError
+from schemas.io import atomic_write
+
+COLUMNS = ("action", "diff_key", "name", "num_frames", "description", "query_string")
+
+
+def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, str]]]:
+    """``{action: {key: {name, num_frames, description, query_string}}}`` from a CSV; errors name file and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ToolkitError("file not found", file=str(path)) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ToolkitError(f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+                           file=str(path), key="line 1")
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for row in reader:
+        line = f"line {reader.line_num}"
+        action, key = (row["action"] or "").strip(), (row["diff_key"] or "").strip()
+        if not action:
+            raise ToolkitError("empty action", file=str(path), key=line)
+        if not key.isdigit():
+            raise ToolkitError(f"diff_key {key!r} is not a non-negative integer", file=str(path), key=line)
+        key = str(int(key))
+        if row["num_frames"] not in ("1", "gt_1"):
+            raise ToolkitError(f"num_frames {row['num_frames']!r} must be 1 or gt_1", file=str(path), key=line)
+        if not (row["name"] or "").strip() or not (row["description"] or "").strip():
+            raise ToolkitError("empty name or description", file=str(path), key=line)
+        if key in out.get(action, {}):
+            raise ToolkitError(f"duplicate diff_key {key} for action {action}", file=str(path), key=line)
+        out.setdefault(action, {})[key] = {"name": row["name"], "num_frames": row["num_frames"],
+                                           "description": row["description"],
+                                           "query_string": row["query_string"] or ""}
+    return out
+
+
+@dataclass
+class ImportReport:
+    """Per action: keys added, updated, unchanged, retired (absent from the CSV with ``retire_missing``)."""
+
+    added: dict[str, list[str]] = field(default_factory=dict)
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: dict[str, list[str]] = field(default_factory=dict)
+    retired: dict[str, list[str]] = field(default_factory=dict)
+    not_in_csv: dict[str, list[str]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = []
+        for a in sorted(set(self.added) | set(self.updated) | set(self.unchanged)):
+            lines.append(f"{a}: {len(self.added.get(a, []))} added, {len(self.updated.get(a, []))} updated, "
+                         f"{len(self.unchanged.get(a, []))} unchanged, {len(self.retired.get(a, []))} retired")
+            if self.not_in_csv.get(a):
+                lines.append(f"  keys not in the CSV (kept): {', '.join(self.not_in_csv[a])}")
+        return "\n".join(lines) or "nothing imported"
+
+
+def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions: Iterable[str] | None = None,
+               status: str = "active", retire_missing: bool = False) -> ImportReport:
+    """Merge a taxonomy CSV into ``ROOT/taxonomies/<action>.json`` (one new version per changed action).
+
+    Rows keep their CSV keys. An existing key with other text is updated; keys the CSV lacks are kept
+    (or retired with ``retire_missing``). ``ROOT`` may be a dataset directory or any folder.
+    """
+    data = read_taxonomy_csv(csv_path)
+    if actions is not None:
+        wanted = set(actions)
+        unknown = wanted - set(data)
+        if unknown:
+            raise ToolkitError(f"action(s) {', '.join(sorted(unknown))} not in the CSV", file=str(csv_path))
+        data = {a: v for a, v in data.items() if a in wanted}
+    report = ImportReport()
+    origin = f"csv:{Path(csv_path).name}"
+    for action in sorted(data):
+        tax = load_or_create(root, action)
+        for key in sorted_keys(data[action]):
+            row = data[action][key]
+            if key in tax["differences"]:
+                if tax["differences"][key]["status"] == "retired":
+                    report.unchanged.setdefault(action, []).append(key)  # a retired key stays retired
+                    continue
+                changes = edit(tax, key, **{f: row[f] for f in ("name", "num_frames", "description", "query_string")})
+                if changes:
+                    report.updated.setdefault(action, []).append(key)
+                else:
+                    report.unchanged.setdefault(action, []).append(key)
+            else:
+                add_difference(tax, row, status=status, origin=origin, key=key)
+                report.added.setdefault(action, []).append(key)
+        absent = [k for k in sorted_keys(tax["differences"]) if k not in data[action]
+                  and tax["differences"][k]["status"] != "retired"]
+        if absent:
+            if retire_missing:
+                report.retired[action] = retire(tax, absent)
+            else:
+                report.not_in_csv[action] = absent
+        save_taxonomy(root, tax, op="import", detail=f"from {Path(csv_path).name}")
+    return report
+
+
+def export_rows(root: str | os.PathLike, actions: Iterable[str] | None = None, *,
+                include_drafts: bool = False) -> list[dict[str, str]]:
+    """Rows in the public CSV columns for the active (and optionally draft) differences, by action then key."""
+    rows = []
+    for action in sorted(actions) if actions is not None else list_actions(root):
+        path = taxonomy_path(root, action)
+        if not path.exists():
+            raise ToolkitError("no taxonomy file", file=str(path))
+        tax = load_taxonomy(path)
+        ok = {"active", "draft"} if include_drafts else {"active"}
+        for k in sorted_keys(tax["differences"]):
+            d = tax["differences"][k]
+            if d["status"] in ok:
+                rows.append({"action": action, "diff_key": k, "name": d["name"], "num_frames": d["num_frames"],
+                             "description": d["description"], "query_string": d.get("query_string", "")})
+    return rows
+
+
+def export_csv(root: str | os.PathLike, out: str | os.PathLike | None, actions: Iterable[str] | None = None, *,
+               include_drafts: bool = False) -> str:
+    """Write (atomically, when ``out`` is given) and return the CSV text of :func:`export_rows`."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(export_rows(root, actions, include_drafts=include_drafts))
+    text = buf.getvalue()
+    if out is not None:
+        atomic_write(out, text)
+    return text
+
+
+__all__ = ["COLUMNS", "read_taxonomy_csv", "import_csv", "export_rows", "export_csv", "ImportReport",
+           "load_taxonomy"]
