@@ -28,7 +28,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from curation import media
-from curation.publish_card import CardInputs, licence_notes, render_card, source_key
+from curation.publish_card import CardInputs, licence_notes, render_card
+from curation.publish_sources import source_key
 from curation.publish_checks import Problem, review_dataset
 from curation.publish_rows import (
     EMBED_COLUMNS, THUMBNAIL_COLUMNS, features, hub_video_path, public_video, to_public,

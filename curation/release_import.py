@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from curation import media
+from curation.publish_sources import SOURCES, source_key
 from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public
 from schemas import check
 from schemas.dataset_dir import DATASET_JSON, DatasetDir, load_dataset, save_dataset, sha256_file
@@ -133,6 +134,12 @@ def _resolve(row: dict[str, Any], rec: dict[str, Any], root: Path, tmp: Path) ->
     return srcs
 
 
+def _source_name(name: str) -> str:
+    """The toolkit's adapter name for a release spelling ("humann" -> "humman"), else the spelling."""
+    key = source_key(name)
+    return key if key in SOURCES else (name or "unknown")
+
+
 def _import_row(where: str, rec: dict[str, Any], root: Path, out: Path) -> dict[str, Any] | None:
     """Cut both clips of one release record into ``out``; None when a video is missing."""
     row = from_public(rec, where=where)
@@ -148,7 +155,7 @@ def _import_row(where: str, rec: dict[str, Any], root: Path, out: Path) -> dict[
             dst_rel = f"videos/{key}/{VIDEO_NAMES[i]}"
             written, (start, stop, step) = _cut(src, out / dst_rel, video.get("frames_trim"), fps,
                                                 f"{where}: videos[{i}]")
-            source = {"dataset": row["source_dataset"] or "unknown", "clip_id": video["path"],
+            source = {"dataset": _source_name(row["source_dataset"]), "clip_id": video["path"],
                       "path": video["path"], "frames": [start, stop], "fps": fps}
             if step != 1:
                 source["step"] = step

@@ -110,7 +110,7 @@ def test_import_trims_folders_videos_and_steps_then_resumes(release, tmp_path):
     a = fit["videos"][0]
     assert a["fps_original"] == 8 and a["n_frames"] == 7 and a["frames_trim"] == [0, 7, None]
     assert a["source"]["path"] == "data/src_humman/p000001_a000001/kinect_color/kinect_000"
-    assert a["source"]["frames"] == [2, 9] and a["source"]["fps"] == 8
+    assert a["source"]["frames"] == [2, 9] and a["source"]["fps"] == 8 and a["source"]["dataset"] == "humman"
     assert fit["retrieval_frames"] == [{"lowest": [3]}, {"lowest": [4], "top": None}]
     assert fit["differences_annotated"] == TAXONOMY and fit["sample_hash"] == 1234567
 
