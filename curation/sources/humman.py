@@ -43,6 +43,13 @@ def _action_key(value: Any) -> str:
     return f"a{int(digits):06d}" if digits.isdigit() else text
 
 
+def _person_key(value: Any) -> str:
+    """Normalise a participant id: ``p000001``, ``000001`` or ``1`` -> ``p000001``."""
+    text = str(value).strip().lower()
+    digits = text[1:] if text.startswith("p") else text
+    return f"p{int(digits):06d}" if digits.isdigit() else text
+
+
 def _is_action_names(v: Any) -> bool:
     return all(isinstance(k, (str, int)) and isinstance(n, str) for k, n in v.items())
 
@@ -66,7 +73,7 @@ class HuMManAdapter(BaseAdapter):
         "action": _match_action,
         "view": lambda c, v: norm(c.view) == norm(v),
         "subset": lambda c, v: c.meta.get("subset") == norm(v),
-        "participant": lambda c, v: c.participant == (str(v) if str(v).startswith("p") else f"p{int(v):06d}"),
+        "participant": lambda c, v: c.participant == _person_key(v),
     }
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:

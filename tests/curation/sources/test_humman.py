@@ -130,3 +130,9 @@ def test_root_from_options(sample_root):
     res = get_adapter("humman").scan(None, {"root": str(sample_root / "humman")})
     assert len(res.clips) == 6
     assert np.all([c.dataset == "humman" for c in res.clips])
+
+
+def test_select_participant_forms(scan):
+    adapter = get_adapter("humman")
+    for form in ("p000002", "000002", 2):
+        assert {c.participant for c in adapter.select(scan.clips, {"participant": form}, where="a")} == {"p000002"}
