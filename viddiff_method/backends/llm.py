@@ -78,6 +78,7 @@ class LLMConfig:
     image_format: Literal["png", "jpeg"] = "png"
     image_detail: str | None = None  # "low" | "high" | "auto"; None leaves it out
     strict_schema: bool = False  # json_schema "strict" flag (OpenAI requires closed schemas for it)
+    json_object_schema: bool = False  # json_object + "schema" (llama-cpp-python's grammar-constrained extension)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None, *, file: str | None = None) -> "LLMConfig":
@@ -467,6 +468,8 @@ class LLMClient:
                 "name": name, "schema": req.schema, "strict": cfg.strict_schema}}
         elif cfg.structured_output == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
+            if cfg.json_object_schema:
+                kwargs["response_format"]["schema"] = req.schema
         client = self._openai()
         retrying = Retrying(
             stop=stop_after_attempt(1 + max(0, cfg.max_retries)),

@@ -74,6 +74,9 @@ def test_json_object_and_none_shapes(mode):
         body = srv.requests[0]
         if mode == "json_object":
             assert body["response_format"] == {"type": "json_object"}
+            # llama-cpp-python's server takes the schema inside json_object (it rejects json_schema)
+            LLMClient(cfg(srv, structured_output=mode, json_object_schema=True)).complete(req())
+            assert srv.requests[-1]["response_format"] == {"type": "json_object", "schema": SCHEMA}
         else:
             assert "response_format" not in body
         # the schema travels in the prompt instead
