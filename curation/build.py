@@ -344,7 +344,12 @@ def build(
     out_path = Path(out) if out is not None else config.output
     if out_path is None:
         raise ToolkitError("no output directory: pass --out or set `output`", file=str(config.path), key="output")
-    plan = plan_build(config, out_path)
+    try:
+        plan = plan_build(config, out_path)
+    except ToolkitError as e:
+        if e.file is None:  # an adapter's option/select error names the key; add the config file
+            raise ToolkitError(str(e), file=str(config.path)) from None
+        raise
     if dry_run:
         return plan
 
