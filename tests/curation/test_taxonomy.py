@@ -267,3 +267,25 @@ def test_dups_command(ds):
     res = run("taxonomy", "dups", ds, "--action", "fitness_0")
     assert "1 ~ 4" in res.output
     assert "no near-duplicates" in run("taxonomy", "dups", ds, "--action", "diving_0", "--threshold", "99").output
+
+
+def test_accept_all_and_keypoints_then_apply(ds, tmp_path):
+    taxonomy_path(ds, "diving_0").unlink()
+    with FakeOpenAI() as srv:
+        srv.add("stage transcript", STAGES_ANSWER)
+        srv.add("Propose 2 differences", diffs_answer("entry angle", "splash size", keypoints=()))
+        propose(srv, ds, tmp_path, "--action", "diving_0", "--n", "2")
+    run("taxonomy", "accept", ds, "--action", "diving_0", "--keypoint", "peak")
+    tax = load_taxonomy(taxonomy_path(ds, "diving_0"))
+    assert tax["keypoints"]["peak"]["status"] == "active" and tax["keypoints"]["lowest"]["status"] == "draft"
+    assert tax["status"] == "draft"
+    res = run("taxonomy", "accept", ds, "--action", "diving_0", "--all")
+    assert "accepted 0, 1" in res.output and "keypoints lowest" in res.output
+    tax = load_taxonomy(taxonomy_path(ds, "diving_0"))
+    assert tax["status"] == "accepted" and {d["status"] for d in tax["differences"].values()} == {"active"}
+    run("taxonomy", "apply", ds, "--action", "diving_0")
+    row = next(s for s in load_dataset(ds).samples if s["action"] == "diving_0")
+    assert sorted(row["differences_annotated"]) == ["0", "1"]
+    assert row["differences_annotated"]["1"]["name"] == "splash size"
+    res = run("taxonomy", "accept", ds, "--action", "diving_0", ok=False)
+    assert res.exit_code == 1 and "--all" in res.output

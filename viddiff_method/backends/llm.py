@@ -278,6 +278,7 @@ class LLMClient:
         self._reserved = 0.0
         self._completion_seen: list[int] = []
         self._client: openai.OpenAI | None = None
+        self._key_locks: dict[str, threading.Lock] = {}
 
     # -- public -------------------------------------------------------------------------------
     @property
@@ -297,12 +298,29 @@ class LLMClient:
     def complete(self, req: LLMRequest) -> dict[str, Any]:
         """Return the validated JSON answer to ``req`` (from the cache when it is there)."""
         prep = self._prepare(req)
-        if self.cache is not None:
-            hit = self.cache.get(prep.key)
-            if hit is not None and not schema_errors(req.schema, hit):
-                self._usage.record(req.stage, cache_hits=1)
-                log.debug("cache hit %s %s", req.stage, prep.key[:16])
+        if self.cache is None:
+            return self._complete_uncached(req, prep)
+        hit = self._cached(req, prep)
+        if hit is not None:
+            return hit
+        # identical requests in flight at once (threads) make one call; the others then hit the cache
+        with self._lock:
+            key_lock = self._key_locks.setdefault(prep.key, threading.Lock())
+        with key_lock:
+            hit = self._cached(req, prep)
+            if hit is not None:
                 return hit
+            return self._complete_uncached(req, prep)
+
+    def _cached(self, req: LLMRequest, prep: _Prepared) -> dict[str, Any] | None:
+        hit = self.cache.get(prep.key) if self.cache is not None else None
+        if hit is not None and not schema_errors(req.schema, hit):
+            self._usage.record(req.stage, cache_hits=1)
+            log.debug("cache hit %s %s", req.stage, prep.key[:16])
+            return hit
+        return None
+
+    def _complete_uncached(self, req: LLMRequest, prep: _Prepared) -> dict[str, Any]:
         where = f"stage {req.stage}, request {prep.key[:16]}"
         messages = list(prep.messages)
         attempts = 1 + max(0, self.config.max_invalid_retries)

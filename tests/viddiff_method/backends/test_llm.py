@@ -301,3 +301,14 @@ def test_record_then_replay(tmp_path, monkeypatch):
         assert LLMClient(cfg(replay)).complete(req()) == {"answer": "b"}
         with pytest.raises(LLMError, match="HTTP 404"):
             LLMClient(cfg(replay)).complete(req("something never recorded"))
+
+
+def test_identical_requests_in_flight_make_one_call(tmp_path):
+    with FakeOpenAI() as srv:
+        srv.add("deeper", {"answer": "a"}, delay=0.2)
+        client = LLMClient(cfg(srv, cache_path=str(tmp_path / "c.sqlite"), max_concurrency=4))
+        out = client.complete_many([req() for _ in range(4)])
+        assert out == [{"answer": "a"}] * 4
+        assert len(srv.requests) == 1
+        u = client.usage.as_dict()["differencer"]
+        assert u["calls"] == 1 and u["cache_hits"] == 3
