@@ -203,8 +203,7 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
                     res.predictions_added += 1
                 new_tasks.append(task)
             elif pred:
-                versions = (getattr(existing[key], "predictions_model_versions", None) or "").split(",")
-                if version not in [v.strip() for v in versions]:
+                if version not in _versions(existing[key]):
                     new_preds.append({"task": existing[key].id, **pred})
         for i in range(0, len(new_tasks), IMPORT_BATCH):
             ls.projects.import_tasks(id=proj.id, request=new_tasks[i:i + IMPORT_BATCH], return_task_ids=True)
@@ -212,11 +211,16 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
         if new_preds:
             ls.projects.import_predictions(id=proj.id, request=new_preds)
             res.predictions_added += len(new_preds)
-        if run is not None:
-            ls.projects.update(id=proj.id, model_version=version)
+        had = any(version in _versions(t) for t in existing.values())
+        if run is not None and (res.predictions_added or had):
+            ls.projects.update(id=proj.id, model_version=version)  # these predictions pre-fill the editor
         results.append(res)
     _record_projects(ds, results)
     return results
+
+
+def _versions(task) -> list[str]:
+    return [v.strip() for v in (getattr(task, "predictions_model_versions", None) or "").split(",") if v.strip()]
 
 
 def _record_projects(ds: DatasetDir, results: list[PushResult]) -> None:

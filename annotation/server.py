@@ -51,12 +51,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
-    """True when nothing listens on 127.0.0.1:``port``."""
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
+    """True when nothing listens on 127.0.0.1:``port`` (a connection attempt is refused)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
             return False
+    except OSError:
         return True
 
 

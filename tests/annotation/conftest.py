@@ -53,16 +53,23 @@ def ls_bin() -> str:
 
 
 @pytest.fixture(scope="session")
-def ls_server(tmp_path_factory, worker_id, ls_bin) -> dict:
+def ls_template(ls_bin) -> Path:
+    """A migrated Label Studio data dir (built once, cached across runs)."""
+    template = _template_dir()
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(template) + ".lock"):
+        lss.prepare_template(template, bin_path=ls_bin)
+    return template
+
+
+@pytest.fixture(scope="session")
+def ls_server(tmp_path_factory, worker_id, ls_bin, ls_template) -> dict:
     """``{"url", "api_key", "media_root", "pid"}`` of the shared server."""
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         shared = shared.parent
     state_path, lock = shared / "ls-server.json", FileLock(str(shared / "ls-server.lock"))
-    template = _template_dir()
-    template.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(template) + ".lock"):
-        lss.prepare_template(template, bin_path=ls_bin)
+    template = ls_template
     with lock:
         state = json.loads(state_path.read_text()) if state_path.exists() else None
         if state is None or not _alive(state["pid"]):
