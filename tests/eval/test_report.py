@@ -1,0 +1,83 @@
+"""`viddiff report` on a tiny dataset with real clips: numbers, embedded frames and offline-ness."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from curation.synthetic import read_barcode
+from eval.closed import eval_closed
+from eval.localization import eval_localization
+from schemas.errors import ToolkitError
+from tests.helpers.tiny_dataset import make_tiny_dataset
+from viddiff_method.cli import main
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    ds = make_tiny_dataset(root / "ds")
+    for name, shift, flip in (("method", 1, False), ("baseline", 3, True)):
+        run = root / name
+        run.mkdir()
+        preds, loc = {}, {}
+        for s in ds.samples:
+            gt = {k: v for k, v in s["differences_gt"].items() if v}
+            preds[s["sample_key"]] = {k: {"description": None,
+                                          "prediction": {"a": "b", "b": "a"}.get(v, v) if flip else v}
+                                      for k, v in gt.items()}
+            loc[s["sample_key"]] = [{k: [min(v[0] + shift, s["videos"][i]["n_frames"] - 1)] for k, v in d.items()}
+                                    for i, d in enumerate(s["retrieval_frames"])]
+        (run / "predictions.json").write_text(json.dumps(preds))
+        (run / "localization.json").write_text(json.dumps(loc))
+        (run / "config.json").write_text(json.dumps({"name": name}))
+    # the method run has eval outputs; the baseline is scored by the report itself
+    eval_closed(ds.root, root / "method" / "predictions.json", root / "method" / "eval" / "closed")
+    eval_localization(ds.root, root / "method" / "localization.json", root / "method" / "eval" / "localization")
+    res = CliRunner().invoke(main, ["report", str(root / "method"), str(root / "baseline"), "--dataset",
+                                    str(ds.root), "--out", str(root / "report.html"), "--pairs", "2"])
+    assert res.exit_code == 0, res.output
+    return root, ds
+
+
+def test_report_leaderboard_numbers(workspace):
+    root, ds = workspace
+    html = (root / "report.html").read_text()
+    n_ab = sum(v in ("a", "b") for s in ds.samples for v in s["differences_gt"].values())
+    # method answers every a/b item right, the baseline flips every one: 100% and 0% pooled
+    row = re.search(r'<td class="name"[^>]*>method</td>(.*?)</tr>', html, re.S).group(1)
+    assert n_ab >= 6  # enough items for 100% to be significant: p = 2 / 2**n_ab < 0.05
+    assert f'title="{n_ab}/{n_ab}, 95% CI' in row and ">100.0%*</td>" in row
+    row = re.search(r'<td class="name"[^>]*>baseline</td>(.*?)</tr>', html, re.S).group(1)
+    assert f'title="0/{n_ab}, 95% CI' in row and ">0.0%*</td>" in row
+    assert "computed by viddiff report" in html  # the baseline had no eval folder
+
+
+def test_report_is_self_contained_and_frames_are_the_keypoints(workspace):
+    root, ds = workspace
+    html = (root / "report.html").read_text()
+    assert not re.search(r'(src|href)="(https?:|file:|/)', html)  # nothing outside the file
+    assert html.count('src="data:image/png;base64,') == 3  # per-action bars, hit-rate curves, per-keypoint bars
+    # frame strips: the alt text names the frame; the JPEG's barcode must show that same source frame
+    thumbs = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="([AB]) (\w+) frame (\d+)">', html)
+    assert len(thumbs) == 2 * 2 * 2 * 3  # 2 pairs x 2 keypoints x 2 videos x (annotated + 2 runs)
+    for b64, _video, _label, frame in thumbs:
+        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))
+        assert read_barcode(img) == int(frame)
+    md = (root / "report.md").read_text()
+    assert "| method |" in md and (root / "report_files" / "loc_hits.png").stat().st_size > 1000
+
+
+def test_report_without_anything_to_show(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ToolkitError, match="no predictions.json"):
+        from eval.report import build_report
+
+        build_report([tmp_path / "empty"], tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
