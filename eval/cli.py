@@ -81,7 +81,8 @@ def open_cmd(dataset: Path, predictions: Path, out_dir: Path, judge_kind: str, j
 @click.argument("localization", type=click.Path(path_type=Path))
 @_OUT
 @click.option("--annotators", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Per-annotator timestamps (default DATASET/annotation/timestamps_annotators.json).")
+              help="Per-annotator keypoints (default DATASET/annotation/timestamps/labels.jsonl, else "
+                   "DATASET/annotation/timestamps_annotators.json).")
 def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotators: Path | None) -> None:
     """Keypoint error (frames, seconds, share of clip) and hit rates; human-vs-human when available."""
     from eval.localization import eval_localization

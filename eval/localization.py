@@ -12,10 +12,13 @@ point-localization conventions of Ego4D PNR and Kinetics-GEBD, peers.md §4):
 * ``hit@0.25s/0.5s/1s``: share with ``err_seconds <= δ``; ``hit@5%/10%``: share with ``err_norm <= δ``
   (inclusive, with a 1e-9 tolerance for float rounding).
 * Breakdowns by split, domain, action and keypoint (``action/loc_id``: loc ids are per action).
-* Human ceiling: when ``DATASET/annotation/timestamps_annotators.json`` exists, with the shape
-  ``{sample_key: {annotator: [{loc_id: [frame, ...]|null}, {...}]}}`` (one dict per video, same frame
-  convention), every pair of annotators of the same sample is scored with the same metrics, and the model
-  is scored again on exactly those items, so the two numbers sit side by side.
+* Human ceiling: every pair of annotators of the same sample is scored with the same metrics, and the
+  model is scored again on exactly those items, so the two numbers sit side by side. Per-annotator
+  keypoints are read from ``DATASET/annotation/timestamps/labels.jsonl`` (written by
+  ``curate annotate convert/pull``: rows ``{"item": "keypoint", "sample_key", "annotator", "video": "a"|"b",
+  "name": loc_id, "start": frame}``), else from ``DATASET/annotation/timestamps_annotators.json`` shaped
+  ``{sample_key: {annotator: [{loc_id: [frame, ...]|null}, {...}]}}`` (one dict per video); both use
+  0-based frames of the stored clips.
 * A predicted frame past the end of its clip is an input error naming the file and JSON path.
 """
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import ToolkitError
-from schemas.io import read_json
+from schemas.io import read_json, read_jsonl
 
 from eval.data import EvalData, clip_fps, clip_length, load_eval_data
 from eval.predictions import Localization, load_localization
@@ -36,6 +39,7 @@ from eval.stats import group_by, mean, rate
 
 HIT_SECONDS = (0.25, 0.5, 1.0)
 HIT_FRACTIONS = (0.05, 0.10)
+LABELS_FILE = Path("timestamps") / "labels.jsonl"
 ANNOTATORS_FILE = "timestamps_annotators.json"
 VIDEO_NAMES = ("a", "b")
 _EPS = 1e-9
@@ -48,7 +52,8 @@ PROTOCOL = {
     "err_norm": "err_frames / clip length in frames (n_frames, else frames_trim end - start)",
     "hits": "share of predicted keypoints with error <= threshold (inclusive)",
     "missing": "annotated keypoints with no prediction; excluded from errors and hits (see coverage)",
-    "human_vs_human": f"annotation/{ANNOTATORS_FILE}: every annotator pair of a sample, same metrics",
+    "human_vs_human": f"annotation/{LABELS_FILE.as_posix()} (or annotation/{ANNOTATORS_FILE}): every annotator "
+                      "pair of a sample, same metrics",
 }
 
 
@@ -135,7 +140,13 @@ def _breakdowns(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def read_annotators(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Read ``timestamps_annotators.json`` and check its shape (errors name the file and JSON path)."""
+    """Per-annotator keypoints ``{sample_key: {annotator: [{loc_id: [frame]}, {...}]}}`` from either file form.
+
+    ``*.jsonl`` is the annotation package's ``labels.jsonl`` (keypoint rows); anything else is the JSON
+    shape itself. Errors name the file and the line or JSON path.
+    """
+    if path.suffix == ".jsonl":
+        return _annotators_from_labels(path)
     obj = read_json(path)
     if not isinstance(obj, dict):
         raise ToolkitError("expected {sample_key: {annotator: [{loc_id: [frames]}, {...}]}}", file=str(path), key="$")
@@ -153,6 +164,31 @@ def read_annotators(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
                         raise ToolkitError("expected null or a list of frame indices >= 0", file=str(path),
                                            key=f"$.{sk}.{ann}[{v}].{loc_id}")
     return obj
+
+
+def _annotators_from_labels(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for i, r in enumerate(read_jsonl(path), 1):
+        if not isinstance(r, dict) or r.get("item") != "keypoint":
+            continue
+        for k in ("sample_key", "annotator", "video", "name", "start"):
+            if r.get(k) is None:
+                raise ToolkitError("missing value", file=f"{path}:{i}", key=k)
+        if r["video"] not in VIDEO_NAMES:
+            raise ToolkitError(f"video must be a or b, got {r['video']!r}", file=f"{path}:{i}", key="video")
+        if not isinstance(r["start"], int) or r["start"] < 0:
+            raise ToolkitError("expected a frame index >= 0", file=f"{path}:{i}", key="start")
+        pair = out.setdefault(str(r["sample_key"]), {}).setdefault(str(r["annotator"]), [{}, {}])
+        pair[VIDEO_NAMES.index(r["video"])][str(r["name"])] = [r["start"]]
+    return out
+
+
+def default_annotators_path(data: EvalData) -> Path | None:
+    """``annotation/timestamps/labels.jsonl`` if present, else ``annotation/timestamps_annotators.json``, else None."""
+    for p in (data.annotation_dir / LABELS_FILE, data.annotation_dir / ANNOTATORS_FILE):
+        if p.exists():
+            return p
+    return None
 
 
 def human_items(data: EvalData, annotators: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
@@ -196,10 +232,10 @@ def score_localization(data: EvalData, loc: Localization,
     items, unknown = localization_items(data, loc)
     metrics: dict[str, Any] = {"task": "localization", **summarize_localization(items), **_breakdowns(items)}
     metrics["unknown_keys"] = {"count": len(unknown), "items": unknown}
-    path = Path(annotators_path) if annotators_path else data.annotation_dir / ANNOTATORS_FILE
-    human: list[dict[str, Any]] = []
-    if path.exists():
-        human = human_items(data, read_annotators(path))
+    path = Path(annotators_path) if annotators_path else default_annotators_path(data)
+    if path is not None and not path.exists():
+        raise ToolkitError("annotators file not found", file=str(path))
+    human = human_items(data, read_annotators(path)) if path is not None else []
     if human:
         same = {(h["sample_key"], h["video"], h["loc_id"]) for h in human}
         model_same = [it for it in items if (it["sample_key"], it["video"], it["loc_id"]) in same]
@@ -213,7 +249,7 @@ def score_localization(data: EvalData, loc: Localization,
         metrics["human_vs_human"] = None
     metrics["protocol"] = PROTOCOL
     metrics["inputs"] = inputs_block(data, loc.path, loc.sha256,
-                                     annotators=str(path) if path.exists() else None)
+                                     annotators=str(path) if path is not None else None)
     return LocalizationResults(items=items, human=human, metrics=metrics)
 
 

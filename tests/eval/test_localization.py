@@ -80,6 +80,24 @@ def test_human_vs_human_beside_the_model(data, tmp_path):
     assert (same["n"], same["missing"], same["mae_frames"]) == (3, 1, pytest.approx(46 / 3))
 
 
+def test_human_keypoints_from_annotation_labels_jsonl(data):
+    """The annotation package's labels.jsonl (keypoint rows) gives the same human numbers as the JSON form."""
+    rows = [{"item": "difference", "sample_key": "s3", "annotator": "ann1", "diff_key": "0", "label": "a"}]
+    for ann, frames in (("ann1", {("a", "0"): 100, ("a", "1"): 250, ("b", "0"): 50, ("b", "1"): 140}),
+                        ("ann2", {("a", "0"): 106, ("b", "0"): 47, ("b", "1"): 146})):
+        rows += [{"item": "keypoint", "sample_key": "s3", "action": "surgery_0", "annotator": ann, "video": v,
+                  "name": loc, "start": f, "end": f + 1, "fps": 30} for (v, loc), f in frames.items()]
+    path = data.annotation_dir / "timestamps" / "labels.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    hh = score_localization(data, parse_localization(PRED, data)).metrics["human_vs_human"]
+    assert hh["annotations"] == str(path)
+    assert (hh["n"], hh["missing"], hh["mae_frames"]) == (3, 1, pytest.approx(5.0))
+    path.write_text(json.dumps({**rows[1], "video": "c"}) + "\n")
+    with pytest.raises(ToolkitError, match=r"labels.jsonl:1: video: video must be a or b"):
+        score_localization(data, parse_localization(PRED, data))
+
+
 def test_frame_past_clip_end_is_an_error(data):
     with pytest.raises(ToolkitError, match=r"loc.json: \$\.s1\[1\]\.0\[0\]: frame 32 is past the end"):
         from eval.localization import localization_items
