@@ -92,7 +92,7 @@ def lmm_open_schema(n: int, options: str) -> dict[str, Any]:
             "properties": {"description": {"type": "string"},
                            "prediction": {"type": "string", "enum": list(options)}}}
     return {"type": "object", "additionalProperties": False, "required": ["differences"],
-            "properties": {"differences": {"type": "array", "items": item, "maxItems": max(1, n)}}}
+            "properties": {"differences": {"type": "array", "items": item}}}
 
 
 def _preamble(action_description: str, na: int, nb: int, fps_a: float, fps_b: float) -> str:

@@ -443,7 +443,9 @@ class Run:
 
     def usage(self) -> dict[str, Any]:
         """This invocation's usage: LLM stages (calls, cache hits, tokens, cost) plus the CLIP stage."""
-        out = self._client.usage.as_dict() if self._client is not None else {}
+        from viddiff_method.backends.usage import Usage
+
+        out = (self._client.usage if self._client is not None else Usage()).as_dict()
         if self._embedder is not None:
             c = self._clip.counters()
             out["clip"] = {"calls": c["batches"], "frames_encoded": c["frames_encoded"],

@@ -82,7 +82,7 @@ def differences_schema(n: int) -> dict[str, Any]:
             "properties": {"name": {"type": "string"}, "description": {"type": "string"},
                            "query_string": {"type": "string"}, "num_frames": {"type": "string", "enum": list(NUM_FRAMES)}}}
     return {"type": "object", "additionalProperties": False, "required": ["differences"],
-            "properties": {"differences": {"type": "array", "items": item, "maxItems": max(1, n)}}}
+            "properties": {"differences": {"type": "array", "items": item}}}
 
 
 def stages_schema(max_stages: int) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def stages_schema(max_stages: int) -> dict[str, Any]:
             "properties": {"name": {"type": "string"}, "description": {"type": "string"},
                            "retrieval_strings": {"type": "array", "items": {"type": "string"}}}}
     return {"type": "object", "additionalProperties": False, "required": ["stages"],
-            "properties": {"stages": {"type": "array", "items": item, "maxItems": max_stages}}}
+            "properties": {"stages": {"type": "array", "items": item}}}
 
 
 LINKS_SCHEMA: dict[str, Any] = {

@@ -176,7 +176,8 @@ class ClipBackend:
         import torch.nn.functional as F
 
         m = self.load()
-        x = torch.from_numpy(np.ascontiguousarray(frames))
+        frames = np.ascontiguousarray(frames)
+        x = torch.from_numpy(frames if frames.flags.writeable else frames.copy())
         if m.mean.device.type == "cuda":
             x = x.pin_memory().to(m.mean.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).float().div_(255.0)
