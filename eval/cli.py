@@ -64,7 +64,14 @@ def open_cmd(dataset: Path, predictions: Path, out_dir: Path, judge_kind: str, j
     if judge_kind == "local":
         judge = EmbeddingJudge(threshold=threshold)
     else:
+        import os
+
+        from schemas.errors import ToolkitError
         from viddiff_method.backends.llm import LLMClient, LLMConfig
+
+        if not (base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
+            raise ToolkitError("no LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY) or pass --base-url; "
+                               "--judge local needs none", key="--judge llm")
 
         out_dir.mkdir(parents=True, exist_ok=True)
         client = LLMClient(LLMConfig(base_url=base_url, structured_output=structured_output,

@@ -85,7 +85,8 @@ def hit_rate_curves(errors: dict[str, list[float]], *, max_seconds: float | None
     return _png(fig)
 
 
-def keypoint_error_bars(runs: dict[str, dict[str, dict[str, Any]]], *, field: str = "mae_seconds") -> bytes:
+def keypoint_error_bars(runs: dict[str, dict[str, dict[str, Any]]], *, field: str = "mae_seconds",
+                        title: str = "Localization error per keypoint") -> bytes:
     """Mean absolute keypoint error per keypoint (``action/loc_id``), one bar per run (or human pair)."""
     kps = sorted({k for blocks in runs.values() for k in blocks})
     names = list(runs)
@@ -100,7 +101,7 @@ def keypoint_error_bars(runs: dict[str, dict[str, dict[str, Any]]], *, field: st
     ax.set_yticks(range(len(kps)), labels=kps)
     ax.invert_yaxis()
     ax.set_xlabel("mean absolute error (s)" if field == "mae_seconds" else field)
-    ax.set_title("Localization error per keypoint")
+    ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)

@@ -36,6 +36,7 @@ from eval.results import toolkit_version
 log = logging.getLogger(__name__)
 TASKS = ("closed", "open", "localization")
 SPLIT_ORDER = {"easy": 0, "medium": 1, "hard": 2}
+MAX_KEYPOINT_BARS = 40
 THUMB_WIDTH = 256  # stored size; shown at 128 px (sharp on high-DPI screens)
 
 
@@ -224,16 +225,18 @@ def figures(runs: list[Run]) -> list[dict[str, Any]]:
                     "png": plots.action_accuracy_bars(opened, field="recall", title="Open recall per action")})
     errors: dict[str, list[float]] = {}
     kps: dict[str, dict[str, Any]] = {}
+    n_kp = len({k for r in runs for k in (r.metrics.get("localization") or {}).get("by_keypoint", {})})
+    by = "by_keypoint" if n_kp <= MAX_KEYPOINT_BARS else "by_action"  # keep the chart readable
     for r in runs:
         m = r.metrics.get("localization")
         if not m:
             continue
         its = r.items.get("localization") or []
         errors[r.name] = [it["err_seconds"] for it in its if it.get("err_seconds") is not None]
-        kps[r.name] = m.get("by_keypoint") or {}
+        kps[r.name] = m.get(by) or {}
         hh = m.get("human_vs_human")
         if hh:
-            kps.setdefault("human vs human", hh.get("by_keypoint") or {})
+            kps.setdefault("human vs human", hh.get(by) or {})
             human = r.items.get("human")
             if human is None:
                 hp = Path(r.metrics_origin.get("localization", "")).parent / "human_items.jsonl"
@@ -244,8 +247,9 @@ def figures(runs: list[Run]) -> list[dict[str, Any]]:
         out.append({"id": "loc_hits", "title": "Localization hit rate vs tolerance",
                     "png": plots.hit_rate_curves(errors)})
     if any(kps.values()):
-        out.append({"id": "loc_keypoints", "title": "Localization error per keypoint",
-                    "png": plots.keypoint_error_bars(kps)})
+        what = "keypoint" if by == "by_keypoint" else "action"
+        out.append({"id": "loc_keypoints", "title": f"Localization error per {what}",
+                    "png": plots.keypoint_error_bars(kps, title=f"Localization error per {what}")})
     return out
 
 
