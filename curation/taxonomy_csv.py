@@ -14,8 +14,9 @@ from typing import Any, Iterable
 
 from curation.taxonomy import (add_difference, edit, load_or_create, load_taxonomy, list_actions, retire,
                                save_taxonomy, sorted_keys, taxonomy_path)
+from schemas.dataset_dir import DATASET_JSON
 from schemas.errors import ToolkitError
-from schemas.io import atomic_write
+from schemas.io import atomic_write, read_json
 
 COLUMNS = ("action", "diff_key", "name", "num_frames", "description", "query_string")
 
@@ -62,6 +63,7 @@ class ImportReport:
     unchanged: dict[str, list[str]] = field(default_factory=dict)
     retired: dict[str, list[str]] = field(default_factory=dict)
     not_in_csv: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # CSV actions that the dataset does not have
 
     def __str__(self) -> str:
         lines = []
@@ -70,6 +72,8 @@ class ImportReport:
                          f"{len(self.unchanged.get(a, []))} unchanged, {len(self.retired.get(a, []))} retired")
             if self.not_in_csv.get(a):
                 lines.append(f"  keys not in the CSV (kept): {', '.join(self.not_in_csv[a])}")
+        if self.skipped:
+            lines.append(f"skipped (not actions of this dataset): {', '.join(self.skipped)}")
         return "\n".join(lines) or "nothing imported"
 
 
@@ -78,7 +82,8 @@ def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions:
     """Merge a taxonomy CSV into ``ROOT/taxonomies/<action>.json`` (one new version per changed action).
 
     Rows keep their CSV keys. An existing key with other text is updated; keys the CSV lacks are kept
-    (or retired with ``retire_missing``). ``ROOT`` may be a dataset directory or any folder.
+    (or retired with ``retire_missing``). ``ROOT`` may be a dataset directory (then CSV actions it does not
+    have are skipped and reported, unless named in ``actions``) or any folder.
     """
     data = read_taxonomy_csv(csv_path)
     if actions is not None:
@@ -88,6 +93,11 @@ def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions:
             raise ToolkitError(f"action(s) {', '.join(sorted(unknown))} not in the CSV", file=str(csv_path))
         data = {a: v for a, v in data.items() if a in wanted}
     report = ImportReport()
+    meta_path = Path(root) / DATASET_JSON
+    if actions is None and meta_path.exists():
+        known = read_json(meta_path).get("actions", {})
+        report.skipped = sorted(a for a in data if a not in known)
+        data = {a: v for a, v in data.items() if a in known}
     origin = f"csv:{Path(csv_path).name}"
     for action in sorted(data):
         tax = load_or_create(root, action)

@@ -95,3 +95,17 @@ def test_bad_csv_is_a_one_line_error_naming_file_and_line(tmp_path, body, where,
     line = res.output.strip()
     assert "\n" not in line and str(bad) in line and where in line and what in line
     assert not (tmp_path / "out" / "taxonomies").exists()  # nothing half-written
+
+
+@needs_public
+def test_import_into_a_dataset_skips_actions_it_does_not_have(tmp_path):
+    from tests.helpers.tiny_dataset import DEFAULT_ACTIONS, make_tiny_dataset
+
+    make_tiny_dataset(tmp_path / "ds", actions=DEFAULT_ACTIONS[:1], with_taxonomy=False)
+    res = run("taxonomy", "import", PUBLIC, tmp_path / "ds")
+    assert "fitness_0: 7 added" in res.output and "skipped (not actions of this dataset): ballsports_0" in res.output
+    assert list_actions(tmp_path / "ds") == ["fitness_0"]
+    tax = load_taxonomy(taxonomy_path(tmp_path / "ds", "fitness_0"))
+    assert tax["name"] == "fitness 0"  # named from dataset.json
+    res = run("taxonomy", "import", PUBLIC, tmp_path / "ds", "--action", "music_0", ok=False)
+    assert res.exit_code == 1 and "unknown action 'music_0'" in res.output
