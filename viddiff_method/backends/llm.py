@@ -99,12 +99,17 @@ class LLMConfig:
         if d.get("structured_output", "json_schema") not in ("json_schema", "json_object", "none"):
             raise ToolkitError("must be json_schema, json_object or none", file=file, key="structured_output")
         for model, p in (d.get("prices") or {}).items():
-            if not isinstance(p, dict) or set(p) - {"prompt", "completion"}:
+            if not isinstance(p, dict) or set(p) - {"prompt", "completion"} or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in p.values()):
                 raise ToolkitError("expected {prompt: $/1M tokens, completion: $/1M tokens}", file=file,
                                    key=f"prices.{model}")
         for k in ("max_invalid_retries", "max_retries", "max_concurrency"):
             if k in d and (not isinstance(d[k], int) or d[k] < (1 if k == "max_concurrency" else 0)):
                 raise ToolkitError("must be a non-negative integer", file=file, key=k)
+        for k in ("max_cost", "timeout_s", "backoff_initial_s", "backoff_max_s"):
+            v = d.get(k)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
+                raise ToolkitError("must be a non-negative number", file=file, key=k)
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
