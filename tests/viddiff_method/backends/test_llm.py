@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import threading
 import time
 
@@ -284,6 +285,11 @@ def test_yaml_config(tmp_path):
     p.write_text("structured_outptu: json_object\n")
     with pytest.raises(Exception, match=r"llm\.yaml: structured_outptu"):
         load_llm_config(p)
+    for text, key in (("prices: {m: {prompt: cheap}}", "prices.m"), ("max_cost: -1", "max_cost"),
+                      ("max_concurrency: 0", "max_concurrency"), ("structured_output: xml", "structured_output")):
+        p.write_text(text + "\n")
+        with pytest.raises(Exception, match=rf"llm\.yaml: {re.escape(key)}: "):
+            load_llm_config(p)
 
 
 def test_record_then_replay(tmp_path, monkeypatch):
