@@ -72,7 +72,7 @@ def find_project(ls, title: str):
 
 def list_tasks(ls, project_id: int) -> list[Any]:
     """All tasks of a project (with annotation and prediction summaries)."""
-    return list(ls.tasks.list(project=project_id, fields="all", page_size=1000))
+    return list(ls.tasks.list(project=project_id, fields="task_only", page_size=1000))
 
 
 def _norm_xml(xml: str | None) -> str:
