@@ -1,17 +1,22 @@
 """`viddiff eval closed|open|localization` and `viddiff report`: parse arguments, call :mod:`eval`."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
+from eval.judges import DEFAULT_MATCH_MODEL, DEFAULT_OPPOSITE_MODEL
 from schemas.cli_support import ToolkitGroup
 
-from eval.judges import DEFAULT_MATCH_MODEL, DEFAULT_OPPOSITE_MODEL
-
 _DATASET = click.argument("dataset", type=click.Path(path_type=Path))
-_OUT = click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
-                    help="Folder for metrics.json and the per-item JSONL files.")
+_OUT = click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for metrics.json and the per-item JSONL files.",
+)
 
 
 def _pct(x: float | None) -> str:
@@ -33,30 +38,66 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path) -> None:
 
     m = eval_closed(dataset, predictions, out_dir).metrics
     p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3g}"
-    click.echo(f"closed accuracy {_pct(m['accuracy'])} ({m['correct']}/{m['n']}, p={p}); "
-               f"unknown keys: {m['unknown_keys']['count']}; wrote {out_dir / 'metrics.json'}")
+    click.echo(
+        f"closed accuracy {_pct(m['accuracy'])} ({m['correct']}/{m['n']}, p={p}); "
+        f"unknown keys: {m['unknown_keys']['count']}; wrote {out_dir / 'metrics.json'}"
+    )
 
 
 @eval_group.command("open")
 @_DATASET
 @click.argument("predictions", type=click.Path(path_type=Path))
 @_OUT
-@click.option("--judge", "judge_kind", type=click.Choice(["llm", "local"]), default="llm", show_default=True,
-              help="llm: the benchmark's LLM judge; local: sentence embeddings (not comparable to llm).")
+@click.option(
+    "--judge",
+    "judge_kind",
+    type=click.Choice(["llm", "local"]),
+    default="llm",
+    show_default=True,
+    help="llm: the benchmark's LLM judge; local: sentence embeddings (not comparable to llm).",
+)
 @click.option("--judge-model", default=DEFAULT_MATCH_MODEL, show_default=True, help="Matching model.")
-@click.option("--opposite-model", default=DEFAULT_OPPOSITE_MODEL, show_default=True,
-              help="Model for the direct-opposite check.")
+@click.option(
+    "--opposite-model",
+    default=DEFAULT_OPPOSITE_MODEL,
+    show_default=True,
+    help="Model for the direct-opposite check.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Judge seed (part of every cache key).")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL).")
-@click.option("--structured-output", type=click.Choice(["json_schema", "json_object"]), default="json_schema",
-              show_default=True)
-@click.option("--cache", "cache_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Judge cache (SQLite); default OUT/judge_cache.sqlite. Reruns reuse every cached call.")
-@click.option("--threshold", default=0.6, show_default=True, type=float,
-              help="Local judge: minimum cosine similarity for a match.")
-def open_cmd(dataset: Path, predictions: Path, out_dir: Path, judge_kind: str, judge_model: str,
-             opposite_model: str, seed: int, base_url: str | None, structured_output: str,
-             cache_path: Path | None, threshold: float) -> None:
+@click.option(
+    "--structured-output",
+    type=click.Choice(["json_schema", "json_object", "none"]),
+    default="json_schema",
+    show_default=True,
+)
+@click.option(
+    "--cache",
+    "cache_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Judge cache (SQLite); default OUT/judge_cache.sqlite. Reruns reuse every cached call.",
+)
+@click.option(
+    "--threshold",
+    default=0.6,
+    show_default=True,
+    type=float,
+    help="Local judge: minimum cosine similarity for a match.",
+)
+def open_cmd(
+    dataset: Path,
+    predictions: Path,
+    out_dir: Path,
+    judge_kind: str,
+    judge_model: str,
+    opposite_model: str,
+    seed: int,
+    base_url: str | None,
+    structured_output: str,
+    cache_path: Path | None,
+    threshold: float,
+) -> None:
     """Open-set recall@N_diff: judge matching (one to one), opposite flips, N_diff enforced."""
     from eval.judges import EmbeddingJudge, LLMJudge
     from eval.open import eval_open
@@ -70,26 +111,41 @@ def open_cmd(dataset: Path, predictions: Path, out_dir: Path, judge_kind: str, j
         from viddiff_method.backends.llm import LLMClient, LLMConfig
 
         if not (base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
-            raise ToolkitError("no LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY) or pass --base-url; "
-                               "--judge local needs none", key="--judge llm")
+            raise ToolkitError(
+                "no LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY) or pass --base-url; "
+                "--judge local needs none",
+                key="--judge llm",
+            )
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        client = LLMClient(LLMConfig(base_url=base_url, structured_output=structured_output,
-                                     cache_path=str(cache_path or out_dir / "judge_cache.sqlite"), seed=seed))
+        client = LLMClient(
+            LLMConfig(
+                base_url=base_url,
+                structured_output=structured_output,
+                cache_path=str(cache_path or out_dir / "judge_cache.sqlite"),
+                seed=seed,
+            )
+        )
         judge = LLMJudge(client, match_model=judge_model, opposite_model=opposite_model, seed=seed)
     m = eval_open(dataset, predictions, judge, out_dir).metrics
     note = "" if m["comparable_to_llm_judge"] else " [local judge: not comparable to LLM-judged numbers]"
-    click.echo(f"open recall {_pct(m['recall'])} over {m['n']} (no match {_pct(m['err_nomatch'])}, "
-               f"flipped {_pct(m['err_flipped'])}){note}; wrote {out_dir / 'metrics.json'}")
+    click.echo(
+        f"open recall {_pct(m['recall'])} over {m['n']} (no match {_pct(m['err_nomatch'])}, "
+        f"flipped {_pct(m['err_flipped'])}){note}; wrote {out_dir / 'metrics.json'}"
+    )
 
 
 @eval_group.command("localization")
 @_DATASET
 @click.argument("localization", type=click.Path(path_type=Path))
 @_OUT
-@click.option("--annotators", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Per-annotator keypoints (default DATASET/annotation/timestamps/labels.jsonl, else "
-                   "DATASET/annotation/timestamps_annotators.json).")
+@click.option(
+    "--annotators",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Per-annotator keypoints (default DATASET/annotation/timestamps/labels.jsonl, else "
+    "DATASET/annotation/timestamps_annotators.json).",
+)
 def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotators: Path | None) -> None:
     """Keypoint error (frames, seconds, share of clip) and hit rates; human-vs-human when available."""
     from eval.localization import eval_localization
@@ -98,22 +154,39 @@ def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotator
     mae = "n/a" if m["mae_seconds"] is None else f"{m['mae_seconds']:.3f}s"
     hh = m["human_vs_human"]
     human = "" if not hh else f"; human-vs-human MAE {hh['mae_seconds']:.3f}s over {hh['n']}"
-    click.echo(f"localization MAE {mae}, hit@0.5s {_pct(m['hit@0.5s'])} over {m['n']} "
-               f"(missing {m['missing']}){human}; wrote {out_dir / 'metrics.json'}")
+    click.echo(
+        f"localization MAE {mae}, hit@0.5s {_pct(m['hit@0.5s'])} over {m['n']} "
+        f"(missing {m['missing']}){human}; wrote {out_dir / 'metrics.json'}"
+    )
 
 
 @click.command("report")
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--out", "out_html", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="HTML report (self-contained); Markdown goes next to it unless --md is given.")
-@click.option("--md", "out_md", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Markdown report path (default: OUT with .md).")
-@click.option("--dataset", type=click.Path(path_type=Path), default=None,
-              help="Dataset for runs without eval metrics and for the frame strips "
-                   "(default: each run's config.json 'dataset').")
+@click.option(
+    "--out",
+    "out_html",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML report (self-contained); Markdown goes next to it unless --md is given.",
+)
+@click.option(
+    "--md",
+    "out_md",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Markdown report path (default: OUT with .md).",
+)
+@click.option(
+    "--dataset",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Dataset for runs without eval metrics and for the frame strips "
+    "(default: each run's config.json 'dataset').",
+)
 @click.option("--pairs", default=3, show_default=True, type=int, help="Pairs shown as frame strips.")
-def report(run_dirs: tuple[Path, ...], out_html: Path, out_md: Path | None, dataset: Path | None,
-           pairs: int) -> None:
+def report(
+    run_dirs: tuple[Path, ...], out_html: Path, out_md: Path | None, dataset: Path | None, pairs: int
+) -> None:
     """Leaderboard, per-action bars, localization plots and frame strips for one or more RUN_DIRs."""
     from eval.report import build_report
 

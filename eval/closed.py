@@ -16,6 +16,7 @@ Protocol (VidDiffBench ``accuracy_closed``, made explicit and reproducible):
 * Each scored item keeps the ground-truth statement and the prediction's own description (the public
   eval filled ``pred_description`` from the wrong key).
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,10 @@ def summarize_closed(items: list[dict[str, Any]]) -> dict[str, Any]:
     return block
 
 
-def closed_items(data: EvalData, preds: Predictions) -> tuple[list[dict[str, Any]], list[dict[str, str]], int]:
-    """Scored items, prediction keys outside the labelled ground truth, and how many gt-c items were skipped."""
+def closed_items(
+    data: EvalData, preds: Predictions
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], int]:
+    """Scored items, prediction keys outside the labelled ground truth, and the count of gt-c items."""
     items, unknown, n_c = [], [], 0
     for row in data.rows:
         sk = row["sample_key"]
@@ -76,12 +79,21 @@ def closed_items(data: EvalData, preds: Predictions) -> tuple[list[dict[str, Any
             p = pred_row.get(dk) or {}
             pred = p.get("prediction")
             entry = (row.get("differences_annotated") or {}).get(dk) or {}
-            items.append({
-                "sample_key": sk, "action": row.get("action"), "domain": row.get("domain"),
-                "split": row.get("split"), "diff_key": dk, "num_frames": entry.get("num_frames"),
-                "description": gt_description(row, dk), "pred_description": p.get("description"),
-                "gt": gt, "prediction": pred, "correct": pred == gt,
-            })
+            items.append(
+                {
+                    "sample_key": sk,
+                    "action": row.get("action"),
+                    "domain": row.get("domain"),
+                    "split": row.get("split"),
+                    "diff_key": dk,
+                    "num_frames": entry.get("num_frames"),
+                    "description": gt_description(row, dk),
+                    "pred_description": p.get("description"),
+                    "gt": gt,
+                    "prediction": pred,
+                    "correct": pred == gt,
+                }
+            )
     for sk in preds.unknown_samples:
         unknown.append({"sample_key": sk, "diff_key": None})
     return items, unknown, n_c
@@ -103,8 +115,9 @@ def score_closed(data: EvalData, preds: Predictions) -> ClosedResults:
     return ClosedResults(items=items, metrics=metrics, unknown=unknown)
 
 
-def eval_closed(dataset: str | os.PathLike, predictions: str | os.PathLike,
-                out_dir: str | os.PathLike | None = None) -> ClosedResults:
+def eval_closed(
+    dataset: str | os.PathLike, predictions: str | os.PathLike, out_dir: str | os.PathLike | None = None
+) -> ClosedResults:
     """Load ``dataset`` and ``predictions``, score them, and write the results when ``out_dir`` is given."""
     data = load_eval_data(dataset)
     res = score_closed(data, load_predictions(predictions, data))

@@ -6,6 +6,7 @@ published folder (``README.md`` + ``data/test-*.parquet``) stores ``videos``, ``
 ``differences_gt`` and ``retrieval_frames`` as JSON strings, exactly like the public release; they are
 decoded here, and a cell that is not valid JSON is a one-line error naming the file, row and column.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,9 +55,19 @@ class EvalData:
         """sha256 of the ground truth the metrics depend on (labels, descriptions, timestamps, clip info)."""
         h = hashlib.sha256()
         for r in self.rows:
-            keep = {k: r.get(k) for k in ("sample_key", "action", "split", "domain", "differences_gt",
-                                          "differences_annotated", "retrieval_frames",
-                                          "n_differences_open_prediction")}
+            keep = {
+                k: r.get(k)
+                for k in (
+                    "sample_key",
+                    "action",
+                    "split",
+                    "domain",
+                    "differences_gt",
+                    "differences_annotated",
+                    "retrieval_frames",
+                    "n_differences_open_prediction",
+                )
+            }
             keep["clips"] = [(v.get("fps_original"), clip_length(v)) for v in r["videos"]]
             h.update(json.dumps(keep, sort_keys=True).encode())
         return h.hexdigest()
@@ -79,19 +90,26 @@ def clip_length(video: dict[str, Any]) -> int | None:
 
 
 def load_eval_data(path: str | os.PathLike) -> EvalData:
-    """Load ground truth from a dataset directory (``dataset.json``) or a published folder (``data/*.parquet``)."""
+    """Load ground truth from a dataset directory or a published folder (``data/*.parquet``)."""
     root = Path(path)
     if not root.exists():
         raise ToolkitError("dataset not found", file=str(root))
     if (root / DATASET_JSON).exists():
         ds = load_dataset(root)
-        return EvalData(source=root, kind="dataset_dir", rows=ds.samples, name=ds.meta.get("name", root.name),
-                        meta=ds.meta)
+        return EvalData(
+            source=root,
+            kind="dataset_dir",
+            rows=ds.samples,
+            name=ds.meta.get("name", root.name),
+            meta=ds.meta,
+        )
     files = sorted((root / "data").glob("test-*.parquet")) or sorted((root / "data").glob("*.parquet"))
     if files:
         return EvalData(source=root, kind="hub_folder", rows=_read_parquet_rows(files), name=root.name)
-    raise ToolkitError("neither a dataset directory (dataset.json) nor a published folder (data/test-*.parquet)",
-                       file=str(root))
+    raise ToolkitError(
+        "neither a dataset directory (dataset.json) nor a published folder (data/test-*.parquet)",
+        file=str(root),
+    )
 
 
 def _read_parquet_rows(files: list[Path]) -> list[dict[str, Any]]:

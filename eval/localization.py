@@ -21,6 +21,7 @@ point-localization conventions of Ego4D PNR and Kinetics-GEBD, peers.md §4):
   0-based frames of the stored clips.
 * A predicted frame past the end of its clip is an input error naming the file and JSON path.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -29,13 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import ToolkitError
-from schemas.io import read_json, read_jsonl
-
 from eval.data import EvalData, clip_fps, clip_length, load_eval_data
 from eval.predictions import Localization, load_localization
 from eval.results import inputs_block, write_results
 from eval.stats import group_by, mean, rate
+from schemas.errors import ToolkitError
+from schemas.io import read_json, read_jsonl
 
 HIT_SECONDS = (0.25, 0.5, 1.0)
 HIT_FRACTIONS = (0.05, 0.10)
@@ -52,8 +52,8 @@ PROTOCOL = {
     "err_norm": "err_frames / clip length in frames (n_frames, else frames_trim end - start)",
     "hits": "share of predicted keypoints with error <= threshold (inclusive)",
     "missing": "annotated keypoints with no prediction; excluded from errors and hits (see coverage)",
-    "human_vs_human": f"annotation/{LABELS_FILE.as_posix()} (or annotation/{ANNOTATORS_FILE}): every annotator "
-                      "pair of a sample, same metrics",
+    "human_vs_human": f"annotation/{LABELS_FILE.as_posix()} (or annotation/{ANNOTATORS_FILE}): "
+    "every annotator pair of a sample, same metrics",
 }
 
 
@@ -91,10 +91,17 @@ def _item(row: dict[str, Any], v: int, loc_id: str, gt: int, pred: int | None) -
     fps, length = clip_fps(video), clip_length(video)
     err = abs(pred - gt) if pred is not None else None
     return {
-        "sample_key": row["sample_key"], "action": row.get("action"), "domain": row.get("domain"),
-        "split": row.get("split"), "video": VIDEO_NAMES[v], "loc_id": loc_id,
-        "keypoint": f"{row.get('action')}/{loc_id}", "fps": fps, "n_frames": length,
-        "gt_frame": gt, "pred_frame": pred,
+        "sample_key": row["sample_key"],
+        "action": row.get("action"),
+        "domain": row.get("domain"),
+        "split": row.get("split"),
+        "video": VIDEO_NAMES[v],
+        "loc_id": loc_id,
+        "keypoint": f"{row.get('action')}/{loc_id}",
+        "fps": fps,
+        "n_frames": length,
+        "gt_frame": gt,
+        "pred_frame": pred,
         "signed_err_frames": pred - gt if pred is not None else None,
         "err_frames": err,
         "err_seconds": err / fps if err is not None else None,
@@ -105,10 +112,14 @@ def _item(row: dict[str, Any], v: int, loc_id: str, gt: int, pred: int | None) -
 def _check_frame(frame: int | None, row: dict[str, Any], v: int, file: str, where: str) -> None:
     length = clip_length(row["videos"][v])
     if frame is not None and length is not None and frame >= length:
-        raise ToolkitError(f"frame {frame} is past the end of the clip ({length} frames)", file=file, key=where)
+        raise ToolkitError(
+            f"frame {frame} is past the end of the clip ({length} frames)", file=file, key=where
+        )
 
 
-def localization_items(data: EvalData, loc: Localization) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def localization_items(
+    data: EvalData, loc: Localization
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One item per annotated keypoint (with or without a prediction), and predicted keys not annotated."""
     items, unknown = [], []
     file = str(loc.path) if loc.path else "<localization>"
@@ -140,7 +151,7 @@ def _breakdowns(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def read_annotators(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Per-annotator keypoints ``{sample_key: {annotator: [{loc_id: [frame]}, {...}]}}`` from either file form.
+    """Per-annotator keypoints ``{sample_key: {annotator: [{loc_id: [frame]}, {...}]}}``.
 
     ``*.jsonl`` is the annotation package's ``labels.jsonl`` (keypoint rows); anything else is the JSON
     shape itself. Errors name the file and the line or JSON path.
@@ -149,20 +160,29 @@ def read_annotators(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
         return _annotators_from_labels(path)
     obj = read_json(path)
     if not isinstance(obj, dict):
-        raise ToolkitError("expected {sample_key: {annotator: [{loc_id: [frames]}, {...}]}}", file=str(path), key="$")
+        raise ToolkitError(
+            "expected {sample_key: {annotator: [{loc_id: [frames]}, {...}]}}", file=str(path), key="$"
+        )
     for sk, by_ann in obj.items():
         if not isinstance(by_ann, dict):
             raise ToolkitError("expected {annotator: [...]}", file=str(path), key=f"$.{sk}")
         for ann, pair in by_ann.items():
             if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(d, dict) for d in pair)):
-                raise ToolkitError("expected two dicts (video A, video B)", file=str(path), key=f"$.{sk}.{ann}")
+                raise ToolkitError(
+                    "expected two dicts (video A, video B)", file=str(path), key=f"$.{sk}.{ann}"
+                )
             for v, d in enumerate(pair):
                 for loc_id, frames in d.items():
-                    ok = frames is None or (isinstance(frames, list) and all(
-                        isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in frames))
+                    ok = frames is None or (
+                        isinstance(frames, list)
+                        and all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in frames)
+                    )
                     if not ok:
-                        raise ToolkitError("expected null or a list of frame indices >= 0", file=str(path),
-                                           key=f"$.{sk}.{ann}[{v}].{loc_id}")
+                        raise ToolkitError(
+                            "expected null or a list of frame indices >= 0",
+                            file=str(path),
+                            key=f"$.{sk}.{ann}[{v}].{loc_id}",
+                        )
     return obj
 
 
@@ -184,14 +204,16 @@ def _annotators_from_labels(path: Path) -> dict[str, dict[str, list[dict[str, An
 
 
 def default_annotators_path(data: EvalData) -> Path | None:
-    """``annotation/timestamps/labels.jsonl`` if present, else ``annotation/timestamps_annotators.json``, else None."""
+    """``annotation/timestamps/labels.jsonl``, else ``annotation/timestamps_annotators.json``, else None."""
     for p in (data.annotation_dir / LABELS_FILE, data.annotation_dir / ANNOTATORS_FILE):
         if p.exists():
             return p
     return None
 
 
-def human_items(data: EvalData, annotators: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+def human_items(
+    data: EvalData, annotators: dict[str, dict[str, list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
     """Items comparing every annotator pair of a sample (the second annotator plays the prediction)."""
     rows = data.by_key
     items = []
@@ -226,8 +248,9 @@ class LocalizationResults:
         write_results(out_dir, self.metrics, items=self.items, **extra)
 
 
-def score_localization(data: EvalData, loc: Localization,
-                       annotators_path: str | os.PathLike | None = None) -> LocalizationResults:
+def score_localization(
+    data: EvalData, loc: Localization, annotators_path: str | os.PathLike | None = None
+) -> LocalizationResults:
     """Score keypoint predictions; add human-vs-human numbers when an annotators file exists."""
     items, unknown = localization_items(data, loc)
     metrics: dict[str, Any] = {"task": "localization", **summarize_localization(items), **_breakdowns(items)}
@@ -242,20 +265,25 @@ def score_localization(data: EvalData, loc: Localization,
         metrics["human_vs_human"] = {
             "annotations": str(path),
             "n_samples": len({h["sample_key"] for h in human}),
-            **summarize_localization(human), **_breakdowns(human),
+            **summarize_localization(human),
+            **_breakdowns(human),
             "model_on_same_items": summarize_localization(model_same),
         }
     else:
         metrics["human_vs_human"] = None
     metrics["protocol"] = PROTOCOL
-    metrics["inputs"] = inputs_block(data, loc.path, loc.sha256,
-                                     annotators=str(path) if path is not None else None)
+    metrics["inputs"] = inputs_block(
+        data, loc.path, loc.sha256, annotators=str(path) if path is not None else None
+    )
     return LocalizationResults(items=items, human=human, metrics=metrics)
 
 
-def eval_localization(dataset: str | os.PathLike, localization: str | os.PathLike,
-                      out_dir: str | os.PathLike | None = None,
-                      annotators_path: str | os.PathLike | None = None) -> LocalizationResults:
+def eval_localization(
+    dataset: str | os.PathLike,
+    localization: str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    annotators_path: str | os.PathLike | None = None,
+) -> LocalizationResults:
     """Load, score and (when ``out_dir`` is given) write localization results."""
     data = load_eval_data(dataset)
     res = score_localization(data, load_localization(localization, data), annotators_path)

@@ -16,6 +16,7 @@ Protocol (VidDiffBench ``recall@N_diff``), with the public eval's defects fixed:
 5. **Score** over ground truth a/b: ``recall`` = matched and right; ``err_nomatch`` = no prediction matched;
    ``err_flipped`` = matched but the other letter; ``err_pred_c`` = matched but c/null. They sum to 1.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,15 +37,17 @@ FLIP = {"a": "b", "b": "a"}
 
 PROTOCOL = {
     "scored": "ground truth a or b; c items are matching candidates but not scored",
-    "n_diff": "first n_differences_open_prediction predictions per sample (numeric key order); extras dropped",
+    "n_diff": "first n_differences_open_prediction predictions per sample (numeric key order); "
+    "extras dropped",
     "matching": "one judge call per sample; one-to-one enforced (duplicates keep the first gt key)",
     "opposites": "matched pairs judged direct opposites flip the prediction a<->b",
     "recall": "matched and correct / scored; err_nomatch + err_flipped + err_pred_c + recall = 1",
 }
 
 
-def resolve_matches(proposed: list[tuple[str, str | None]], gt_keys: list[str],
-                    pred_keys: list[str]) -> tuple[dict[str, str | None], dict[str, int]]:
+def resolve_matches(
+    proposed: list[tuple[str, str | None]], gt_keys: list[str], pred_keys: list[str]
+) -> tuple[dict[str, str | None], dict[str, int]]:
     """Turn a judge's proposed pairs into a one-to-one map ``{gt_key: pred_key|None}`` and repair counts."""
     repairs = {"missing_gt_keys": 0, "unknown_gt_keys": 0, "unknown_pred_keys": 0, "duplicate_matches": 0}
     raw: dict[str, str | None] = {}
@@ -88,11 +91,17 @@ class OpenResults:
 def summarize_open(items: list[dict[str, Any]]) -> dict[str, Any]:
     """``n, correct, recall, matched, err_nomatch, err_flipped, err_pred_c`` over scored items."""
     n = len(items)
-    count = {o: sum(1 for it in items if it["outcome"] == o) for o in ("correct", "nomatch", "flipped", "pred_c")}
+    count = {
+        o: sum(1 for it in items if it["outcome"] == o) for o in ("correct", "nomatch", "flipped", "pred_c")
+    }
     return {
-        "n": n, "correct": count["correct"], "recall": rate(count["correct"], n),
-        "matched": rate(n - count["nomatch"], n), "err_nomatch": rate(count["nomatch"], n),
-        "err_flipped": rate(count["flipped"], n), "err_pred_c": rate(count["pred_c"], n),
+        "n": n,
+        "correct": count["correct"],
+        "recall": rate(count["correct"], n),
+        "matched": rate(n - count["nomatch"], n),
+        "err_nomatch": rate(count["nomatch"], n),
+        "err_flipped": rate(count["flipped"], n),
+        "err_pred_c": rate(count["pred_c"], n),
     }
 
 
@@ -137,8 +146,15 @@ def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: d
     totals["dropped_over_limit"] += len(dropped)
     totals["dropped_no_description"] += len(ordered) - len(described)
     pred_desc = {k: pred_row[k]["description"].strip() for k in kept}
-    log_row = {"sample_key": sk, "n_diff": limit, "kept": kept, "dropped_over_limit": dropped,
-               "matches": {}, "opposite": {}, "repairs": {}}
+    log_row = {
+        "sample_key": sk,
+        "n_diff": limit,
+        "kept": kept,
+        "dropped_over_limit": dropped,
+        "matches": {},
+        "opposite": {},
+        "repairs": {},
+    }
     return _Sample(row, labels, gt_desc, pred_row, pred_desc, log_row, {k: None for k in gt_desc}, {})
 
 
@@ -148,13 +164,23 @@ def _items(s: _Sample) -> list[dict[str, Any]]:
         p = s.matches.get(g)
         raw = s.pred_row[p].get("prediction") if p is not None else None
         final = FLIP.get(raw, raw) if s.opposite.get(g) else raw
-        items.append({
-            "sample_key": row["sample_key"], "action": row.get("action"), "domain": row.get("domain"),
-            "split": row.get("split"), "diff_key": g, "gt": s.labels[g], "description": s.gt_desc[g],
-            "pred_key": p, "pred_description": s.pred_desc.get(p) if p else None,
-            "pred_raw": raw, "opposite": s.opposite.get(g, False), "prediction": final,
-            "outcome": "nomatch" if p is None else _outcome(s.labels[g], final),
-        })
+        items.append(
+            {
+                "sample_key": row["sample_key"],
+                "action": row.get("action"),
+                "domain": row.get("domain"),
+                "split": row.get("split"),
+                "diff_key": g,
+                "gt": s.labels[g],
+                "description": s.gt_desc[g],
+                "pred_key": p,
+                "pred_description": s.pred_desc.get(p) if p else None,
+                "pred_raw": raw,
+                "opposite": s.opposite.get(g, False),
+                "prediction": final,
+                "outcome": "nomatch" if p is None else _outcome(s.labels[g], final),
+            }
+        )
     return items
 
 
@@ -164,14 +190,30 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
     Three passes, so an LLM judge can run its calls concurrently: all matching calls, then all
     opposite checks (batched across samples), then scoring. Interrupted runs resume from the judge cache.
     """
-    totals = {k: 0 for k in ("samples_truncated", "dropped_over_limit", "dropped_no_description",
-                             "missing_gt_keys", "unknown_gt_keys", "unknown_pred_keys", "duplicate_matches",
-                             "matched_to_gt_c")}
-    samples = [_prepare(r, preds.for_sample(r["sample_key"]), totals)
-               for r in tqdm(data.rows, desc="open eval: prepare", unit="pair", disable=not progress)]
+    totals = {
+        k: 0
+        for k in (
+            "samples_truncated",
+            "dropped_over_limit",
+            "dropped_no_description",
+            "missing_gt_keys",
+            "unknown_gt_keys",
+            "unknown_pred_keys",
+            "duplicate_matches",
+            "matched_to_gt_c",
+        )
+    }
+    samples = [
+        _prepare(r, preds.for_sample(r["sample_key"]), totals)
+        for r in tqdm(data.rows, desc="open eval: prepare", unit="pair", disable=not progress)
+    ]
     todo = [s for s in samples if s.needs_judge]
-    proposals = judge.match_many([(s.row.get("action_description") or s.row.get("action_name") or "",
-                                   s.gt_desc, s.pred_desc) for s in todo])
+    proposals = judge.match_many(
+        [
+            (s.row.get("action_description") or s.row.get("action_name") or "", s.gt_desc, s.pred_desc)
+            for s in todo
+        ]
+    )
     pairs: list[tuple[_Sample, str, str]] = []
     for s, proposed in zip(todo, proposals):
         s.matches, repairs = resolve_matches(proposed, list(s.gt_desc), list(s.pred_desc))
@@ -185,11 +227,16 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
         s.log["opposite"][g] = bool(f)
     items: list[dict[str, Any]] = []
     for s in samples:
-        totals["matched_to_gt_c"] += sum(1 for g, p in s.matches.items() if p is not None and s.labels[g] == "c")
+        totals["matched_to_gt_c"] += sum(
+            1 for g, p in s.matches.items() if p is not None and s.labels[g] == "c"
+        )
         items += _items(s)
     if totals["dropped_over_limit"]:
-        log.warning("N_diff enforced: %d predictions dropped in %d samples", totals["dropped_over_limit"],
-                    totals["samples_truncated"])
+        log.warning(
+            "N_diff enforced: %d predictions dropped in %d samples",
+            totals["dropped_over_limit"],
+            totals["samples_truncated"],
+        )
     metrics: dict[str, Any] = {"task": "open", **summarize_open(items)}
     metrics["by_split"] = group_by(items, "split", summarize_open)
     metrics["macro_recall_over_splits"] = macro(metrics["by_split"], "recall")
@@ -206,8 +253,14 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
     return OpenResults(items=items, matching=[s.log for s in samples], metrics=metrics)
 
 
-def eval_open(dataset: str | os.PathLike, predictions: str | os.PathLike, judge: Judge,
-              out_dir: str | os.PathLike | None = None, *, progress: bool = True) -> OpenResults:
+def eval_open(
+    dataset: str | os.PathLike,
+    predictions: str | os.PathLike,
+    judge: Judge,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    progress: bool = True,
+) -> OpenResults:
     """Load, judge, score and (when ``out_dir`` is given) write open-set results."""
     data = load_eval_data(dataset)
     res = score_open(data, load_predictions(predictions, data), judge, progress=progress)

@@ -2,6 +2,7 @@
 
 Each function takes plain metric dicts so the figures can be rebuilt from any ``metrics.json``.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,12 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def action_accuracy_bars(runs: dict[str, dict[str, dict[str, Any]]], *, field: str = "accuracy",
-                         title: str = "Closed accuracy per action") -> bytes:
+def action_accuracy_bars(
+    runs: dict[str, dict[str, dict[str, Any]]],
+    *,
+    field: str = "accuracy",
+    title: str = "Closed accuracy per action",
+) -> bytes:
     """Grouped horizontal bars: one group per action, one bar per run, 95% CI whiskers, chance at 0.5.
 
     ``runs`` maps run name -> ``by_action`` block of a closed metrics file.
@@ -43,8 +48,15 @@ def action_accuracy_bars(runs: dict[str, dict[str, dict[str, Any]]], *, field: s
             ci = b.get("ci95") or [b[field], b[field]]
             lo.append(b[field] - ci[0])
             hi.append(ci[1] - b[field])
-        ax.barh(ys, xs, height=height * 0.95, xerr=[lo, hi], color=PALETTE[j % len(PALETTE)], label=name,
-                error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333"})
+        ax.barh(
+            ys,
+            xs,
+            height=height * 0.95,
+            xerr=[lo, hi],
+            color=PALETTE[j % len(PALETTE)],
+            label=name,
+            error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333"},
+        )
     ax.axvline(0.5, color="#999", ls="--", lw=1, label="chance (50%)")
     ax.set_yticks(range(len(actions)), labels=[f"{a}  (n={_n(runs, a)})" for a in actions])
     ax.invert_yaxis()
@@ -70,9 +82,14 @@ def hit_rate_curves(errors: dict[str, list[float]], *, max_seconds: float | None
             continue
         xs = sorted(errs)
         n = len(xs)
-        ax.step([0.0, *xs, top], [0.0, *[(i + 1) / n for i in range(n)], 1.0], where="post",
-                color=PALETTE[j % len(PALETTE)], label=f"{name} (n={n})",
-                ls="--" if name.startswith("human") else "-")
+        ax.step(
+            [0.0, *xs, top],
+            [0.0, *[(i + 1) / n for i in range(n)], 1.0],
+            where="post",
+            color=PALETTE[j % len(PALETTE)],
+            label=f"{name} (n={n})",
+            ls="--" if name.startswith("human") else "-",
+        )
     for t in (0.25, 0.5, 1.0):
         ax.axvline(t, color="#bbb", lw=0.8, ls=":")
     ax.set_xlim(0, top)
@@ -85,19 +102,32 @@ def hit_rate_curves(errors: dict[str, list[float]], *, max_seconds: float | None
     return _png(fig)
 
 
-def keypoint_error_bars(runs: dict[str, dict[str, dict[str, Any]]], *, field: str = "mae_seconds",
-                        title: str = "Localization error per keypoint") -> bytes:
+def keypoint_error_bars(
+    runs: dict[str, dict[str, dict[str, Any]]],
+    *,
+    field: str = "mae_seconds",
+    title: str = "Localization error per keypoint",
+) -> bytes:
     """Mean absolute keypoint error per keypoint (``action/loc_id``), one bar per run (or human pair)."""
     kps = sorted({k for blocks in runs.values() for k in blocks})
     names = list(runs)
     height = 0.8 / max(1, len(names))
     fig, ax = plt.subplots(figsize=(7.5, 0.4 * max(3, len(kps)) * max(1, len(names)) ** 0.5 + 1))
     for j, name in enumerate(names):
-        pts = [(i + (j - (len(names) - 1) / 2) * height, runs[name][k][field])
-               for i, k in enumerate(kps) if k in runs[name] and runs[name][k].get(field) is not None]
+        pts = [
+            (i + (j - (len(names) - 1) / 2) * height, runs[name][k][field])
+            for i, k in enumerate(kps)
+            if k in runs[name] and runs[name][k].get(field) is not None
+        ]
         if pts:
-            ax.barh([p[0] for p in pts], [p[1] for p in pts], height=height * 0.95,
-                    color=PALETTE[j % len(PALETTE)], label=name, hatch="//" if name.startswith("human") else None)
+            ax.barh(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                height=height * 0.95,
+                color=PALETTE[j % len(PALETTE)],
+                label=name,
+                hatch="//" if name.startswith("human") else None,
+            )
     ax.set_yticks(range(len(kps)), labels=kps)
     ax.invert_yaxis()
     ax.set_xlabel("mean absolute error (s)" if field == "mae_seconds" else field)

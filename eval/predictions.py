@@ -10,6 +10,7 @@ In both, an item may be the shorthand ``"a"`` (closed mode). Answers are normali
 whitespace (``" A "`` -> ``"a"``); anything else is a one-line error naming the file and JSON path
 (the public eval only logged a warning and went on). Difference keys must be digit strings.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.data import EvalData
 from schemas import check
 from schemas.errors import ToolkitError
 from schemas.io import read_json
-
-from eval.data import EvalData
 
 ANSWERS = ("a", "b", "c")
 
@@ -55,8 +55,11 @@ def _norm_item(value: Any, where: str, file: str) -> dict[str, Any]:
     if isinstance(pred, str):
         pred = pred.strip().lower() or None
     if pred is not None and pred not in ANSWERS:
-        raise ToolkitError(f"prediction {value.get('prediction')!r} is not one of a, b, c, null",
-                           file=file, key=f"{where}.prediction")
+        raise ToolkitError(
+            f"prediction {value.get('prediction')!r} is not one of a, b, c, null",
+            file=file,
+            key=f"{where}.prediction",
+        )
     desc = value.get("description")
     if desc is not None and not isinstance(desc, str):
         raise ToolkitError("description must be a string or null", file=file, key=f"{where}.description")
@@ -80,19 +83,28 @@ def parse_predictions(obj: Any, data: EvalData, *, file: str = "<predictions>") 
     """Normalise a loaded keyed or public-list prediction object against ``data``'s rows."""
     if isinstance(obj, list):
         if len(obj) != len(data.rows):
-            raise ToolkitError(f"list layout has {len(obj)} items but the dataset has {len(data.rows)} rows "
-                               "(the list must be aligned with the rows)", file=file, key="$")
-        items = {row["sample_key"]: _norm_sample(o, f"$[{i}]", file) for i, (row, o) in enumerate(zip(data.rows, obj))}
+            raise ToolkitError(
+                f"list layout has {len(obj)} items but the dataset has {len(data.rows)} rows "
+                "(the list must be aligned with the rows)",
+                file=file,
+                key="$",
+            )
+        items = {
+            row["sample_key"]: _norm_sample(o, f"$[{i}]", file)
+            for i, (row, o) in enumerate(zip(data.rows, obj))
+        }
         preds = Predictions(items=items, layout="list")
     elif isinstance(obj, dict):
         items = {str(sk): _norm_sample(v, f"$.{sk}", file) for sk, v in obj.items()}
         check("predictions", items, file=file)
         known = data.by_key
-        preds = Predictions(items=items, layout="keyed",
-                            unknown_samples=sorted(k for k in items if k not in known))
+        preds = Predictions(
+            items=items, layout="keyed", unknown_samples=sorted(k for k in items if k not in known)
+        )
     else:
-        raise ToolkitError("expected a JSON object {sample_key: {...}} or a list aligned with the rows",
-                           file=file, key="$")
+        raise ToolkitError(
+            "expected a JSON object {sample_key: {...}} or a list aligned with the rows", file=file, key="$"
+        )
     return preds
 
 
@@ -106,7 +118,7 @@ def load_predictions(path: str | os.PathLike, data: EvalData) -> Predictions:
 
 @dataclass
 class Localization:
-    """Keypoint frame predictions ``{sample_key: [{loc_id: [frame, ...]|None}, {...}]}`` (0-based, stored clips)."""
+    """Keypoint predictions ``{sample_key: [{loc_id: [frame, ...]|None}, {...}]}`` (0-based)."""
 
     items: dict[str, list[dict[str, list[int] | None]]]
     path: Path | None = None
@@ -118,11 +130,16 @@ def parse_localization(obj: Any, data: EvalData, *, file: str = "<localization>"
     """Validate a localization object (keyed, or a list aligned with the rows) against the schema."""
     if isinstance(obj, list):
         if len(obj) != len(data.rows):
-            raise ToolkitError(f"list layout has {len(obj)} items but the dataset has {len(data.rows)} rows",
-                               file=file, key="$")
+            raise ToolkitError(
+                f"list layout has {len(obj)} items but the dataset has {len(data.rows)} rows",
+                file=file,
+                key="$",
+            )
         obj = {row["sample_key"]: o for row, o in zip(data.rows, obj) if o is not None}
     if not isinstance(obj, dict):
-        raise ToolkitError("expected a JSON object {sample_key: [{loc_id: [frames]}, {...}]}", file=file, key="$")
+        raise ToolkitError(
+            "expected a JSON object {sample_key: [{loc_id: [frames]}, {...}]}", file=file, key="$"
+        )
     check("localization", obj, file=file)
     known = data.by_key
     return Localization(items=obj, unknown_samples=sorted(k for k in obj if k not in known))

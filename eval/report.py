@@ -12,6 +12,7 @@ few pairs, a strip of frames of A against B at the annotated and predicted keypo
 statement, its ground truth and every run's answer. Images are PNG/JPEG data URLs, so the file opens
 in a browser with no server.
 """
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import ToolkitError
-from schemas.io import atomic_write, read_json, read_jsonl
-
 from eval import plots
 from eval.closed import score_closed
 from eval.data import EvalData, clip_fps, diff_sort_key, gt_labels, load_eval_data
@@ -32,6 +30,8 @@ from eval.localization import score_localization
 from eval.predictions import Localization, Predictions, load_localization, load_predictions
 from eval.report_template import HTML_TEMPLATE, MD_TEMPLATE
 from eval.results import toolkit_version
+from schemas.errors import ToolkitError
+from schemas.io import atomic_write, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 TASKS = ("closed", "open", "localization")
@@ -112,12 +112,16 @@ def load_run(run_dir: Path, data: EvalData | None) -> Run:
                 if res.human:
                     run.items["human"] = res.human
     if not run.metrics and run.predictions is None and run.localization is None:
-        raise ToolkitError("no predictions.json, localization.json or eval metrics.json found "
-                           "(pass --dataset to score predictions)", file=str(run_dir))
+        raise ToolkitError(
+            "no predictions.json, localization.json or eval metrics.json found "
+            "(pass --dataset to score predictions)",
+            file=str(run_dir),
+        )
     return run
 
 
 # ----------------------------------------------------------------------------------------- tables
+
 
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
@@ -147,13 +151,23 @@ def closed_table(runs: list[Run]) -> dict[str, Any]:
                 cells.append({"text": "–", "title": ""})
                 continue
             star = "*" if b["significant"] else ""
-            cells.append({"text": f"{_pct(b['accuracy'])}{star}",
-                          "title": f"{b['correct']}/{b['n']}, 95% CI {_pct(b['ci95'][0])}–{_pct(b['ci95'][1])}, "
-                                   f"p={b['p_value']:.3g}"})
+            cells.append(
+                {
+                    "text": f"{_pct(b['accuracy'])}{star}",
+                    "title": f"{b['correct']}/{b['n']}, 95% CI {_pct(b['ci95'][0])}–{_pct(b['ci95'][1])}, "
+                    f"p={b['p_value']:.3g}",
+                }
+            )
         avg = m.get("macro_accuracy_over_splits")
         cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies"})
-        rows.append({"name": r.name, "cells": cells, "unknown": m["unknown_keys"]["count"],
-                     "origin": r.metrics_origin.get("closed", "")})
+        rows.append(
+            {
+                "name": r.name,
+                "cells": cells,
+                "unknown": m["unknown_keys"]["count"],
+                "origin": r.metrics_origin.get("closed", ""),
+            }
+        )
     return {"columns": [*splits, "Avg", "All (pooled)"], "rows": rows}
 
 
@@ -167,15 +181,35 @@ def open_table(runs: list[Run]) -> dict[str, Any]:
             continue
         cells = [_pct((m["by_split"].get(s) or {}).get("recall")) for s in splits]
         judge = m.get("judge") or {}
-        rows.append({"name": r.name, "cells": [*cells, _pct(m.get("macro_recall_over_splits")), _pct(m["recall"]),
-                                               _pct(m["err_nomatch"]), _pct(m["err_flipped"])],
-                     "judge": judge.get("match_model") or judge.get("kind", "?"),
-                     "comparable": m.get("comparable_to_llm_judge", True)})
+        rows.append(
+            {
+                "name": r.name,
+                "cells": [
+                    *cells,
+                    _pct(m.get("macro_recall_over_splits")),
+                    _pct(m["recall"]),
+                    _pct(m["err_nomatch"]),
+                    _pct(m["err_flipped"]),
+                ],
+                "judge": judge.get("match_model") or judge.get("kind", "?"),
+                "comparable": m.get("comparable_to_llm_judge", True),
+            }
+        )
     return {"columns": [*splits, "Avg", "All", "no match", "flipped"], "rows": rows}
 
 
-LOC_COLUMNS = ("n", "missing", "mae_frames", "mae_seconds", "mae_norm", "hit@0.25s", "hit@0.5s", "hit@1s",
-               "hit@5%", "hit@10%")
+LOC_COLUMNS = (
+    "n",
+    "missing",
+    "mae_frames",
+    "mae_seconds",
+    "mae_norm",
+    "hit@0.25s",
+    "hit@0.5s",
+    "hit@1s",
+    "hit@5%",
+    "hit@10%",
+)
 
 
 def _loc_cells(b: dict[str, Any]) -> list[str]:
@@ -203,26 +237,45 @@ def localization_table(runs: list[Run]) -> dict[str, Any]:
         rows.append({"name": r.name, "cells": _loc_cells(m), "kind": "run"})
         hh = m.get("human_vs_human")
         if hh:
-            extra.append({"name": f"{r.name} on doubly-annotated items", "cells": _loc_cells(hh["model_on_same_items"]),
-                          "kind": "same"})
-            human = human or {"name": f"human vs human ({hh['n_samples']} doubly-annotated pairs)",
-                              "cells": _loc_cells(hh), "kind": "human"}
+            extra.append(
+                {
+                    "name": f"{r.name} on doubly-annotated items",
+                    "cells": _loc_cells(hh["model_on_same_items"]),
+                    "kind": "same",
+                }
+            )
+            human = human or {
+                "name": f"human vs human ({hh['n_samples']} doubly-annotated pairs)",
+                "cells": _loc_cells(hh),
+                "kind": "human",
+            }
     return {"columns": list(LOC_COLUMNS), "rows": rows + extra + ([human] if human else [])}
 
 
 # ------------------------------------------------------------------------------------------ figures
+
 
 def figures(runs: list[Run]) -> list[dict[str, Any]]:
     """The report's plots as ``{id, title, png}``; only those with data."""
     out = []
     closed = {r.name: r.metrics["closed"]["by_action"] for r in runs if r.metrics.get("closed")}
     if any(closed.values()):
-        out.append({"id": "closed_by_action", "title": "Closed accuracy per action",
-                    "png": plots.action_accuracy_bars(closed)})
+        out.append(
+            {
+                "id": "closed_by_action",
+                "title": "Closed accuracy per action",
+                "png": plots.action_accuracy_bars(closed),
+            }
+        )
     opened = {r.name: r.metrics["open"]["by_action"] for r in runs if r.metrics.get("open")}
     if any(opened.values()):
-        out.append({"id": "open_by_action", "title": "Open recall per action",
-                    "png": plots.action_accuracy_bars(opened, field="recall", title="Open recall per action")})
+        out.append(
+            {
+                "id": "open_by_action",
+                "title": "Open recall per action",
+                "png": plots.action_accuracy_bars(opened, field="recall", title="Open recall per action"),
+            }
+        )
     errors: dict[str, list[float]] = {}
     kps: dict[str, dict[str, Any]] = {}
     n_kp = len({k for r in runs for k in (r.metrics.get("localization") or {}).get("by_keypoint", {})})
@@ -242,18 +295,31 @@ def figures(runs: list[Run]) -> list[dict[str, Any]]:
                 hp = Path(r.metrics_origin.get("localization", "")).parent / "human_items.jsonl"
                 human = read_jsonl(hp) if hp.exists() else []
             if human and "human vs human" not in errors:
-                errors["human vs human"] = [it["err_seconds"] for it in human if it.get("err_seconds") is not None]
+                errors["human vs human"] = [
+                    it["err_seconds"] for it in human if it.get("err_seconds") is not None
+                ]
     if any(errors.values()):
-        out.append({"id": "loc_hits", "title": "Localization hit rate vs tolerance",
-                    "png": plots.hit_rate_curves(errors)})
+        out.append(
+            {
+                "id": "loc_hits",
+                "title": "Localization hit rate vs tolerance",
+                "png": plots.hit_rate_curves(errors),
+            }
+        )
     if any(kps.values()):
         what = "keypoint" if by == "by_keypoint" else "action"
-        out.append({"id": "loc_keypoints", "title": f"Localization error per {what}",
-                    "png": plots.keypoint_error_bars(kps, title=f"Localization error per {what}")})
+        out.append(
+            {
+                "id": "loc_keypoints",
+                "title": f"Localization error per {what}",
+                "png": plots.keypoint_error_bars(kps, title=f"Localization error per {what}"),
+            }
+        )
     return out
 
 
 # ------------------------------------------------------------------------------------------- strips
+
 
 def _jpeg_data_url(frame: Any) -> str:
     from PIL import Image
@@ -283,9 +349,15 @@ def _first(frames: list[int] | None) -> int | None:
 def pick_pairs(data: EvalData, runs: list[Run], n: int) -> list[dict[str, Any]]:
     """The first ``n`` rows with keypoints, preferring rows a run localized, then rows with a/b labels."""
     loc_keys = {k for r in runs if r.localization for k in r.localization.items}
-    cands = [r for r in data.rows if any(v for d in (r.get("retrieval_frames") or []) for v in (d or {}).values())]
-    cands.sort(key=lambda r: (r["sample_key"] not in loc_keys,
-                              not any(v in ("a", "b") for v in gt_labels(r).values())))
+    cands = [
+        r for r in data.rows if any(v for d in (r.get("retrieval_frames") or []) for v in (d or {}).values())
+    ]
+    cands.sort(
+        key=lambda r: (
+            r["sample_key"] not in loc_keys,
+            not any(v in ("a", "b") for v in gt_labels(r).values()),
+        )
+    )
     return cands[:n]
 
 
@@ -294,8 +366,9 @@ def strip(data: EvalData, row: dict[str, Any], runs: list[Run]) -> dict[str, Any
     sk = row["sample_key"]
     gt_pair = row.get("retrieval_frames") or [{}, {}]
     first_a = {k: v[0] for k, v in (gt_pair[0] or {}).items() if v}
-    loc_ids = sorted({k for d in gt_pair for k, v in (d or {}).items() if v},
-                     key=lambda k: (first_a.get(k, 1 << 30), k))  # in the order they happen in video A
+    loc_ids = sorted(
+        {k for d in gt_pair for k, v in (d or {}).items() if v}, key=lambda k: (first_a.get(k, 1 << 30), k)
+    )  # in the order they happen in video A
     loc_runs = [r for r in runs if r.localization]
     wanted: list[set[int]] = [set(), set()]
     cells: list[dict[str, Any]] = []
@@ -326,7 +399,9 @@ def strip(data: EvalData, row: dict[str, Any], runs: list[Run]) -> dict[str, Any
             for mk in vid["marks"]:
                 mk["img"] = images[v].get(mk["frame"]) if mk["frame"] is not None else None
                 if mk["label"] != "annotated" and mk["frame"] is not None and gt_frame is not None:
-                    mk["err"] = f"Δ {mk['frame'] - gt_frame:+d} fr ({(mk['frame'] - gt_frame) / vid['fps']:+.2f} s)"
+                    mk["err"] = (
+                        f"Δ {mk['frame'] - gt_frame:+d} fr ({(mk['frame'] - gt_frame) / vid['fps']:+.2f} s)"
+                    )
     statements = []
     labels = gt_labels(row)
     for dk in sorted(labels, key=diff_sort_key):
@@ -338,18 +413,37 @@ def strip(data: EvalData, row: dict[str, Any], runs: list[Run]) -> dict[str, Any
             p = r.predictions.for_sample(sk).get(dk, {}).get("prediction")
             ok = None if labels[dk] not in ("a", "b") else (p == labels[dk])
             answers.append({"run": r.name, "answer": p or "–", "ok": ok})
-        statements.append({"key": dk, "text": entry.get("description", ""), "gt": labels[dk],
-                           "keypoints": ", ".join(entry.get("keypoints") or []), "answers": answers})
-    return {"sample_key": sk, "action": row.get("action"), "split": row.get("split"),
-            "description": row.get("action_description", ""), "keypoints": cells, "statements": statements,
-            "has_images": any(images)}
+        statements.append(
+            {
+                "key": dk,
+                "text": entry.get("description", ""),
+                "gt": labels[dk],
+                "keypoints": ", ".join(entry.get("keypoints") or []),
+                "answers": answers,
+            }
+        )
+    return {
+        "sample_key": sk,
+        "action": row.get("action"),
+        "split": row.get("split"),
+        "description": row.get("action_description", ""),
+        "keypoints": cells,
+        "statements": statements,
+        "has_images": any(images),
+    }
 
 
 # ------------------------------------------------------------------------------------------- output
 
-def build_report(run_dirs: list[str | os.PathLike], out_html: str | os.PathLike, *,
-                 out_md: str | os.PathLike | None = None, dataset: str | os.PathLike | None = None,
-                 n_pairs: int = 3) -> tuple[Path, Path]:
+
+def build_report(
+    run_dirs: list[str | os.PathLike],
+    out_html: str | os.PathLike,
+    *,
+    out_md: str | os.PathLike | None = None,
+    dataset: str | os.PathLike | None = None,
+    n_pairs: int = 3,
+) -> tuple[Path, Path]:
     """Write the HTML report (self-contained) and its Markdown twin (figures as PNG files beside it)."""
     import jinja2
 
@@ -368,12 +462,24 @@ def build_report(run_dirs: list[str | os.PathLike], out_html: str | os.PathLike,
         "dataset": str(ds_path) if ds_path else None,
         "dataset_name": data.name if data else None,
         "toolkit_version": toolkit_version(),
-        "runs": [{"name": r.name, "path": str(r.path), "origin": r.metrics_origin,
-                  "judge": (r.metrics.get("open") or {}).get("judge")} for r in runs],
-        "closed": closed_table(runs), "open": open_table(runs), "loc": localization_table(runs),
-        "figures": figs, "strips": strips,
+        "runs": [
+            {
+                "name": r.name,
+                "path": str(r.path),
+                "origin": r.metrics_origin,
+                "judge": (r.metrics.get("open") or {}).get("judge"),
+            }
+            for r in runs
+        ],
+        "closed": closed_table(runs),
+        "open": open_table(runs),
+        "loc": localization_table(runs),
+        "figures": figs,
+        "strips": strips,
     }
-    env = jinja2.Environment(autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        autoescape=jinja2.select_autoescape(default=True), undefined=jinja2.StrictUndefined
+    )
     env.filters["b64"] = lambda b: base64.b64encode(b).decode()
     out_html = Path(out_html)
     out_md = Path(out_md) if out_md else out_html.with_suffix(".md")
@@ -387,4 +493,3 @@ def build_report(run_dirs: list[str | os.PathLike], out_html: str | os.PathLike,
     for p in [out_html, out_md, *(fig_dir / f"{f['id']}.png" for f in figs)]:
         os.chmod(p, 0o644)  # temp files are created 0600; a report is meant to be shared
     return out_html, out_md
-

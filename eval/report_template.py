@@ -1,4 +1,5 @@
 """Jinja2 templates of ``viddiff report``: a self-contained HTML page and its Markdown twin."""
+
 from __future__ import annotations
 
 HTML_TEMPLATE = r"""<!doctype html>

@@ -4,6 +4,7 @@ Every ``metrics.json`` carries ``task`` (closed/open/localization, which ``viddi
 ``inputs`` (dataset path and fingerprint, prediction file path and sha256, toolkit version, time) and
 ``protocol`` (what was measured and how it differs from the public eval).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -12,9 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from schemas.io import write_json, write_jsonl
-
 from eval.data import EvalData
+from schemas.io import write_json, write_jsonl
 
 
 def toolkit_version() -> str:
@@ -25,7 +25,9 @@ def toolkit_version() -> str:
         return "unknown"
 
 
-def inputs_block(data: EvalData, pred_path: Path | None, pred_sha: str | None, **extra: Any) -> dict[str, Any]:
+def inputs_block(
+    data: EvalData, pred_path: Path | None, pred_sha: str | None, **extra: Any
+) -> dict[str, Any]:
     """Provenance of one evaluation: what was scored against what, by which toolkit, when."""
     return {
         "dataset": str(data.source),

@@ -6,6 +6,7 @@ against p = 0.5 (``scipy.stats.binomtest``), and the 95% interval is the **Wilso
 (``BinomTestResult.proportion_ci(method="wilson")``), which keeps its coverage for small n and
 accuracies near 0 or 1, unlike the normal approximation.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -49,8 +50,11 @@ def mean(values: Iterable[float]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def group_by(items: list[dict[str, Any]], key: str | Callable[[dict[str, Any]], Any],
-             summarize: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def group_by(
+    items: list[dict[str, Any]],
+    key: str | Callable[[dict[str, Any]], Any],
+    summarize: Callable[[list[dict[str, Any]]], dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
     """``{group: summarize(items in group)}`` with groups sorted; items whose key is None are skipped."""
     fn = key if callable(key) else (lambda it: it.get(key))
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)

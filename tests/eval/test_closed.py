@@ -1,4 +1,5 @@
 """Closed-set metrics on hand-made data; every expected number is derived in the comments."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,13 @@ from viddiff_method.cli import main
 # s3: 0 a->"a" (shorthand) ok, 1 b->b ok, 2 a->null wrong
 # s4: all c -> nothing scored; "ghost" is not a sample
 KEYED = {
-    "s1": {"0": {"description": "x", "prediction": "a"}, "1": {"description": "y", "prediction": "A "},
-           "2": {"prediction": "b"}, "7": "a", "3": "b"},
+    "s1": {
+        "0": {"description": "x", "prediction": "a"},
+        "1": {"description": "y", "prediction": "A "},
+        "2": {"prediction": "b"},
+        "7": "a",
+        "3": "b",
+    },
     "s2": {"0": "b", "1": "c", "2": {"description": None, "prediction": "a"}, "3": "a"},
     "s3": {"0": "a", "1": {"description": "z", "prediction": "b"}, "2": {"prediction": None}},
     "s4": {"0": "a"},
@@ -91,11 +97,14 @@ def test_p_value_and_ci_nine_of_ten(tmp_path):
     assert m["ci95"] == pytest.approx(list(wilson(9, 10)))
 
 
-@pytest.mark.parametrize("bad, where", [
-    ({"s1": {"0": {"prediction": "yes"}}}, "$.s1.0.prediction"),
-    ({"s1": {"zero": "a"}}, "$.s1.zero"),
-    ({"s1": {"0": 3}}, "$.s1.0"),
-])
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        ({"s1": {"0": {"prediction": "yes"}}}, "$.s1.0.prediction"),
+        ({"s1": {"zero": "a"}}, "$.s1.zero"),
+        ({"s1": {"0": 3}}, "$.s1.0"),
+    ],
+)
 def test_bad_predictions_name_the_path(data, bad, where):
     with pytest.raises(ToolkitError, match=rf"preds.json: {__import__('re').escape(where)}"):
         parse_predictions(bad, data, file="preds.json")
@@ -109,20 +118,26 @@ def test_list_layout_wrong_length(data):
 def test_cli_closed_writes_metrics_and_items(tmp_path):
     ds = write_dataset(tmp_path / "ds")
     (tmp_path / "p.json").write_text(json.dumps(KEYED))
-    res = CliRunner().invoke(main, ["eval", "closed", str(ds), str(tmp_path / "p.json"), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        main, ["eval", "closed", str(ds), str(tmp_path / "p.json"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 0, res.output
     assert "55.6% (5/9" in res.output
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert m["task"] == "closed" and m["inputs"]["predictions_layout"] == "keyed"
     items = [json.loads(x) for x in (tmp_path / "o" / "items.jsonl").read_text().splitlines()]
     assert len(items) == 9 and sum(it["correct"] for it in items) == 5
-    assert load_predictions(tmp_path / "p.json", load_eval_data(ds)).sha256 == m["inputs"]["predictions_sha256"]
+    assert (
+        load_predictions(tmp_path / "p.json", load_eval_data(ds)).sha256 == m["inputs"]["predictions_sha256"]
+    )
 
 
 def test_cli_bad_input_is_one_line(tmp_path):
     ds = write_dataset(tmp_path / "ds")
     (tmp_path / "p.json").write_text('{"s1": {"0": "maybe"}}')
-    res = CliRunner().invoke(main, ["eval", "closed", str(ds), str(tmp_path / "p.json"), "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(
+        main, ["eval", "closed", str(ds), str(tmp_path / "p.json"), "--out", str(tmp_path / "o")]
+    )
     assert res.exit_code == 1
     assert res.output.strip().count("\n") == 0 and "$.s1.0.prediction" in res.output
     assert "Traceback" not in res.output and not (tmp_path / "o").exists()

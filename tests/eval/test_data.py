@@ -1,4 +1,5 @@
 """A published Hub-layout folder scores exactly like the dataset directory it came from."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`viddiff report` on a tiny dataset with real clips: numbers, embedded frames and offline-ness."""
+
 from __future__ import annotations
 
 import base64
@@ -29,19 +30,36 @@ def workspace(tmp_path_factory):
         preds, loc = {}, {}
         for s in ds.samples:
             gt = {k: v for k, v in s["differences_gt"].items() if v}
-            preds[s["sample_key"]] = {k: {"description": None,
-                                          "prediction": {"a": "b", "b": "a"}.get(v, v) if flip else v}
-                                      for k, v in gt.items()}
-            loc[s["sample_key"]] = [{k: [min(v[0] + shift, s["videos"][i]["n_frames"] - 1)] for k, v in d.items()}
-                                    for i, d in enumerate(s["retrieval_frames"])]
+            preds[s["sample_key"]] = {
+                k: {"description": None, "prediction": {"a": "b", "b": "a"}.get(v, v) if flip else v}
+                for k, v in gt.items()
+            }
+            loc[s["sample_key"]] = [
+                {k: [min(v[0] + shift, s["videos"][i]["n_frames"] - 1)] for k, v in d.items()}
+                for i, d in enumerate(s["retrieval_frames"])
+            ]
         (run / "predictions.json").write_text(json.dumps(preds))
         (run / "localization.json").write_text(json.dumps(loc))
         (run / "config.json").write_text(json.dumps({"name": name}))
     # the method run has eval outputs; the baseline is scored by the report itself
     eval_closed(ds.root, root / "method" / "predictions.json", root / "method" / "eval" / "closed")
-    eval_localization(ds.root, root / "method" / "localization.json", root / "method" / "eval" / "localization")
-    res = CliRunner().invoke(main, ["report", str(root / "method"), str(root / "baseline"), "--dataset",
-                                    str(ds.root), "--out", str(root / "report.html"), "--pairs", "2"])
+    eval_localization(
+        ds.root, root / "method" / "localization.json", root / "method" / "eval" / "localization"
+    )
+    res = CliRunner().invoke(
+        main,
+        [
+            "report",
+            str(root / "method"),
+            str(root / "baseline"),
+            "--dataset",
+            str(ds.root),
+            "--out",
+            str(root / "report.html"),
+            "--pairs",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     return root, ds
 
@@ -63,7 +81,9 @@ def test_report_is_self_contained_and_frames_are_the_keypoints(workspace):
     root, ds = workspace
     html = (root / "report.html").read_text()
     assert not re.search(r'(src|href)="(https?:|file:|/)', html)  # nothing outside the file
-    assert html.count('src="data:image/png;base64,') == 3  # per-action bars, hit-rate curves, per-keypoint bars
+    assert (
+        html.count('src="data:image/png;base64,') == 3
+    )  # per-action bars, hit-rate curves, per-keypoint bars
     # frame strips: the alt text names the frame; the JPEG's barcode must show that same source frame
     thumbs = re.findall(r'<img src="data:image/jpeg;base64,([^"]+)" alt="([AB]) (\w+) frame (\d+)">', html)
     assert len(thumbs) == 2 * 2 * 2 * 3  # 2 pairs x 2 keypoints x 2 videos x (annotated + 2 runs)
