@@ -70,9 +70,11 @@ def find_project(ls, title: str):
     return found[0] if found else None
 
 
-def list_tasks(ls, project_id: int) -> list[Any]:
-    """All tasks of a project (with annotation and prediction summaries)."""
-    return list(ls.tasks.list(project=project_id, fields="task_only", page_size=1000))
+def list_tasks(ls, project_id: int, *, with_predictions: bool = False) -> list[Any]:
+    """All tasks of a project with annotation counts (``with_predictions``: also their model versions,
+    which Label Studio only fills in the slower ``fields=all`` listing)."""
+    return list(ls.tasks.list(project=project_id, fields="all" if with_predictions else "task_only",
+                              page_size=1000))
 
 
 def _norm_xml(xml: str | None) -> str:
@@ -182,7 +184,7 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
         _ensure_storage(ls, proj.id, _common_folder([ds.video_path(s, i) for s in rows for i in range(2)]), root)
         if comps:
             _ensure_storage(ls, proj.id, _common_folder(list(comps.values())), root)
-        existing = {t.data.get("sample_key"): t for t in list_tasks(ls, proj.id)}
+        existing = {t.data.get("sample_key"): t for t in list_tasks(ls, proj.id, with_predictions=run is not None)}
         res.tasks_existing = sum(1 for s in rows if s["sample_key"] in existing)
         new_tasks, new_preds = [], []
         for s in tqdm(rows, desc=f"push {action}", unit="pair", disable=not progress):
