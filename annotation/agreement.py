@@ -121,6 +121,6 @@ def agreement(dataset: str | os.PathLike, *, delta: int = 2, write: bool = True)
         all_frames += fi
         out["actions"][action] = {"labels": label_agreement(li), "keypoints": timing_agreement(fi, delta)}
     out["overall"] = {"labels": label_agreement(all_labels), "keypoints": timing_agreement(all_frames, delta)}
-    if write:
+    if write and out["actions"]:
         write_json(ds.root / "annotation" / "agreement.json", out)
     return out

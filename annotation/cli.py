@@ -101,6 +101,8 @@ def agreement_cmd(dataset, delta) -> None:
     from annotation.agreement import agreement
 
     res = agreement(dataset, delta=delta)
+    if not res["actions"]:
+        raise ToolkitError("no converted labels yet: run `curate annotate pull` (or convert) first", file=dataset)
     click.echo(f"{'action':<16} {'items':>5} {'agree':>7} {'kappa':>7} {'alpha':>7} | {'kp items':>8} "
                f"{'|d| fr':>7} {'|d| s':>7} {'<=d':>6}")
     for name, r in [*res["actions"].items(), ("ALL", res["overall"])]:
@@ -109,8 +111,6 @@ def agreement_cmd(dataset, delta) -> None:
                    f"{_fmt(lab['krippendorff_alpha']):>7} | {kp['items']:>8} {_fmt(kp['mean_abs_frames']):>7} "
                    f"{_fmt(kp['mean_abs_seconds']):>7} "
                    f"{_fmt(None if kp['within_delta'] is None else 100 * kp['within_delta'], True):>6}")
-    if not res["actions"]:
-        raise ToolkitError("no converted labels yet: run `curate annotate pull` (or convert) first", file=dataset)
 
 
 @annotate.command("status")
@@ -120,7 +120,8 @@ def status_cmd(dataset, project) -> None:
     """Per action: tasks on the server, annotated, doubly annotated."""
     from annotation.client import status
 
+    rows = status(dataset, project=project)
     click.echo(f"{'kind':<12} {'action':<16} {'project':>7} {'pairs':>5} {'tasks':>5} {'annotated':>9} {'double':>6}")
-    for s in status(dataset, project=project):
+    for s in rows:
         click.echo(f"{s.kind:<12} {s.action:<16} {s.project_id or '-':>7} {s.pairs_in_dataset:>5} {s.tasks:>5} "
                    f"{s.annotated:>9} {s.doubly_annotated:>6}")
