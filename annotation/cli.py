@@ -80,11 +80,13 @@ def pull_cmd(dataset, kind, project, reviewer, tolerance) -> None:
 @click.option("--kind", type=KIND, required=True)
 @click.option("--reviewer", default=None, help="User id whose labels win over the agreement rule.")
 @click.option("--tolerance", default=2, show_default=True, type=int)
-def convert_cmd(export, dataset, kind, reviewer, tolerance) -> None:
+@click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
+              help="The project's label config (XML) to validate against; default: generated from the taxonomy.")
+def convert_cmd(export, dataset, kind, reviewer, tolerance, config) -> None:
     """Convert a Label Studio JSON export (offline) into DATASET."""
     from annotation.convert import convert_file
 
-    _print_reports([convert_file(export, dataset, kind, reviewer=reviewer, tolerance=tolerance)])
+    _print_reports([convert_file(export, dataset, kind, reviewer=reviewer, tolerance=tolerance, config=config)])
 
 
 def _fmt(x, pct: bool = False) -> str:

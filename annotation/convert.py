@@ -314,8 +314,12 @@ def export_name_for(raw: bytes, stem: str) -> str:
 
 
 def convert_file(export: str | os.PathLike, dataset: str | os.PathLike, kind: str, *, reviewer: str | None = None,
-                 tolerance: int = DEFAULT_TOLERANCE) -> ConvertReport:
-    """``curate annotate convert``: convert a JSON export file into ``dataset`` (configs from the taxonomy)."""
+                 tolerance: int = DEFAULT_TOLERANCE, config: str | os.PathLike | None = None) -> ConvertReport:
+    """``curate annotate convert``: convert a JSON export file into ``dataset``.
+
+    Results are validated against ``config`` (the project's label config XML, e.g. saved from the project's
+    settings) when given, else against the config generated from each action's current taxonomy.
+    """
     export = Path(export)
     try:
         raw = export.read_bytes()
@@ -323,5 +327,16 @@ def convert_file(export: str | os.PathLike, dataset: str | os.PathLike, kind: st
         raise ToolkitError("export file not found", file=str(export)) from None
     tasks = parse_export(raw, str(export))
     ds = load_dataset(dataset)
+    configs = None
+    if config is not None:
+        try:
+            xml = Path(config).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ToolkitError("label config file not found", file=str(config)) from None
+        try:
+            config_items(xml)
+        except Exception as e:  # noqa: BLE001 - the SDK raises several parser errors
+            raise ToolkitError(f"not a valid label config: {e}", file=str(config)) from None
+        configs = {a: xml for a in {s["action"] for s in ds.samples}}
     return convert_tasks(ds, kind, tasks, raw=raw, export_name=export_name_for(raw, export.stem),
-                         reviewer=reviewer, tolerance=tolerance)
+                         configs=configs, reviewer=reviewer, tolerance=tolerance)

@@ -166,3 +166,23 @@ def test_cli_convert_one_line_error_and_success(ds, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3 items resolved" in r.stdout
     assert load_dataset(ds.root).by_key["diving_0_0"]["differences_gt"]["1"] == "c"
+
+
+def test_convert_validates_against_a_given_project_config(ds, tmp_path):
+    from annotation.configs import label_config
+    from annotation.taxonomy import load_action_taxonomy
+
+    tax = load_action_taxonomy(ds, "diving_0")
+    tax.differences = {"0": tax.differences["0"]}           # the project only asked about difference 0
+    cfg = tmp_path / "project.xml"
+    cfg.write_text(label_config("differences", tax))
+    export = _write(tmp_path, [export_task(1, _data(ds, "diving_0_0"), [
+        {"completed_by": 2, "result": [choice("0", "b"), choice("1", "a")]}])])
+    rep = convert_file(export, ds.root, "differences", config=cfg)
+    assert [p.where for p in rep.problems] == ["result[1] (diff_1)"]
+    assert "not found" in rep.problems[0].message
+    gt = load_dataset(ds.root).by_key["diving_0_0"]["differences_gt"]
+    assert gt["0"] == "b"
+    cfg.write_text("<View><Choices name=")
+    with pytest.raises(ToolkitError, match="not a valid label config"):
+        convert_file(export, ds.root, "differences", config=cfg)
