@@ -52,6 +52,7 @@ class Run:
     metrics_origin: dict[str, str] = field(default_factory=dict)
     predictions: Predictions | None = None
     localization: Localization | None = None
+    difference_frames: dict[str, Any] = field(default_factory=dict)
 
 
 def find_metrics(run_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -111,6 +112,9 @@ def load_run(run_dir: Path, data: EvalData | None) -> Run:
                 run.metrics_origin["localization"] = "computed by viddiff report"
                 if res.human:
                     run.items["human"] = res.human
+    if (run_dir / "difference_frames.json").exists():  # `viddiff run`: frames shown per difference
+        dfr = read_json(run_dir / "difference_frames.json")
+        run.difference_frames = dfr if isinstance(dfr, dict) else {}
     if not run.metrics and run.predictions is None and run.localization is None:
         raise ToolkitError(
             "no predictions.json, localization.json or eval metrics.json found "
@@ -346,6 +350,19 @@ def _first(frames: list[int] | None) -> int | None:
     return frames[0] if frames else None
 
 
+def _used_frames(run: Run, sample_key: str, diff_key: str) -> str | None:
+    """ "A 6,8,10 · B 9": the frames a run looked at for one difference (``difference_frames.json``)."""
+    pair = run.difference_frames.get(sample_key)
+    if not isinstance(pair, list) or len(pair) != 2:
+        return None
+    parts = [
+        f"{name} {','.join(str(x) for x in (d or {}).get(diff_key) or [])}"
+        for name, d in zip("AB", pair)
+        if (d or {}).get(diff_key)
+    ]
+    return " · ".join(parts) or None
+
+
 def pick_pairs(data: EvalData, runs: list[Run], n: int) -> list[dict[str, Any]]:
     """The first ``n`` rows with keypoints, preferring rows a run localized, then rows with a/b labels."""
     loc_keys = {k for r in runs if r.localization for k in r.localization.items}
@@ -412,7 +429,7 @@ def strip(data: EvalData, row: dict[str, Any], runs: list[Run]) -> dict[str, Any
                 continue
             p = r.predictions.for_sample(sk).get(dk, {}).get("prediction")
             ok = None if labels[dk] not in ("a", "b") else (p == labels[dk])
-            answers.append({"run": r.name, "answer": p or "–", "ok": ok})
+            answers.append({"run": r.name, "answer": p or "–", "ok": ok, "frames": _used_frames(r, sk, dk)})
         statements.append(
             {
                 "key": dk,

@@ -70,7 +70,7 @@ annotators of the same pair, the ceiling for a model.</p>
 {% endfor %}</div></div>{% endfor %}</div>{% endfor %}
 <table><tr><th>key</th><th class="name">statement</th><th class="name">keypoints</th><th>truth</th>{% for a in (s.statements[0].answers if s.statements else []) %}<th>{{ a.run }}</th>{% endfor %}</tr>
 {% for st in s.statements %}<tr><td>{{ st.key }}</td><td class="stmt">{{ st.text }}</td><td class="name">{{ st.keypoints }}</td><td>{{ st.gt }}</td>
-{% for a in st.answers %}<td class="{{ 'ok' if a.ok else ('c' if a.ok is none else 'bad') }}">{{ a.answer }}{% if a.ok %} ✓{% elif a.ok is not none %} ✗{% endif %}</td>{% endfor %}</tr>
+{% for a in st.answers %}<td class="{{ 'ok' if a.ok else ('c' if a.ok is none else 'bad') }}">{{ a.answer }}{% if a.ok %} ✓{% elif a.ok is not none %} ✗{% endif %}{% if a.frames %}<br><span class="meta" title="frames this run looked at">{{ a.frames }}</span>{% endif %}</td>{% endfor %}</tr>
 {% endfor %}</table></div>
 {% endfor %}
 

@@ -41,6 +41,9 @@ def workspace(tmp_path_factory):
         (run / "predictions.json").write_text(json.dumps(preds))
         (run / "localization.json").write_text(json.dumps(loc))
         (run / "config.json").write_text(json.dumps({"name": name}))
+        if name == "method":  # what `viddiff run` writes: the frames it looked at per difference
+            dfr = {s["sample_key"]: [{"0": [5, 7]}, {"0": [9]}] for s in ds.samples}
+            (run / "difference_frames.json").write_text(json.dumps(dfr))
     # the method run has eval outputs; the baseline is scored by the report itself
     eval_closed(ds.root, root / "method" / "predictions.json", root / "method" / "eval" / "closed")
     eval_localization(
@@ -75,6 +78,7 @@ def test_report_leaderboard_numbers(workspace):
     row = re.search(r'<td class="name"[^>]*>baseline</td>(.*?)</tr>', html, re.S).group(1)
     assert f'title="0/{n_ab}, 95% CI' in row and ">0.0%*</td>" in row
     assert "computed by viddiff report" in html  # the baseline had no eval folder
+    assert html.count('title="frames this run looked at">A 5,7 · B 9</span>') == 2  # statement 0 of 2 pairs
 
 
 def test_report_is_self_contained_and_frames_are_the_keypoints(workspace):
