@@ -53,10 +53,14 @@ def ls_bin() -> str:
 
 
 @pytest.fixture(scope="session")
-def ls_template(ls_bin) -> Path:
-    """A migrated Label Studio data dir (built once, cached across runs)."""
+def ls_template(ls_bin, tmp_path_factory, worker_id) -> Path:
+    """A migrated Label Studio data dir (built once, cached across runs; per run if the cache is read-only)."""
     template = _template_dir()
-    template.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        base = tmp_path_factory.getbasetemp()
+        template = (base if worker_id == "master" else base.parent) / "ls-template"
     with FileLock(str(template) + ".lock"):
         lss.prepare_template(template, bin_path=ls_bin)
     return template
