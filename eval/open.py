@@ -136,6 +136,7 @@ def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: d
     sk = row["sample_key"]
     labels = gt_labels(row)
     gt_desc = {k: d for k in sorted(labels, key=diff_sort_key) if (d := gt_description(row, k))}
+    totals["gt_without_description"] += len(labels) - len(gt_desc)  # labelled, but no statement: not scored
     limit = n_diff_limit(row)
     ordered = sorted(pred_row, key=diff_sort_key)
     described = [k for k in ordered if (pred_row[k].get("description") or "").strip()]
@@ -201,6 +202,7 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
             "unknown_pred_keys",
             "duplicate_matches",
             "matched_to_gt_c",
+            "gt_without_description",
         )
     }
     samples = [

@@ -98,6 +98,7 @@ def _check_by_hand(m):
         "unknown_gt_keys": 0,
         "unknown_pred_keys": 1,
         "duplicate_matches": 1,
+        "gt_without_description": 0,
         "matched_to_gt_c": 1,
     }
 
