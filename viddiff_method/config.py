@@ -25,11 +25,14 @@ class LLMSettings:
     differencer_model: str = "gpt-4o-2024-05-13"
     lmm_model: str = "gpt-4o-2024-08-06"
     structured_output: str = "json_schema"
+    json_object_schema: bool = False
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = 1.0
     max_tokens: int | None = 2048
     max_concurrency: int = 4
+    max_invalid_retries: int = 2
+    timeout_s: float = 120.0
     max_cost: float | None = None
     prices: dict[str, Any] = field(default_factory=dict)
     images_per_request: int = 250

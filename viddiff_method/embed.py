@@ -8,6 +8,7 @@ model), and clips whose frames are all cached are neither decoded nor sent to th
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from dataclasses import dataclass
@@ -65,10 +66,12 @@ def plan_frames(path: str | Path, fps: float) -> FramePlan:
 class FrameEmbedder:
     """Embeds clips and strings through a :class:`ClipBackend`, reading and filling a :class:`ClipCache`."""
 
-    def __init__(self, clip: ClipBackend, cache: ClipCache | None = None, *, prefetch: int = 2):
+    def __init__(self, clip: ClipBackend, cache: ClipCache | None = None, *, prefetch: int = 4,
+                 decode_workers: int | None = None):
         self.clip = clip
         self.cache = cache or ClipCache(None)
         self.prefetch = max(1, prefetch)
+        self.decode_workers = decode_workers or min(4, os.cpu_count() or 1)
         self.frames_from_cache = 0
         self.texts_from_cache = 0
 
@@ -125,15 +128,32 @@ class FrameEmbedder:
         stop = threading.Event()
 
         def producer():
+            # clips decode in a small pool (PyAV releases the GIL); results are handed on in order,
+            # with at most `prefetch` decoded clips waiting so memory stays bounded
+            from concurrent.futures import ThreadPoolExecutor
+
             try:
-                for ref, missing in todo:
-                    if stop.is_set():
-                        return
-                    dec = media.decode(ref.path, indices=missing, size=size)
-                    q.put((ref, dec.indices, dec.frames))
+                with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="clip-decode") as pool:
+                    futures = []
+                    for ref, missing in todo:
+                        futures.append((ref, pool.submit(media.decode, ref.path, indices=missing, size=size)))
+                        if len(futures) > self.decode_workers:
+                            if not _hand_on(*futures.pop(0)):
+                                return
+                    for ref, fut in futures:
+                        if not _hand_on(ref, fut):
+                            return
                 q.put(None)
             except BaseException as e:  # noqa: BLE001 - handed to the consumer
                 q.put(e)
+
+        def _hand_on(ref, fut) -> bool:
+            if stop.is_set():
+                fut.cancel()
+                return False
+            dec = fut.result()
+            q.put((ref, dec.indices, dec.frames))
+            return True
 
         thread = threading.Thread(target=producer, name="clip-decode", daemon=True)
         thread.start()

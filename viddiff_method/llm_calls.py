@@ -25,6 +25,7 @@ def make_client(cfg: RunConfig, cache_path: str | Path | None) -> LLMClient:
     s = cfg.llm
     return LLMClient(LLMConfig(
         base_url=s.base_url, api_key_env=s.api_key_env, structured_output=s.structured_output,
+        json_object_schema=s.json_object_schema, max_invalid_retries=s.max_invalid_retries, timeout_s=s.timeout_s,
         max_concurrency=s.max_concurrency, cache_path=str(cache_path) if cache_path else None,
         prices=dict(s.prices), max_cost=s.max_cost, temperature=s.temperature, max_tokens=s.max_tokens,
         image_format=s.image_format, image_detail=s.image_detail,

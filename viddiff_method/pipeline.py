@@ -98,7 +98,7 @@ def n_open(sample: dict[str, Any]) -> int | None:
 # ----------------------------------------------------------------------------------------- the run
 
 #: Settings that change how a run is executed but not what it computes; a resumed run may change them.
-EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices"),
+EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices", "timeout_s"),
                   "clip": ("device", "batch_size")}
 
 
