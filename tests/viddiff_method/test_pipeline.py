@@ -54,7 +54,8 @@ def env(tmp_path_factory):
 
 
 def config(srv, **over):
-    return RunConfig.from_dict(toy_clip_config(llm={"base_url": srv.base_url}, **over))
+    over["llm"] = {"base_url": srv.base_url, **over.get("llm", {})}
+    return RunConfig.from_dict(toy_clip_config(**over))
 
 
 def llm_calls(out):
@@ -203,3 +204,58 @@ def test_cli_run_and_its_errors(env, tmp_path, monkeypatch):
     r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "y"),
                                   "--split", "nope"])
     assert r.exit_code == 1 and "no sample has split 'nope'" in r.output
+
+
+def test_runs_on_the_shared_tiny_dataset_and_the_eval_reads_the_outputs(tmp_path):
+    from tests.helpers.tiny_dataset import make_tiny_dataset
+
+    ds = make_tiny_dataset(tmp_path / "tiny")
+    with FakeOpenAI() as srv:
+        srv.add("Split the action into", {"stages": [
+            {"name": n, "description": n, "retrieval_strings": [f"a photo of the {n}"]}
+            for n in ("setup", "main", "finish")]})
+        srv.add("For every stage, list the names", {"links": [
+            {"stage": "setup", "differences": ["wider"], "keypoints": ["start"]},
+            {"stage": "main", "differences": ["deeper", "faster"], "keypoints": ["peak"]}]})
+        srv.add("Statement", {"answer_detailed": "", "answer": "a"})
+        out = tmp_path / "run"
+        run(ds.root, out, mode="closed", config=config(srv), progress=False)
+    preds = read_json(out / "predictions.json")
+    locs = read_json(out / "localization.json")
+    for s in ds.samples:
+        gt = {k for k, v in s["differences_gt"].items() if v is not None}
+        assert set(preds[s["sample_key"]]) == gt
+        for v in range(2):
+            n = s["videos"][v]["n_frames"]
+            kp = locs[s["sample_key"]][v]
+            assert set(kp) == {"start", "peak"}
+            assert 0 <= kp["start"][0] < kp["peak"][0] < n  # stages are in order
+    r = CliRunner().invoke(main, ["eval", "closed", str(ds.root), str(out / "predictions.json"),
+                                  "--out", str(tmp_path / "eval")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["eval", "localization", str(ds.root), str(out / "localization.json"),
+                                  "--out", str(tmp_path / "eval_loc")])
+    assert r.exit_code == 0, r.output
+
+
+def test_failed_calls_leave_a_pair_incomplete_and_a_rerun_finishes_it(env, tmp_path):
+    ds, _, _ = env
+    with FakeOpenAI() as srv:
+        srv.add("Split the action into", STAGES_ANSWER)
+        srv.add("For every stage, list the names", links_answer())
+        srv.add(lambda b: "triangle" in FakeOpenAI.text_of(b), {"answer_detailed": "", "answer": "maybe"})
+        srv.add("Statement", oracle_reply)
+        cfg = config(srv, llm={"max_invalid_retries": 0})
+        out = tmp_path / "run"
+        first = run(ds.root, out, mode="closed", config=cfg, progress=False)
+        assert first.n_incomplete == 2 and first.n_done_now == 0
+        preds = read_json(out / "predictions.json")
+        assert all(p["2"]["prediction"] is None for p in preds.values())  # not forced to 'a'
+        assert read_json(out / "report.json")["incomplete"] == [s["sample_key"] for s in ds.samples]
+        srv.rules.pop(2)  # the endpoint behaves again
+        n = len(srv.requests)
+        second = run(ds.root, out, mode="closed", config=cfg, progress=False)
+        assert second.n_done_now == 2
+        assert len(srv.requests) - n == 2  # only the two failed statements are asked again
+        preds = read_json(out / "predictions.json")
+        assert [p["2"]["prediction"] for p in preds.values()] == [s["differences_gt"]["2"] for s in ds.samples]
