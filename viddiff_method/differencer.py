@@ -120,6 +120,23 @@ def plan_groups(qs: Sequence[DiffQuery], per_call: int, cap: int) -> list[list[D
     return groups
 
 
+def resize_max_side(frames: Sequence[np.ndarray], side: int | None) -> list[np.ndarray]:
+    """Downscale frames whose longer side exceeds ``side`` px (bicubic); ``None`` keeps them as they are."""
+    if not side:
+        return list(frames)
+    from PIL import Image
+
+    out = []
+    for f in frames:
+        h, w = f.shape[:2]
+        if max(h, w) <= side:
+            out.append(f)
+            continue
+        s = side / max(h, w)
+        out.append(np.asarray(Image.fromarray(f).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)))
+    return out
+
+
 class Differencer:
     """Asks the VLM about every difference of a pair; returns ``{key: "a"|"b"|"c"|None}``."""
 
@@ -131,21 +148,7 @@ class Differencer:
         self.max_images_in_request = 0
 
     def _resize(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        side = self.cfg.differencer.max_side
-        if not side:
-            return frames
-        from PIL import Image
-
-        out = []
-        for f in frames:
-            h, w = f.shape[:2]
-            if max(h, w) <= side:
-                out.append(f)
-                continue
-            s = side / max(h, w)
-            out.append(np.asarray(Image.fromarray(f).resize((max(1, round(w * s)), max(1, round(h * s))),
-                                                            Image.BICUBIC)))
-        return out
+        return resize_max_side(frames, self.cfg.differencer.max_side)
 
     def requests(self, action_description: str, qs: Sequence[DiffQuery], seed: int,
                  ) -> list[tuple[list[DiffQuery], LLMRequest]]:

@@ -33,10 +33,11 @@ from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 from viddiff_method import localizer as loc
 from viddiff_method.backends.clip import ClipBackend
+from viddiff_method.backends.llm import LLMError
 from viddiff_method.backends.clip_cache import ClipCache
 from viddiff_method.baselines import LMMBaseline, PositionPrior, random_frames
 from viddiff_method.config import RunConfig
-from viddiff_method.differencer import Differencer, DiffQuery
+from viddiff_method.differencer import Differencer, DiffQuery, resize_max_side
 from viddiff_method.embed import FrameEmbedder, VideoRef
 from viddiff_method.llm_calls import make_client
 from viddiff_method.proposer import Proposal, Proposer, seed_for
@@ -208,6 +209,11 @@ class Run:
                         n_now += 1
                     else:
                         n_incomplete += 1
+                        answered = [v for v in result["predictions"].values() if v["prediction"] is not None]
+                        if not n_now and not answered and result["errors"] and n_incomplete >= 2:
+                            # nothing has worked yet: the endpoint is down or misconfigured, stop early
+                            raise LLMError(f"no valid answer for the first {n_incomplete} pairs; stopping "
+                                           f"({result['errors'][0]})", key="differencer")
         finally:
             usage = self._write_outputs(selected)
         return RunSummary(self.out, len(selected), len(done_before), n_now, n_incomplete, dict(self.skipped), usage)
@@ -256,8 +262,14 @@ class Run:
                             diffs.setdefault(k, d)
                 diffs = dict(sorted(diffs.items(), key=lambda kv: int(kv[0])))
             keypoints = sample_keypoints(self.ds, first["action"], action_rows)
+            if proposer.errors:
+                raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved for "
+                               f"{key!r}, rerun to retry", key="proposer")
             if self.method == "viddiff":
                 p = proposer.propose(first["action"], first["action_description"], diffs, keypoints, seed)
+                if proposer.errors:
+                    raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved "
+                                   f"for {key!r}, rerun to retry", key="proposer")
             else:
                 p = Proposal(first["action"], first["action_description"], [], diffs, keypoints, [])
             p.n_open = n_needed
@@ -268,8 +280,6 @@ class Run:
                 for st, k in zip(p.stages, kept):
                     st.retrieval_strings = k
                 p.repairs += notes
-            self.errors += proposer.errors
-            proposer.errors = []
             write_json(path, p.to_dict())
             out[key] = p
         for key, p in out.items():
@@ -406,7 +416,7 @@ class Run:
             dec = media.decode(path, fps=min(self.cfg.fps_for(s["domain"]), native), max_frames=m)
             idx = dec.indices
             eff = native * (len(idx) - 1) / (idx[-1] - idx[0]) if len(idx) > 1 and idx[-1] > idx[0] else dec.fps
-            frames.append(list(dec.frames))
+            frames.append(resize_max_side(list(dec.frames), self.cfg.differencer.max_side))
             rates.append(round(eff, 3))
         statements = {k: d["description"] for k, d in closed_differences(s).items()} if self.mode == "closed" else {}
         n = n_open(s) or 0

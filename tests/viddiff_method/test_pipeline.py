@@ -259,3 +259,19 @@ def test_failed_calls_leave_a_pair_incomplete_and_a_rerun_finishes_it(env, tmp_p
         assert len(srv.requests) - n == 2  # only the two failed statements are asked again
         preds = read_json(out / "predictions.json")
         assert [p["2"]["prediction"] for p in preds.values()] == [s["differences_gt"]["2"] for s in ds.samples]
+
+
+def test_a_proposer_that_never_answers_stops_the_run_and_saves_nothing(env, tmp_path):
+    ds, _, _ = env
+    with FakeOpenAI() as srv:
+        srv.add(lambda b: True, "I cannot help with that.")
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(json.dumps(toy_clip_config(llm={"base_url": srv.base_url, "max_invalid_retries": 0})))
+        out = tmp_path / "run"
+        r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(out), "--config", str(cfg),
+                                      "--no-progress"])
+    assert r.exit_code == 1
+    assert r.output.startswith("error: proposer: the proposer got no valid answer")
+    assert len(r.output.strip().splitlines()) == 1
+    assert not (out / "proposals").exists()
+    assert read_json(out / "predictions.json") == {}
