@@ -1,8 +1,6 @@
 """`viddiff run DATASET --mode closed|open --out RUN_DIR`: the VidDiff method or a baseline."""
 from __future__ import annotations
 
-import json
-
 import click
 
 from schemas.errors import ToolkitError

@@ -198,8 +198,10 @@ class Run:
         n_now = n_incomplete = 0
         try:
             if pending:
+                # clips first: the costly stage, and a CLIP model that cannot load fails before any LLM call
+                videos = self._embed_videos(pending) if self.method == "viddiff" else {}
                 proposals = self._proposals(pending) if self.method != "lmm" else {}
-                embeddings = self._embed(pending, proposals) if self.method == "viddiff" else {}
+                embeddings = self._embed_texts(videos, proposals) if self.method == "viddiff" else {}
                 from tqdm.auto import tqdm
 
                 for s in tqdm(pending, desc=f"viddiff {self.method}", unit="pair", disable=not self.progress):
@@ -298,10 +300,13 @@ class Run:
             refs.append(VideoRef(f"{s['sample_key']}/{v}", path, sha, self.cfg.fps_for(s["domain"])))
         return refs
 
-    def _embed(self, pending: list[dict[str, Any]], proposals: dict[str, Proposal]):
-        """CLIP embeddings of every pending clip (from the cache where possible) and of the strings."""
+    def _embed_videos(self, pending: list[dict[str, Any]]):
+        """CLIP embeddings of every pending clip at its domain fps (from the cache where possible)."""
         refs = [r for s in pending for r in self._refs(s)]
-        videos = self.embedder.embed_videos(refs, progress=self.progress)
+        return self.embedder.embed_videos(refs, progress=self.progress)
+
+    def _embed_texts(self, videos, proposals: dict[str, Proposal]) -> dict[str, Any]:
+        """Add the embeddings of every stage's retrieval strings."""
         texts = [t for p in proposals.values() for st in p.stages for t in st.retrieval_strings]
         return {"videos": videos, "texts": self.embedder.embed_texts(texts)}
 

@@ -275,3 +275,16 @@ def test_a_proposer_that_never_answers_stops_the_run_and_saves_nothing(env, tmp_
     assert len(r.output.strip().splitlines()) == 1
     assert not (out / "proposals").exists()
     assert read_json(out / "predictions.json") == {}
+
+
+def test_a_clip_that_cannot_load_fails_before_any_llm_call(env, tmp_path):
+    ds, _, _ = env
+    with FakeOpenAI() as srv:
+        srv.add(lambda b: True, {"stages": []})
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(json.dumps({"llm": {"base_url": srv.base_url},
+                                   "clip": {"model": "ViT-B-32", "pretrained": str(tmp_path / "nope.pt")}}))
+        r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "run"),
+                                      "--config", str(cfg), "--no-progress"])
+        assert r.exit_code == 1 and "clip.pretrained: checkpoint file not found" in r.output
+        assert srv.requests == []
