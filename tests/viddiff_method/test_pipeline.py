@@ -288,3 +288,17 @@ def test_a_clip_that_cannot_load_fails_before_any_llm_call(env, tmp_path):
                                       "--config", str(cfg), "--no-progress"])
         assert r.exit_code == 1 and "clip.pretrained: checkpoint file not found" in r.output
         assert srv.requests == []
+
+
+def test_per_sample_proposals_use_the_sample_seed(env, tmp_path):
+    ds, srv, root = env
+    n0 = len(srv.requests)
+    out = tmp_path / "per_sample"
+    run(ds.root, out, mode="closed", config=config(srv, proposer={"per": "sample"}), progress=False)
+    assert sorted(p.name for p in (out / "proposals").iterdir()) == sorted(f"{s['sample_key']}.json"
+                                                                          for s in ds.samples)
+    seeds = {b["seed"] for b in srv.requests[n0:] if "Split the action into" in FakeOpenAI.text_of(b)}
+    assert len(seeds) == 2
+    preds = read_json(out / "predictions.json")
+    assert all({k: v["prediction"] for k, v in preds[s["sample_key"]].items()} == s["differences_gt"]
+               for s in ds.samples)
