@@ -20,7 +20,6 @@ import tqdm
 
 from curation import media
 from curation.build import ClipTask, _run_local
-from curation.synthetic import render_frame
 
 
 def best_of(n: int, fn) -> float:

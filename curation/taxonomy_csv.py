@@ -10,7 +10,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from collections.abc import Iterable
 
 from curation.taxonomy import (add_difference, edit, load_or_create, load_taxonomy, list_actions, retire,
                                save_taxonomy, sorted_keys, taxonomy_path)

@@ -7,3 +7,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset_template(tmp_path_factory) -> Path:
+    """The default tiny dataset (tests.helpers.tiny_dataset), written once per test session. Read only."""
+    from tests.helpers.tiny_dataset import make_tiny_dataset
+
+    root = tmp_path_factory.mktemp("tiny-template") / "ds"
+    make_tiny_dataset(root)
+    return root
+
+
+@pytest.fixture
+def tiny_dataset(tiny_dataset_template, tmp_path) -> Path:
+    """A fresh, writable copy of the default tiny dataset for one test."""
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset_template, root)
+    return root

@@ -1,7 +1,6 @@
 """`curate build` end to end on the synthetic sample sources: frame exactness, resume, Ray, bad input."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal

@@ -5,7 +5,6 @@ The LLM answers are scripted (an "oracle" that reads the prompt); nothing here m
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,21 +13,11 @@ from click.testing import CliRunner
 from curation.cli import main
 from schemas.dataset_dir import load_dataset
 from tests.helpers.openai_server import FakeOpenAI, write_llm_config
-from tests.helpers.tiny_dataset import make_tiny_dataset
-
-
-@pytest.fixture(scope="module")
-def tiny_template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny") / "ds"
-    make_tiny_dataset(root)
-    return root
 
 
 @pytest.fixture
-def ds(tiny_template, tmp_path) -> Path:
-    root = tmp_path / "ds"
-    shutil.copytree(tiny_template, root)
-    return root
+def ds(tiny_dataset) -> Path:
+    return tiny_dataset
 
 
 def run(*args, ok=True):

@@ -5,7 +5,6 @@ LLM answers are scripted by the test; nothing here measures a model.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from curation.taxonomy import (add_difference, check_taxonomy, load_taxonomy, sa
 from schemas.dataset_dir import load_dataset
 from schemas.io import read_json, write_json
 from tests.helpers.openai_server import FakeOpenAI, write_llm_config
-from tests.helpers.tiny_dataset import make_tiny_dataset
 
 MODEL = "fake-4o"
 
@@ -33,18 +31,9 @@ def diffs_answer(*names: str, keypoints=("lowest",)) -> dict:
                              "num_frames": "1", "keypoints": list(keypoints)} for n in names]}
 
 
-@pytest.fixture(scope="module")
-def tiny_template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny") / "ds"
-    make_tiny_dataset(root)
-    return root
-
-
 @pytest.fixture
-def ds(tiny_template, tmp_path) -> Path:
-    root = tmp_path / "ds"
-    shutil.copytree(tiny_template, root)
-    return root
+def ds(tiny_dataset) -> Path:
+    return tiny_dataset
 
 
 def run(*args: str, ok: bool = True, env: dict | None = None):
