@@ -63,6 +63,22 @@ def test_trim_other_containers(tmp_path, codec, ext):
     assert barcodes(tmp_path / "t.mp4") == list(range(4, 21))
 
 
+def test_trim_seeks_exactly_with_b_frames_and_a_start_offset(src, tmp_path):
+    """Late starts seek by timestamp; a source with B-frames and start_time 1.5 s still cuts exactly."""
+    shifted = tmp_path / "shifted.mp4"
+    import subprocess
+
+    subprocess.run([media.ffmpeg_exe(), "-v", "error", "-i", str(src), "-c", "copy", "-output_ts_offset", "1.5",
+                    str(shifted)], check=True)
+    assert media.probe(shifted).start_time == pytest.approx(1.5, abs=0.05)
+    assert media.seek_window(shifted, 40, 55) is not None
+    for start, end in [(1, 2), (40, 55), (61, 75)]:
+        media.trim(shifted, tmp_path / "t.mp4", start, end)
+        assert barcodes(tmp_path / "t.mp4") == list(range(start, end))
+    media.trim(shifted, tmp_path / "r.mp4", 33, 71, fps=7)
+    assert barcodes(tmp_path / "r.mp4") == media.resample_indices(38, Fraction(30), Fraction(7), start=33)
+
+
 def test_trim_image_folder_orders_by_integer_stem(tmp_path):
     folder = tmp_path / "kinect_000"
     folder.mkdir()
