@@ -337,15 +337,19 @@ def trim(
         if got < expected:
             raise ToolkitError(f"source yielded only {got} of the {expected} frames asked for "
                                f"[{start}, {end}) (truncated or corrupt video?)", file=str(src))
-        written = verify_clip(tmp, expected, out_rate, label=str(dst))
+        written = verify_clip(tmp, expected, out_rate, label=str(dst), counted=got)
     return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
                      written.width, written.height, written.codec, written.frames_counted)
 
 
-def verify_clip(path: str | os.PathLike, n_frames: int, fps: Fraction, *, label: str | None = None) -> VideoInfo:
-    """Check a written clip: exactly ``n_frames`` frames, rate ``fps``, start_time 0 (else ToolkitError)."""
+def verify_clip(path: str | os.PathLike, n_frames: int, fps: Fraction, *, label: str | None = None,
+                counted: int | None = None) -> VideoInfo:
+    """Check a written clip: exactly ``n_frames`` frames, rate ``fps``, start_time 0 (else ToolkitError).
+
+    ``counted``: a frame count the caller already took from this file (saves a second demux).
+    """
     info = probe(path)
-    got = count_frames(path)
+    got = counted if counted is not None else count_frames(path)
     where = label or str(path)
     if got != n_frames:
         raise ToolkitError(f"wrote {got} frames, expected {n_frames}", file=where)
