@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from annotation.configs import KEY_PREFIX, KINDS, label_config
 from annotation.results import ParsedAnnotation, Problem, config_items, parse_annotation
 from annotation.taxonomy import load_action_taxonomy
 from annotation.tasks import clip_info
-from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
+from schemas.dataset_dir import DatasetDir, load_dataset, open_prediction_budget, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import atomic_write, read_json, read_jsonl, write_json, write_jsonl
 
@@ -255,7 +254,7 @@ def _apply(row, kind, config, parsed, data, rev, tolerance, report: ConvertRepor
                 continue
             gt[k] = settle({"item": "difference", "diff_key": k}, values)
         new_row["differences_gt"] = gt
-        new_row["n_differences_open_prediction"] = math.ceil(1.5 * sum(v is not None for v in gt.values()))
+        new_row["n_differences_open_prediction"] = open_prediction_budget(gt)
     else:
         frames = copy.deepcopy(row.get("retrieval_frames")) or [{}, {}]
         for i, side in enumerate("ab"):

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from curation.build_config import ActionSpec, BuildConfig, load_build_config
 from curation.pairing import make_pairs
 from curation.sources import ClipRecord, get_adapter
-from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, save_dataset, sha256_file
+from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, sample_hash, save_dataset, sha256_file
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 
@@ -144,11 +144,6 @@ def _provenance(clip: ClipRecord, root: Path, start: int, end: int) -> dict[str,
         skill = {k: clip.skill.get(k) for k in ("level", "score", "scale", "rank")}
     return {"dataset": clip.dataset, "clip_id": clip.clip_id, "path": rel, "frames": [start, end],
             "fps": float(clip.fps), "participant": clip.participant, "skill": skill, "view": clip.view}
-
-
-def sample_hash(sample_key: str) -> int:
-    """A stable int64 per sample (the benchmark adds it to LLM seeds)."""
-    return int(hashlib.sha256(sample_key.encode()).hexdigest()[:15], 16)
 
 
 def plan_build(config: BuildConfig, out: Path) -> BuildPlan:

@@ -7,13 +7,13 @@ agree exactly.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 from typing import Any
 
 import datasets
 
+from schemas.dataset_dir import open_prediction_budget
+from schemas.dataset_dir import sample_hash as key_hash
 from schemas.errors import ToolkitError
 
 #: Columns of the public release, in its order; the nested ones hold JSON strings.
@@ -58,7 +58,7 @@ def sample_hash(row: dict[str, Any]) -> int:
     """The row's ``sample_hash`` (VidDiff adds it to its LLM seed), else a stable one from the key."""
     if row.get("sample_hash") is not None:
         return int(row["sample_hash"])
-    return int(hashlib.sha256(row["sample_key"].encode()).hexdigest()[:15], 16)
+    return key_hash(row["sample_key"])
 
 
 def hub_video_path(sample_key: str, index: int) -> str:
@@ -133,7 +133,7 @@ def from_public(record: dict[str, Any], *, where: str) -> dict[str, Any]:
         domain, split = split, None
     n_diff = record.get("n_differences_open_prediction")
     if n_diff is None:
-        n_diff = math.ceil(1.5 * sum(v is not None for v in (gt or {}).values()))
+        n_diff = open_prediction_budget(gt)
     row = {
         "sample_key": str(record["sample_key"]),
         "action": record["action"],

@@ -11,10 +11,11 @@ Everything here works on plain sample rows (the dataset directory's shape) and r
 from __future__ import annotations
 
 import copy
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+
+from schemas.dataset_dir import open_prediction_budget as budget_of_labels
 
 Row = dict[str, Any]
 
@@ -29,7 +30,7 @@ def labels(row: Row) -> list[str]:
 
 def open_prediction_budget(row: Row) -> int:
     """N_diff of the public release: ``ceil(1.5 x number of non-null labels)``, 'c' included."""
-    return math.ceil(1.5 * len(labels(row)))
+    return budget_of_labels(row.get("differences_gt"))
 
 
 def annotation_state(row: Row) -> str:

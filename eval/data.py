@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.dataset_dir import DATASET_JSON, load_dataset
+from schemas.dataset_dir import DATASET_JSON, load_dataset, row_open_prediction_budget
 from schemas.errors import ToolkitError
 
 VERDICTS = ("a", "b")
@@ -147,10 +147,7 @@ def gt_description(row: dict[str, Any], key: str) -> str | None:
 
 def n_diff_limit(row: dict[str, Any]) -> int:
     """N_diff: ``n_differences_open_prediction``, else ceil(1.5 x labelled differences) as in the release."""
-    n = row.get("n_differences_open_prediction")
-    if n is not None:
-        return int(n)
-    return math.ceil(1.5 * len(gt_labels(row)))
+    return row_open_prediction_budget(row)
 
 
 def diff_sort_key(key: str) -> tuple[int, Any]:

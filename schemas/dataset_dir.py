@@ -15,6 +15,7 @@ loads, validates and saves them atomically.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,22 @@ def save_dataset(root: str | os.PathLike, meta: dict[str, Any], samples: list[di
         keys.add(row["sample_key"])
     write_json(root / DATASET_JSON, meta)
     write_jsonl(root / SAMPLES_JSONL, samples)
+
+
+def open_prediction_budget(differences_gt: dict[str, Any] | None) -> int:
+    """N_diff of the public release: ``ceil(1.5 x non-null labels)``, 'c' labels included."""
+    return math.ceil(1.5 * sum(v is not None for v in (differences_gt or {}).values()))
+
+
+def row_open_prediction_budget(row: dict[str, Any]) -> int:
+    """A row's ``n_differences_open_prediction``, else :func:`open_prediction_budget` of its labels."""
+    n = row.get("n_differences_open_prediction")
+    return int(n) if n is not None else open_prediction_budget(row.get("differences_gt"))
+
+
+def sample_hash(sample_key: str) -> int:
+    """A stable int64 per sample, from its key (VidDiff adds it to LLM seeds)."""
+    return int(hashlib.sha256(sample_key.encode()).hexdigest()[:15], 16)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

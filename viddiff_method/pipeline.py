@@ -18,7 +18,6 @@ the rows of the downsampled clip the localizer worked on.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from curation import media
 from schemas import check
-from schemas.dataset_dir import DatasetDir, load_dataset, sha256_file
+from schemas.dataset_dir import DatasetDir, load_dataset, row_open_prediction_budget, sha256_file
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 from viddiff_method import localizer as loc
@@ -89,11 +88,7 @@ def closed_differences(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def n_open(sample: dict[str, Any]) -> int | None:
     """N_diff: the row's value, else ceil(1.5 × labelled differences)."""
-    n = sample.get("n_differences_open_prediction")
-    if n:
-        return int(n)
-    labelled = sum(v is not None for v in (sample.get("differences_gt") or {}).values())
-    return math.ceil(1.5 * labelled) if labelled else None
+    return row_open_prediction_budget(sample) or None
 
 
 # ----------------------------------------------------------------------------------------- the run

@@ -6,14 +6,13 @@ the returned rows rather than from constants.
 """
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from curation import media
 from curation.synthetic import render_frame
-from schemas.dataset_dir import DatasetDir, save_dataset, sha256_file
+from schemas.dataset_dir import DatasetDir, open_prediction_budget, save_dataset, sha256_file
 from schemas.io import write_json
 
 
@@ -116,14 +115,13 @@ def make_tiny_dataset(
             if with_retrieval:
                 retrieval = [{"start": [rng.randrange(0, n // 3)], "peak": [rng.randrange(n // 3, n)]}
                              for n in n_frames]
-            n_labelled = sum(v is not None for v in gt.values()) if gt else None
             samples.append({
                 "sample_key": key, "action": action.key, "action_name": meta_actions[action.key]["name"],
                 "action_description": meta_actions[action.key]["description"], "domain": action.domain,
                 "split": action.split, "source_dataset": "synthetic", "videos": videos,
                 "differences_annotated": annotated_differences() if with_taxonomy else None,
                 "differences_gt": gt,
-                "n_differences_open_prediction": math.ceil(1.5 * n_labelled) if n_labelled else None,
+                "n_differences_open_prediction": open_prediction_budget(gt) if gt else None,
                 "retrieval_frames": retrieval,
             })
     meta = {"name": "tiny", "version": "0.1", "toolkit_version": "test", "seed": seed, "actions": meta_actions}

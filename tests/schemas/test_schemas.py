@@ -79,3 +79,15 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         write_json(tmp_path / "x.json", {"v": Boom()})
     assert read_json(tmp_path / "x.json") == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_open_prediction_budget_counts_c_labels_and_row_value_wins():
+    from schemas.dataset_dir import open_prediction_budget, row_open_prediction_budget, sample_hash
+
+    gt = {"0": "a", "1": "c", "2": None, "3": "b"}
+    assert open_prediction_budget(gt) == 5  # ceil(1.5 * 3)
+    assert open_prediction_budget(None) == 0
+    assert row_open_prediction_budget({"differences_gt": gt, "n_differences_open_prediction": None}) == 5
+    assert row_open_prediction_budget({"differences_gt": gt, "n_differences_open_prediction": 7}) == 7
+    assert sample_hash("fitness_0_1") == sample_hash("fitness_0_1") != sample_hash("fitness_0_2")
+    assert 0 <= sample_hash("x") < 2**63
