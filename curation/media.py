@@ -212,47 +212,46 @@ def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None, count
 # ----------------------------------------------------------------------------------------------- trim
 
 
-def frame_timestamps(path: str | os.PathLike) -> list[int] | None:
-    """Presentation timestamps (stream time base) of every frame in display order, from packets alone.
+def frame_times(path: str | os.PathLike) -> tuple[list[Fraction], Fraction] | None:
+    """Every frame's presentation time (seconds, display order) from packets alone, and the file's start.
 
     ``None`` when a packet has no pts or two share one: then frame ``n`` cannot be located by time and
     callers decode from the start instead.
     """
     with _open(path) as container:
         stream = container.streams.video[0]
+        tb = stream.time_base
+        origin = Fraction(container.start_time or 0, 1_000_000)  # ffmpeg's -ss counts from here
         try:
             pts = [p.pts for p in container.demux(stream) if p.size > 0]
         except av.error.FFmpegError:
             return None
     if any(p is None for p in pts) or len(set(pts)) != len(pts):
         return None
-    return sorted(pts)
+    return [Fraction(p) * tb for p in sorted(pts)], origin
 
 
 def seek_window(path: str | os.PathLike, start: int, end: int) -> tuple[float, float, float] | None:
     """How to cut frames ``[start, end)`` by time instead of by decoding from frame 0.
 
-    Returns ``(seek, t_first, t_last)`` in seconds: seek to ``seek`` (the pts of frame ``start - 1``,
+    Returns ``(seek, t_first, t_last)`` in seconds: seek to ``seek`` (the time of frame ``start - 1``,
     relative to the file's start, as ``-ss`` wants it), then keep frames whose own timestamp (``-copyts``)
-    lies in ``[t_first, t_last]``, the midpoints
-    between neighbouring frames' pts, so rounding can never let a neighbour in. ``None`` when the pts do
-    not identify frames (missing or duplicated) or ``start`` is 0: decode from the first frame then.
+    lies in ``[t_first, t_last]``, the midpoints between neighbouring frames' times, so rounding can never
+    let a neighbour in. ``None`` when the pts do not identify frames (missing or duplicated) or ``start``
+    is 0: decode from the first frame then.
     """
     if start <= 0:
         return None
-    pts = frame_timestamps(path)
-    if pts is None or end > len(pts):
+    found = frame_times(path)
+    if found is None or end > len(found[0]):
         return None
-    with _open(path) as container:
-        tb = container.streams.video[0].time_base
-        origin = Fraction(container.start_time or 0, 1_000_000)  # ffmpeg's -ss counts from here
-    t = [Fraction(p) * tb for p in pts]
+    t, origin = found
     first = (t[start - 1] + t[start]) / 2
     last = (t[end - 1] + t[end]) / 2 if end < len(t) else t[end - 1] + 1
     return float(max(Fraction(0), t[start - 1] - origin)), float(first), float(last)
 
 
-def _select_expr(n: int, src_fps: Fraction, fps: Fraction) -> str:
+def _select_expr(src_fps: Fraction, fps: Fraction) -> str:
     """ffmpeg ``select`` expression keeping the frames of :func:`resample_indices` (relative ``n``)."""
     # frame m is kept iff some k has floor(k*r/F) == m  <=>  ceil(m*F/r) < ceil((m+1)*F/r)
     ratio = fps / src_fps
@@ -307,7 +306,7 @@ def trim(
     expected = len(resample_indices(end - start, rate, out_rate))
     filters = []
     if out_rate != rate:
-        filters.append(f"select='{_select_expr(end - start, rate, out_rate)}'")
+        filters.append(f"select='{_select_expr(rate, out_rate)}'")
     filters += [f"setpts=N/({out_rate.numerator}/{out_rate.denominator})/TB", _scale_filter(max_height)]
     with tempfile.TemporaryDirectory(prefix="viddiff-trim-") as tmpdir, atomic_path(dst, suffix=".mp4") as tmp:
         if src.is_dir():

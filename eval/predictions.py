@@ -13,7 +13,6 @@ whitespace (``" A "`` -> ``"a"``); anything else is a one-line error naming the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from eval.data import EvalData
 from schemas import check
+from schemas.dataset_dir import sha256_file
 from schemas.errors import ToolkitError
 from schemas.io import read_json
 
@@ -40,10 +40,6 @@ class Predictions:
     def for_sample(self, sample_key: str) -> dict[str, dict[str, Any]]:
         """This sample's predictions (empty when none)."""
         return self.items.get(sample_key, {})
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _norm_item(value: Any, where: str, file: str) -> dict[str, Any]:
@@ -112,7 +108,7 @@ def load_predictions(path: str | os.PathLike, data: EvalData) -> Predictions:
     """Read and normalise a difference-prediction file (keyed or public list layout)."""
     path = Path(path)
     preds = parse_predictions(read_json(path), data, file=str(path))
-    preds.path, preds.sha256 = path, _sha(path)
+    preds.path, preds.sha256 = path, sha256_file(path)
     return preds
 
 
@@ -149,5 +145,5 @@ def load_localization(path: str | os.PathLike, data: EvalData) -> Localization:
     """Read and validate a localization file."""
     path = Path(path)
     loc = parse_localization(read_json(path), data, file=str(path))
-    loc.path, loc.sha256 = path, _sha(path)
+    loc.path, loc.sha256 = path, sha256_file(path)
     return loc

@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from schemas.dataset_dir import sha256_file
 from schemas.errors import ToolkitError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _file_fingerprint(path: Path) -> str:
     """sha256 of a small file's bytes; path, size and mtime for big ones (hashing 10 GB is too slow)."""
     st = path.stat()
     if st.st_size <= 64 << 20:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return sha256_file(path)[:16]
     return hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
