@@ -10,14 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas import check
-from schemas.dataset_dir import DatasetDir
+from schemas.dataset_dir import DatasetDir, diff_key_order
 from schemas.errors import ToolkitError
-from schemas.io import read_json
-
-
-def _key_order(k: str) -> tuple[int, str]:
-    return (int(k), k) if k.isdigit() else (1 << 30, k)
 
 
 @dataclass
@@ -41,17 +35,12 @@ def load_action_taxonomy(ds: DatasetDir, action: str) -> ActionTaxonomy:
 
     Only ``active`` differences and keypoints (no status means active) are kept, in key order.
     """
-    path = ds.taxonomy_path(action)
-    if path.exists():
-        tax = read_json(path)
-        check("taxonomy", tax, file=str(path))
-        if tax["action"] != action:
-            raise ToolkitError(f"taxonomy is for action {tax['action']!r}, expected {action!r}",
-                               file=str(path), key="action")
+    tax = ds.taxonomy(action)
+    if tax is not None:
         diffs = {k: v for k, v in tax["differences"].items() if v.get("status", "active") == "active"}
         kps = {k: v for k, v in tax["keypoints"].items() if v.get("status", "active") == "active"}
-        return ActionTaxonomy(action, dict(sorted(diffs.items(), key=lambda kv: _key_order(kv[0]))),
-                              kps, list(tax["stages"]), source=str(path))
+        return ActionTaxonomy(action, dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0]))),
+                              kps, list(tax["stages"]), source=str(ds.taxonomy_path(action)))
     rows = [s for s in ds.samples if s["action"] == action]
     if not rows:
         raise ToolkitError(f"no samples of action {action!r}", file=str(ds.root))
@@ -66,5 +55,5 @@ def load_action_taxonomy(ds: DatasetDir, action: str) -> ActionTaxonomy:
         for per_video in row.get("retrieval_frames") or []:
             for loc in per_video:
                 kps.setdefault(loc, {"name": loc, "description": ""})
-    return ActionTaxonomy(action, dict(sorted(diffs.items(), key=lambda kv: _key_order(kv[0]))), kps, [],
+    return ActionTaxonomy(action, dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0]))), kps, [],
                           source="samples")

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from schemas import check, validate
-from schemas.dataset_dir import DATASET_JSON, load_dataset, save_dataset
+from schemas.dataset_dir import DATASET_JSON, load_dataset, load_taxonomy, save_dataset
+from schemas.dataset_dir import diff_key_order as key_order
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 
@@ -45,11 +46,6 @@ class Issue:
 
     def __str__(self) -> str:
         return f"{self.level}: {self.path}: {self.message}"
-
-
-def key_order(k: str) -> tuple[int, str]:
-    """Sort key for difference keys: numerically ("2" before "10")."""
-    return (int(k), k) if k.isdigit() else (1 << 62, k)
 
 
 def sorted_keys(differences: dict[str, Any]) -> list[str]:
@@ -74,13 +70,6 @@ def new_taxonomy(action: str, name: str = "", description: str = "") -> dict[str
     return {"action": action, "name": name or action, "description": description, "version": 0,
             "status": "accepted", "stages": [], "keypoints": {}, "differences": {}, "next_key": 0,
             "history": []}
-
-
-def load_taxonomy(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and schema-check a taxonomy file; errors name the file and JSON path."""
-    tax = read_json(path)
-    check("taxonomy", tax, file=str(path))
-    return tax
 
 
 def load_or_create(root: str | os.PathLike, action: str) -> dict[str, Any]:

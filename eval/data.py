@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.dataset_dir import DATASET_JSON, load_dataset, row_open_prediction_budget
+from schemas.dataset_dir import DATASET_JSON, diff_key_order, load_dataset, row_open_prediction_budget
 from schemas.errors import ToolkitError
 
 VERDICTS = ("a", "b")
@@ -150,6 +150,4 @@ def n_diff_limit(row: dict[str, Any]) -> int:
     return row_open_prediction_budget(row)
 
 
-def diff_sort_key(key: str) -> tuple[int, Any]:
-    """Order difference keys numerically ("2" before "10"), anything else after, by text."""
-    return (0, int(key)) if key.isdigit() else (1, key)
+diff_sort_key = diff_key_order  # difference keys numerically ("2" before "10"), anything else after

@@ -50,6 +50,17 @@ class DatasetDir:
         """Where the taxonomy of ``action`` lives."""
         return self.root / "taxonomies" / f"{action}.json"
 
+    def taxonomy(self, action: str) -> dict[str, Any] | None:
+        """The validated taxonomy of ``action``, or None when it has no taxonomy file."""
+        path = self.taxonomy_path(action)
+        if not path.exists():
+            return None
+        tax = load_taxonomy(path)
+        if tax["action"] != action:
+            raise ToolkitError(f"taxonomy is for action {tax['action']!r}, expected {action!r}", file=str(path),
+                               key="$.action")
+        return tax
+
     def save(self) -> None:
         """Validate and atomically write ``dataset.json`` and ``samples.jsonl``."""
         save_dataset(self.root, self.meta, self.samples)
@@ -90,6 +101,18 @@ def save_dataset(root: str | os.PathLike, meta: dict[str, Any], samples: list[di
         keys.add(row["sample_key"])
     write_json(root / DATASET_JSON, meta)
     write_jsonl(root / SAMPLES_JSONL, samples)
+
+
+def load_taxonomy(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and schema-check a taxonomy file; errors name the file and JSON path."""
+    tax = read_json(path)
+    check("taxonomy", tax, file=str(path))
+    return tax
+
+
+def diff_key_order(key: str) -> tuple[int, int, str]:
+    """Sort key for difference keys (strings of integers): "2" before "10"; anything else after, by text."""
+    return (0, int(key), key) if key.isdigit() else (1, 0, key)
 
 
 def open_prediction_budget(differences_gt: dict[str, Any] | None) -> int:

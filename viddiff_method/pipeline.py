@@ -65,10 +65,8 @@ class RunSummary:
 
 def sample_keypoints(ds: DatasetDir, action: str, samples: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Keypoints of an action: its taxonomy's active keypoints, else the loc_ids in retrieval_frames."""
-    path = ds.taxonomy_path(action)
-    if path.exists():
-        tax = read_json(path)
-        check("taxonomy", tax, file=str(path))
+    tax = ds.taxonomy(action)
+    if tax is not None:
         return {k: {"name": v.get("name", k), "description": v.get("description", ""), "stage": v.get("stage")}
                 for k, v in tax["keypoints"].items() if v.get("status", "active") == "active"}
     keys: dict[str, dict[str, Any]] = {}
