@@ -322,31 +322,31 @@ def _toolkit_version() -> str:
         return "0+unknown"
 
 
+def load_plan(config_path: str | Path, *, out: str | Path | None = None) -> BuildPlan:
+    """Load a config and plan its build (what `curate build --dry-run` shows); writes nothing."""
+    config = load_build_config(config_path)
+    out_path = Path(out) if out is not None else config.output
+    if out_path is None:
+        raise ToolkitError("no output directory: pass --out or set `output`", file=str(config.path), key="output")
+    try:
+        return plan_build(config, out_path)
+    except ToolkitError as e:
+        if e.file is None:  # an adapter's option/select error names the key; add the config file
+            raise ToolkitError(str(e), file=str(config.path)) from None
+        raise
+
+
 def build(
     config_path: str | Path,
     *,
     out: str | Path | None = None,
     workers: int = 1,
     executor: Literal["local", "ray"] = "local",
-    dry_run: bool = False,
     progress: bool | None = None,
-) -> BuildReport | BuildPlan:
-    """Build the dataset directory a config describes (see the module docstring); returns a report.
-
-    ``dry_run`` returns the plan and writes nothing.
-    """
-    config = load_build_config(config_path)
-    out_path = Path(out) if out is not None else config.output
-    if out_path is None:
-        raise ToolkitError("no output directory: pass --out or set `output`", file=str(config.path), key="output")
-    try:
-        plan = plan_build(config, out_path)
-    except ToolkitError as e:
-        if e.file is None:  # an adapter's option/select error names the key; add the config file
-            raise ToolkitError(str(e), file=str(config.path)) from None
-        raise
-    if dry_run:
-        return plan
+) -> BuildReport:
+    """Build the dataset directory a config describes (see the module docstring); returns a report."""
+    plan = load_plan(config_path, out=out)
+    config, out_path = plan.config, plan.out
 
     out_path.mkdir(parents=True, exist_ok=True)
     _remove_leftover_temps(out_path)

@@ -15,14 +15,16 @@ import click
 @click.option("--dry-run", is_flag=True, help="Plan only: show what would be built, write nothing.")
 def build(config: Path, out: Path | None, workers: int, executor: str, dry_run: bool) -> None:
     """Build a dataset directory of frame-exact video pairs from a YAML CONFIG."""
-    from curation.build import BuildPlan, build as run_build
+    from curation.build import build as run_build
+    from curation.build import load_plan
 
-    result = run_build(config, out=out, workers=workers, executor=executor, dry_run=dry_run)
-    if isinstance(result, BuildPlan):
+    if dry_run:
+        result = load_plan(config, out=out)
         click.echo(f"plan: {len(result.samples)} pairs, {len(result.tasks)} clips -> {result.out}")
         for key, a in result.actions_meta.items():
             click.echo(f"  {key}: {a['pairs_built']}/{a['pairs_requested']} pairs at {a['fps']:g} fps ({a['source_dataset']})")
     else:
+        result = run_build(config, out=out, workers=workers, executor=executor)
         click.echo(f"built {result.n_samples} pairs in {result.out} ({result.made} clips made, {result.reused} reused)")
     for note in result.notes:
         click.echo(f"note: {note}", err=True)

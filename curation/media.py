@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -48,13 +48,6 @@ class VideoInfo:
     height: int
     codec: str
     frames_counted: bool = False
-
-    def to_dict(self) -> dict:
-        """JSON-friendly form (fps as a float and as ``"num/den"``)."""
-        d = asdict(self)
-        d["fps"] = float(self.fps)
-        d["fps_rational"] = f"{self.fps.numerator}/{self.fps.denominator}"
-        return d
 
 
 @dataclass
@@ -91,11 +84,6 @@ def as_fraction(fps: float | Fraction | str | int) -> Fraction:
         num, den = fps.split("/")
         return Fraction(int(num), int(den))
     return Fraction(str(fps)).limit_denominator(100000)
-
-
-def is_frame_folder(path: str | os.PathLike) -> bool:
-    """True for a directory (image-folder media)."""
-    return Path(path).is_dir()
 
 
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
