@@ -1,6 +1,7 @@
 """`curate build` end to end on the synthetic sample sources: frame exactness, resume, Ray, bad input."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -48,7 +49,7 @@ def test_dataset_layout_and_rows(built, sources):
     ds = load_dataset(built)
     config = yaml.safe_load(sources.read_text())
     assert set(ds.meta["actions"]) == {a["key"] for a in config["actions"]}
-    assert ds.meta["config_sha256"] == __import__("hashlib").sha256(sources.read_bytes()).hexdigest()
+    assert ds.meta["config_sha256"] == hashlib.sha256(sources.read_bytes()).hexdigest()
     keys = [s["sample_key"] for s in ds.samples]
     assert len(keys) == len(set(keys)) > 0
     for s in ds.samples:

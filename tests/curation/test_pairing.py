@@ -49,7 +49,8 @@ def test_skill_contrast_takes_largest_rank_gap_first():
 def test_score_gap_respects_min_gap_and_reports_shortfall():
     r = make_pairs(CLIPS, 10, "score_gap", min_gap=10)
     assert all(abs(p.a.skill["score"] - p.b.skill["score"]) > 10 for p in r.pairs)
-    # gaps > 10 among distinct participants: (10,25) (12,25) (25,9)->16 ... count them by hand
+    # scores c0 10, c1 12 (both B), c2 20, c3 25, c4 9: gaps above 10 between different participants are
+    # c0-c3 15, c1-c3 13, c2-c4 11, c3-c4 16 (c0-c2 is exactly 10, not above)
     expected = {frozenset(x) for x in [("c0", "c3"), ("c1", "c3"), ("c2", "c4"), ("c3", "c4")]}
     assert {frozenset((p.a.clip_id, p.b.clip_id)) for p in r.pairs} == expected
     assert r.note is not None and "only 4" in r.note

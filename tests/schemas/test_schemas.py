@@ -18,8 +18,7 @@ def test_every_documented_kind_ships():
         assert load_schema(kind)["$schema"].startswith("https://json-schema.org/")
 
 
-def test_validate_reports_every_error_with_its_json_path(tmp_path):
-    ds = make_tiny_dataset(tmp_path / "d", actions=())  # metadata only, no clips
+def test_validate_reports_every_error_with_its_json_path():
     row = {"sample_key": "x y", "action": "a", "videos": [{"path": "v.mp4", "fps_original": -1, "frames_trim": [0, 5]}],
            "differences_gt": {"0": "d"}}
     paths = [p for p, _ in validate("sample", row)]
@@ -28,7 +27,6 @@ def test_validate_reports_every_error_with_its_json_path(tmp_path):
     assert "$.videos[0].fps_original" in paths
     assert "$.differences_gt.0" in paths
     assert "$" in paths  # missing required keys
-    assert ds.samples == []
 
 
 def test_check_raises_one_line_naming_file_and_path():
