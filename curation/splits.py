@@ -13,7 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from curation.taxonomy import load_taxonomy, sorted_keys, taxonomy_path
+from curation.taxonomy import sorted_keys
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from viddiff_method.backends.llm import LLMClient, LLMRequest
@@ -75,9 +75,8 @@ def median_clip_seconds(ds: DatasetDir, action: str) -> float | None:
 
 def action_differences(ds: DatasetDir, action: str) -> list[tuple[str, str]]:
     """(name, statement) of the action's live differences: from its taxonomy file, else from its rows."""
-    path = taxonomy_path(ds.root, action)
-    if path.exists():
-        tax = load_taxonomy(path)
+    tax = ds.taxonomy(action)
+    if tax is not None:
         return [(tax["differences"][k]["name"], tax["differences"][k]["description"])
                 for k in sorted_keys(tax["differences"]) if tax["differences"][k]["status"] == "active"]
     for row in ds.samples:

@@ -431,14 +431,12 @@ def apply_taxonomies(root: str | os.PathLike, actions: Iterable[str] | None = No
     report = ApplyReport()
     taxes: dict[str, dict[str, Any]] = {}
     for action in sorted(wanted):
-        path = taxonomy_path(root, action)
-        if not path.exists():
+        path = taxonomy_path(root, action)  # also refuses action keys that are not file names
+        tax = ds.taxonomy(action)
+        if tax is None:
             report.missing.append(action)
             continue
-        tax = load_taxonomy(path)
         raise_on_errors(tax, file=str(path))
-        if tax["action"] != action:
-            raise ToolkitError(f"file is for action {tax['action']!r}", file=str(path), key="$.action")
         taxes[action] = tax
         drafts = [k for k, d in tax["differences"].items() if d["status"] == "draft"]
         if drafts:
@@ -463,6 +461,6 @@ def apply_taxonomies(root: str | os.PathLike, actions: Iterable[str] | None = No
         versions = dict(meta.get("taxonomy_versions") or {})
         versions.update({a: t["version"] for a, t in taxes.items()})
         meta["taxonomy_versions"] = versions
-    if any(report.updated.values()) or taxes:
+    if taxes:  # rows are only ever updated for an action with a taxonomy
         save_dataset(ds.root, ds.meta, ds.samples)
     return report

@@ -224,6 +224,16 @@ def test_validate_reports_json_paths(ds):
     assert res.exit_code == 1 and "fitness_0.json" in res.output and (ds / "samples.jsonl").read_bytes() == before
 
 
+def test_apply_refuses_a_taxonomy_filed_under_another_action(ds):
+    tax = read_json(taxonomy_path(ds, "fitness_0"))
+    tax["action"] = "diving_0"
+    write_json(taxonomy_path(ds, "fitness_0"), tax)
+    before = (ds / "samples.jsonl").read_bytes()
+    res = run("taxonomy", "apply", ds, ok=False)
+    assert res.exit_code == 1 and "fitness_0.json" in res.output and "'diving_0'" in res.output
+    assert (ds / "samples.jsonl").read_bytes() == before
+
+
 def test_apply_fills_rows_retired_null_drafts_left_out(ds):
     tax = load_taxonomy(taxonomy_path(ds, "fitness_0"))
     add_difference(tax, {"name": "arm swing", "description": "the arms swing more", "num_frames": "gt_1"},
