@@ -16,17 +16,7 @@ import jsonschema
 
 from schemas.errors import SchemaError, ToolkitError
 
-KINDS = (
-    "build_config",
-    "dataset",
-    "sample",
-    "clip",
-    "taxonomy",
-    "predictions",
-    "localization",
-)
-
-__all__ = ["KINDS", "SchemaError", "ToolkitError", "load_schema", "validate", "check"]
+__all__ = ["SchemaError", "ToolkitError", "check", "list_kinds", "load_schema", "validate"]
 
 
 @lru_cache(maxsize=None)
