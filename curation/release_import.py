@@ -29,7 +29,7 @@ from curation import media
 from curation.publish_sources import SOURCES, source_key
 from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public
 from schemas import check
-from schemas.dataset_dir import DATASET_JSON, DatasetDir, load_dataset, save_dataset, sha256_file
+from schemas.dataset_dir import DATASET_JSON, DatasetDir, save_dataset, sha256_file
 from schemas.errors import ToolkitError
 
 PROGRESS = ".import-progress.jsonl"
@@ -270,5 +270,5 @@ def import_release(
     }
     save_dataset(out, meta, rows)
     (out / PROGRESS).unlink()
-    return ImportResult(dataset=load_dataset(out), imported=len(rows) - resumed, resumed=resumed, skipped=skipped)
+    return ImportResult(dataset=DatasetDir(root=out, meta=meta, samples=rows), imported=len(rows) - resumed, resumed=resumed, skipped=skipped)
 

@@ -101,6 +101,7 @@ def test_import_trims_folders_videos_and_steps_then_resumes(release, tmp_path):
     assert (result.resumed, result.imported) == (2, 1)
     assert not (out / PROGRESS).exists()
     ds = load_dataset(out)
+    assert (result.dataset.root, result.dataset.meta, result.dataset.samples) == (out, ds.meta, ds.samples)
     rows = ds.by_key
     assert list(rows) == ["fitness_2_0", "surgery_0_0", "surgery_0_1"]
 
