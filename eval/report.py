@@ -507,6 +507,4 @@ def build_report(
     md_env = jinja2.Environment(autoescape=False, undefined=jinja2.StrictUndefined)
     md_env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     atomic_write(out_md, md_env.from_string(MD_TEMPLATE).render(**ctx, fig_dir=fig_dir.name))
-    for p in [out_html, out_md, *(fig_dir / f"{f['id']}.png" for f in figs)]:
-        os.chmod(p, 0o644)  # temp files are created 0600; a report is meant to be shared
     return out_html, out_md

@@ -96,6 +96,8 @@ def test_report_is_self_contained_and_frames_are_the_keypoints(workspace):
         assert read_barcode(img) == int(frame)
     md = (root / "report.md").read_text()
     assert "| method |" in md and (root / "report_files" / "loc_hits.png").stat().st_size > 1000
+    for p in (root / "report.html", root / "report.md", root / "report_files" / "loc_hits.png"):
+        assert p.stat().st_mode & 0o777 == 0o644  # meant to be shared (not mkstemp's 0600)
 
 
 def test_report_without_anything_to_show(tmp_path):
