@@ -84,7 +84,9 @@ def test_ground_truth_annotation_wins_and_bad_results_are_reported(ds, tmp_path)
     assert any("diff_1" in m and "'z'" in m for m in msgs)          # invalid choice value
     assert any("diff_99" in m for m in msgs)                          # control not in the config
     assert any(m.endswith("diff_2: missing: no a/b/c choice for this difference") for m in msgs)
-    assert all("annotation 700" not in m and "user:5" not in m for m in msgs)  # cancelled one ignored
+    # every problem is the bad annotation's (id 701): the ground-truth one (700) is clean, the cancelled one
+    # (702) is ignored
+    assert {p.annotation_id for p in rep.problems} == {701}
     assert json.loads((ds.root / "annotation/differences/problems.json").read_text())
 
 
@@ -135,7 +137,7 @@ def test_keypoint_agreement_rule():
 
 
 @pytest.mark.parametrize("content,expect", [
-    ("{not json", "invalid" if False else "not a JSON export (line 1 column 2"),
+    ("{not json", "not a JSON export (line 1 column 2"),
     ('{"tasks": []}', "expected the JSON export format"),
     ('[{"id": 1, "data": {"video_a": "x"}}]', "$[0].data.sample_key"),
     ('[{"id": 1}]', "$[0]: task has no 'data' object"),
