@@ -34,7 +34,8 @@ from curation.publish_checks import Problem, review_dataset
 from curation.publish_rows import (
     EMBED_COLUMNS, THUMBNAIL_COLUMNS, features, hub_video_path, public_video, to_public,
 )
-from curation.publish_rules import SplitBalance, balance_splits, open_prediction_budget
+from curation.publish_rules import SplitBalance, balance_splits
+from schemas.dataset_dir import open_prediction_budget
 from schemas.errors import ToolkitError
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def publish(
     balance_report = None
     if balance:
         rows, balance_report = balance_splits(rows)
-    rows = [{**r, "n_differences_open_prediction": open_prediction_budget(r)} for r in rows]
+    rows = [{**r, "n_differences_open_prediction": open_prediction_budget(r.get("differences_gt"))} for r in rows]
     result = PublishResult(out=out, rows=len(rows), dropped_c_only=list(review.c_only),
                            dropped_partial=list(review.problems), balance=balance_report)
     restricted = sum(source_key(r["source_dataset"]) == "egoexo4d" for r in rows)

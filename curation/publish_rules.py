@@ -1,7 +1,8 @@
 """Publishing rules taken from the public VidDiffBench release (viddiff_3 ``update_dataset.py``).
 
 * ``n_differences_open_prediction = ceil(1.5 x labelled differences)`` where "labelled" counts every
-  non-null label, 'c' included (as the release does);
+  non-null label, 'c' included (as the release does): :func:`schemas.dataset_dir.open_prediction_budget`,
+  recomputed at publish time;
 * rows labelled only 'c'/null carry nothing to score in the closed task and are dropped;
 * optional A/B balancing within a split: swap the two videos of some pairs (thumbnails and
   retrieval_frames follow the videos) and flip a<->b, so that a and b labels are about equally common.
@@ -15,8 +16,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.dataset_dir import open_prediction_budget as budget_of_labels
-
 Row = dict[str, Any]
 
 FLIP = {"a": "b", "b": "a"}
@@ -26,11 +25,6 @@ def labels(row: Row) -> list[str]:
     """The non-null labels of a row (``differences_gt`` values that are a, b or c)."""
     gt = row.get("differences_gt") or {}
     return [v for v in gt.values() if v is not None]
-
-
-def open_prediction_budget(row: Row) -> int:
-    """N_diff of the public release: ``ceil(1.5 x number of non-null labels)``, 'c' included."""
-    return budget_of_labels(row.get("differences_gt"))
 
 
 def annotation_state(row: Row) -> str:

@@ -18,7 +18,7 @@ from huggingface_hub import DatasetCard, HfApi
 
 from curation.cli import main as curate
 from curation.publish import PublishRefused, publish, upload
-from curation.publish_rules import balance_splits, flip_sample, open_prediction_budget
+from curation.publish_rules import balance_splits, flip_sample
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
@@ -239,7 +239,6 @@ def _published(ds, out: Path, **kw) -> Path:
 def test_rules_on_rows():
     row = {"sample_key": "k", "videos": [{"p": 0}, {"p": 1}], "retrieval_frames": [{"x": [1]}, {"x": [2]}],
            "differences_gt": {"0": "a", "1": "c", "2": None, "3": "b"}}
-    assert open_prediction_budget(row) == math.ceil(1.5 * 3)
     flipped = flip_sample(row)
     assert flipped["differences_gt"] == {"0": "b", "1": "c", "2": None, "3": "a"}
     assert flipped["videos"] == [{"p": 1}, {"p": 0}] and flipped["retrieval_frames"][0] == {"x": [2]}
