@@ -34,6 +34,7 @@ from eval.data import EvalData, clip_fps, clip_length, load_eval_data
 from eval.predictions import Localization, load_localization
 from eval.results import inputs_block, write_results
 from eval.stats import group_by, mean, rate
+from schemas import check
 from schemas.errors import ToolkitError
 from schemas.io import read_json, read_jsonl
 
@@ -163,26 +164,8 @@ def read_annotators(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
         raise ToolkitError(
             "expected {sample_key: {annotator: [{loc_id: [frames]}, {...}]}}", file=str(path), key="$"
         )
-    for sk, by_ann in obj.items():
-        if not isinstance(by_ann, dict):
-            raise ToolkitError("expected {annotator: [...]}", file=str(path), key=f"$.{sk}")
-        for ann, pair in by_ann.items():
-            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(d, dict) for d in pair)):
-                raise ToolkitError(
-                    "expected two dicts (video A, video B)", file=str(path), key=f"$.{sk}.{ann}"
-                )
-            for v, d in enumerate(pair):
-                for loc_id, frames in d.items():
-                    ok = frames is None or (
-                        isinstance(frames, list)
-                        and all(isinstance(f, int) and not isinstance(f, bool) and f >= 0 for f in frames)
-                    )
-                    if not ok:
-                        raise ToolkitError(
-                            "expected null or a list of frame indices >= 0",
-                            file=str(path),
-                            key=f"$.{sk}.{ann}[{v}].{loc_id}",
-                        )
+    for sk, by_ann in obj.items():  # {annotator: [{loc_id: [frames]}, {...}]} is a localization object
+        check("localization", by_ann, file=str(path), prefix=f"$.{sk}")
     return obj
 
 

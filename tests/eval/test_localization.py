@@ -93,6 +93,24 @@ def test_human_vs_human_beside_the_model(data, tmp_path):
     assert (same["n"], same["missing"], same["mae_frames"]) == (3, 1, pytest.approx(46 / 3))
 
 
+@pytest.mark.parametrize(
+    "ann, where",
+    [
+        ({"s3": {"ann1": [{"0": [-1]}, {}]}}, r"\$\.s3\.ann1\[0\]\.0"),
+        ({"s3": {"ann1": [{"0": [True]}, {}]}}, r"\$\.s3\.ann1\[0\]\.0"),
+        ({"s3": {"ann1": [{}, {}, {}]}}, r"\$\.s3\.ann1"),
+        ({"s3": {"ann1": [[], {}]}}, r"\$\.s3\.ann1\[0\]"),
+        ({"s3": []}, r"\$\.s3"),
+    ],
+)
+def test_bad_annotators_file_names_the_path(data, ann, where):
+    data.annotation_dir.mkdir()
+    path = data.annotation_dir / "timestamps_annotators.json"
+    path.write_text(json.dumps(ann))
+    with pytest.raises(ToolkitError, match=rf"timestamps_annotators.json: {where}: "):
+        score_localization(data, parse_localization(PRED, data))
+
+
 def test_human_keypoints_from_annotation_labels_jsonl(data):
     """The annotation package's labels.jsonl (keypoint rows) gives the same human numbers as the JSON form."""
     rows = [{"item": "difference", "sample_key": "s3", "annotator": "ann1", "diff_key": "0", "label": "a"}]
