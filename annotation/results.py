@@ -65,7 +65,7 @@ def config_items(config: str) -> tuple[list[str], dict[str, list[str]]]:
     return diffs, timelines
 
 
-def annotator_name(completed_by: Any, users: dict[str, str] | None = None) -> str:
+def annotator_name(completed_by: Any) -> str:
     """Stable annotator id: ``user:<id>`` (the e-mail is kept separately when known)."""
     if isinstance(completed_by, dict):
         completed_by = completed_by.get("id", completed_by.get("email"))
@@ -79,7 +79,10 @@ def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[st
     parsed = ParsedAnnotation(ann_id, annotator_name(annotation.get("completed_by")),
                               bool(annotation.get("ground_truth")))
 
+    flagged: list[str] = []  # where each problem of this annotation is (a flagged item is not also "missing")
+
     def bad(where: str, msg: str) -> None:
+        flagged.append(where)
         problems.append(Problem(sample_key, where, msg, ann_id))
 
     result = annotation.get("result")
@@ -115,16 +118,14 @@ def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[st
             side = tl_side[name]
             _parse_timeline(region, side, task_data, where, bad, parsed, dup_marks)
     for key in diff_keys:
-        if key not in seen_choice and not any(p.where.endswith(f"(diff_{key})") and p.annotation_id == ann_id
-                                              for p in problems):
+        if key not in seen_choice and not any(w.endswith(f"(diff_{key})") for w in flagged):
             bad(f"diff_{key}", "missing: no a/b/c choice for this difference")
     for tl, labels in timelines.items():
         side = tl_side.get(tl)
         for label in labels:
             if label.startswith(KEY_PREFIX):
                 loc = label[len(KEY_PREFIX):]
-                flagged = any(p.annotation_id == ann_id and f"({tl} {label})" in p.where for p in problems)
-                if (side, loc) not in parsed.keypoints and not flagged:
+                if (side, loc) not in parsed.keypoints and not any(f"({tl} {label})" in w for w in flagged):
                     bad(f"{tl} {label}", "missing: keypoint not marked")
     for side, label in dup_marks:
         if label.startswith(KEY_PREFIX):

@@ -188,3 +188,13 @@ def test_convert_validates_against_a_given_project_config(ds, tmp_path):
     cfg.write_text("<View><Choices name=")
     with pytest.raises(ToolkitError, match="not a valid label config"):
         convert_file(export, ds.root, "differences", config=cfg)
+
+
+def test_missing_items_are_judged_per_annotation(ds, tmp_path):
+    # Two annotations without ids: the first one's invalid diff_1 must not hide that the second left it out.
+    key = "diving_0_0"
+    first = {"id": None, "completed_by": 2, "result": [choice("0", "b"), choice("1", "z"), choice("2", "a")]}
+    second = {"id": None, "completed_by": 3, "result": [choice("0", "b"), choice("2", "a")]}
+    rep = convert_file(_write(tmp_path, [export_task(1, _data(ds, key), [first, second])]), ds.root, "differences")
+    assert [p.where for p in rep.problems] == ["result[1] (diff_1)", "diff_1"]
+    assert rep.problems[1].message.startswith("missing")
