@@ -23,10 +23,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from eval.data import EvalData, diff_sort_key, gt_description, gt_labels, load_eval_data
+from eval.data import EvalData, gt_description, gt_labels, load_eval_data
 from eval.predictions import Predictions, load_predictions
 from eval.results import inputs_block, write_results
 from eval.stats import CI_METHOD, TEST, binomial_summary, group_by, macro
+from schemas.dataset_dir import diff_key_order
 
 PROTOCOL = {
     "scored": "differences whose ground truth is a or b; c and null are excluded",
@@ -68,10 +69,10 @@ def closed_items(
         sk = row["sample_key"]
         labels = gt_labels(row)
         pred_row = preds.for_sample(sk)
-        for dk in sorted(pred_row, key=diff_sort_key):
+        for dk in sorted(pred_row, key=diff_key_order):
             if dk not in labels:
                 unknown.append({"sample_key": sk, "diff_key": dk})
-        for dk in sorted(labels, key=diff_sort_key):
+        for dk in sorted(labels, key=diff_key_order):
             gt = labels[dk]
             if gt not in ("a", "b"):
                 n_c += 1

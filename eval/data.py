@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.dataset_dir import DATASET_JSON, diff_key_order, load_dataset, row_open_prediction_budget
+from schemas.dataset_dir import DATASET_JSON, load_dataset
 from schemas.errors import ToolkitError
-
-VERDICTS = ("a", "b")
 
 
 @dataclass
@@ -144,10 +142,3 @@ def gt_description(row: dict[str, Any], key: str) -> str | None:
     entry = (row.get("differences_annotated") or {}).get(key)
     return entry.get("description") if entry else None
 
-
-def n_diff_limit(row: dict[str, Any]) -> int:
-    """N_diff: ``n_differences_open_prediction``, else ceil(1.5 x labelled differences) as in the release."""
-    return row_open_prediction_budget(row)
-
-
-diff_sort_key = diff_key_order  # difference keys numerically ("2" before "10"), anything else after

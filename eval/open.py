@@ -26,11 +26,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from eval.data import EvalData, diff_sort_key, gt_description, gt_labels, load_eval_data, n_diff_limit
+from eval.data import EvalData, gt_description, gt_labels, load_eval_data
 from eval.judges import Judge
 from eval.predictions import Predictions, load_predictions
 from eval.results import inputs_block, write_results
 from eval.stats import group_by, macro, rate
+from schemas.dataset_dir import diff_key_order, row_open_prediction_budget
 
 log = logging.getLogger(__name__)
 FLIP = {"a": "b", "b": "a"}
@@ -62,7 +63,7 @@ def resolve_matches(
             raw[g] = p
     out: dict[str, str | None] = {}
     used: set[str] = set()
-    for g in sorted(gt_keys, key=diff_sort_key):
+    for g in sorted(gt_keys, key=diff_key_order):
         if g not in raw:
             repairs["missing_gt_keys"] += 1
         p = raw.get(g)
@@ -135,10 +136,10 @@ def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: d
     """Ground-truth candidates and the predictions kept under the N_diff limit."""
     sk = row["sample_key"]
     labels = gt_labels(row)
-    gt_desc = {k: d for k in sorted(labels, key=diff_sort_key) if (d := gt_description(row, k))}
+    gt_desc = {k: d for k in sorted(labels, key=diff_key_order) if (d := gt_description(row, k))}
     totals["gt_without_description"] += len(labels) - len(gt_desc)  # labelled, but no statement: not scored
-    limit = n_diff_limit(row)
-    ordered = sorted(pred_row, key=diff_sort_key)
+    limit = row_open_prediction_budget(row)
+    ordered = sorted(pred_row, key=diff_key_order)
     described = [k for k in ordered if (pred_row[k].get("description") or "").strip()]
     kept, dropped = described[:limit], described[limit:]
     if dropped:

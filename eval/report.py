@@ -25,11 +25,12 @@ from typing import Any
 
 from eval import plots
 from eval.closed import score_closed
-from eval.data import EvalData, clip_fps, diff_sort_key, gt_labels, load_eval_data
+from eval.data import EvalData, clip_fps, gt_labels, load_eval_data
 from eval.localization import score_localization
 from eval.predictions import Localization, Predictions, load_localization, load_predictions
 from eval.report_template import HTML_TEMPLATE, MD_TEMPLATE
 from eval.results import toolkit_version
+from schemas.dataset_dir import diff_key_order
 from schemas.errors import ToolkitError
 from schemas.io import atomic_write, read_json, read_jsonl
 
@@ -421,7 +422,7 @@ def strip(data: EvalData, row: dict[str, Any], runs: list[Run]) -> dict[str, Any
                     )
     statements = []
     labels = gt_labels(row)
-    for dk in sorted(labels, key=diff_sort_key):
+    for dk in sorted(labels, key=diff_key_order):
         entry = (row.get("differences_annotated") or {}).get(dk) or {}
         answers = []
         for r in runs:
