@@ -32,7 +32,7 @@ from curation.publish_card import CardInputs, licence_notes, render_card
 from curation.publish_sources import source_key
 from curation.publish_checks import Problem, review_dataset
 from curation.publish_rows import (
-    EMBED_COLUMNS, THUMBNAIL_COLUMNS, features, hub_video_path, public_video, to_public,
+    EMBED_COLUMNS, THUMBNAIL_COLUMNS, features, hub_video_path, public_video, to_public, trim_range,
 )
 from curation.publish_rules import SplitBalance, balance_splits
 from schemas.dataset_dir import open_prediction_budget
@@ -72,10 +72,7 @@ class PublishResult:
 
 def thumbnail(path: Path, video: dict[str, Any], *, height: int = THUMBNAIL_HEIGHT) -> bytes:
     """JPEG bytes of the middle frame of the trimmed clip, at most ``height`` pixels high."""
-    trim = video.get("frames_trim") or [0, video.get("n_frames"), None]
-    info = media.probe(path)
-    start, stop, step = slice(*(list(trim) + [None])[:3]).indices(info.n_frames)
-    frames = range(start, stop, step)
+    frames = trim_range(video["frames_trim"], media.probe(path).n_frames)
     if not frames:
         raise ToolkitError("frames_trim selects no frame", file=str(path), key="frames_trim")
     frame = media.decode(path, indices=[frames[len(frames) // 2]]).frames[0]

@@ -66,6 +66,11 @@ def hub_video_path(sample_key: str, index: int) -> str:
     return f"videos/{sample_key}/{VIDEO_NAMES[index]}"
 
 
+def trim_range(trim: list | None, n_frames: int) -> range:
+    """The frame indices ``slice(*frames_trim)`` selects from a clip of ``n_frames`` (missing items are None)."""
+    return range(*slice(*(list(trim or []) + [None] * 3)[:3]).indices(n_frames))
+
+
 def _trim3(trim: list | None, n_frames: int | None) -> list:
     trim = list(trim) if trim else [0, n_frames, None]
     return (trim + [None] * 3)[:3]

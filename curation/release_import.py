@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from curation import media
 from curation.publish_sources import SOURCES, source_key
-from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public
+from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public, trim_range
 from schemas import check
 from schemas.dataset_dir import DATASET_JSON, DatasetDir, save_dataset, sha256_file
 from schemas.errors import ToolkitError
@@ -95,11 +95,6 @@ def _keys(files: list[Path]) -> list[str]:
     return keys
 
 
-def _slice(trim: list | None, n: int) -> tuple[int, int, int]:
-    trim = (list(trim or []) + [None] * 3)[:3]
-    return slice(*trim).indices(n)
-
-
 def _cut(src: Path, dst: Path, trim: list | None, fps: float, where: str) -> tuple[media.VideoInfo, list[int]]:
     """Cut ``slice(*trim)`` of ``src`` (video file or image folder at ``fps``) into ``dst``."""
     is_dir = src.is_dir()
@@ -107,8 +102,8 @@ def _cut(src: Path, dst: Path, trim: list | None, fps: float, where: str) -> tup
     if not is_dir and abs(float(info.fps) - fps) > FPS_TOLERANCE * fps:
         raise ToolkitError(f"video plays at {float(info.fps):g} fps, the release says {fps:g}",
                            file=where, key="fps_original")
-    start, stop, step = _slice(trim, info.n_frames)
-    picked = range(start, stop, step)
+    picked = trim_range(trim, info.n_frames)
+    start, stop, step = picked.start, picked.stop, picked.step
     if len(picked) == 0:
         raise ToolkitError(f"frames_trim {trim} selects no frame of {info.n_frames}", file=where, key="frames_trim")
     if step == 1:

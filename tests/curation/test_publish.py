@@ -19,6 +19,7 @@ from huggingface_hub import DatasetCard, HfApi
 from curation.cli import main as curate
 from curation.publish import PublishRefused, publish, upload
 from curation.publish_rules import balance_splits, flip_sample
+from curation.publish_rows import trim_range
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
@@ -234,6 +235,13 @@ def test_balancing_swaps_videos_thumbnails_frames_and_flips_labels(tmp_path):
 def _published(ds, out: Path, **kw) -> Path:
     publish(ds.root, out, progress=False, **kw)
     return out
+
+
+def test_trim_range_is_the_python_slice_of_frames_trim():
+    assert list(trim_range([2, 9], 20)) == list(range(20))[2:9]
+    assert list(trim_range([0, None, 2], 7)) == [0, 2, 4, 6]
+    assert list(trim_range([5, 100, None], 8)) == [5, 6, 7]  # end past the clip is clamped, as a slice is
+    assert list(trim_range([None, None], 3)) == [0, 1, 2]
 
 
 def test_rules_on_rows():
