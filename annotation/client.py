@@ -189,8 +189,8 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
         new_tasks, new_preds = [], []
         for s in tqdm(rows, desc=f"push {action}", unit="pair", disable=not progress):
             key = s["sample_key"]
-            if key in existing and (run is None or key not in run):
-                continue
+            if key in existing and (run is None or key not in run or version in _versions(existing[key])):
+                continue  # the task is there, and so is this run's prediction (or there is none to add)
             data = task_data(ds, s, root, comps.get(key))
             pred = None
             if run is not None and key in run:
@@ -205,8 +205,7 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
                     res.predictions_added += 1
                 new_tasks.append(task)
             elif pred:
-                if version not in _versions(existing[key]):
-                    new_preds.append({"task": existing[key].id, **pred})
+                new_preds.append({"task": existing[key].id, **pred})
         for i in range(0, len(new_tasks), IMPORT_BATCH):
             ls.projects.import_tasks(id=proj.id, request=new_tasks[i:i + IMPORT_BATCH], return_task_ids=True)
         res.tasks_added = len(new_tasks)

@@ -186,8 +186,8 @@ class Run:
         """Run every unfinished selected sample, then write the aggregate files (also after a stop)."""
         self._check_out_dir()
         selected = self.select()
-        done_before = [s for s in selected if self._sample_done(s["sample_key"])]
-        pending = [s for s in selected if not self._sample_done(s["sample_key"])]
+        done = {s["sample_key"] for s in selected if self._sample_done(s["sample_key"])}
+        pending = [s for s in selected if s["sample_key"] not in done]
         n_now = n_incomplete = 0
         try:
             if pending:
@@ -199,7 +199,7 @@ class Run:
 
                 for s in tqdm(pending, desc=f"viddiff {self.method}", unit="pair", disable=not self.progress):
                     result = self._run_sample(s, proposals, embeddings)
-                    write_json(self.out / "samples" / f"{s['sample_key']}.json", result)
+                    write_json(self._sample_path(s["sample_key"]), result)
                     if result["complete"]:
                         n_now += 1
                     else:
@@ -211,7 +211,7 @@ class Run:
                                            f"({result['errors'][0]})", key="differencer")
         finally:
             usage = self._write_outputs(selected)
-        return RunSummary(self.out, len(selected), len(done_before), n_now, n_incomplete, dict(self.skipped), usage)
+        return RunSummary(self.out, len(selected), len(done), n_now, n_incomplete, dict(self.skipped), usage)
 
     def _sample_path(self, key: str) -> Path:
         return self.out / "samples" / f"{key}.json"
@@ -383,20 +383,16 @@ class Run:
         return {"sample_key": key, "complete": complete, "predictions": preds, "localization": kps,
                 "difference_frames": dfs, "stage_segments": segs, "errors": errors}
 
-    def _frames(self, s, v: int, wanted: list[int]) -> tuple[dict[int, np.ndarray], float]:
-        path = self.ds.video_path(s, v)
-        dec = media.decode(path, indices=sorted(set(wanted))) if wanted else None
-        native = float(media.probe(path).fps)
-        return ({i: f for i, f in zip(dec.indices, dec.frames)} if dec else {}), native
-
     def _difference(self, s, diffs, dfs, errors: list[str]) -> dict[str, dict[str, Any]]:
         if not diffs:
             return {}
         frames, fps = [], []
         for v in range(2):
-            f, native = self._frames(s, v, [i for fr in dfs[v].values() for i in fr])
-            frames.append(f)
-            fps.append(native)
+            wanted = sorted({i for fr in dfs[v].values() for i in fr})
+            # decoding explicit indices reports the clip's native fps, so the clip is not probed again
+            dec = media.decode(self.ds.video_path(s, v), indices=wanted) if wanted else None
+            frames.append(dict(zip(dec.indices, dec.frames)) if dec else {})
+            fps.append(dec.fps if dec else 1.0)  # no frame of this clip is shown: the rate is never used
         qs = [DiffQuery(k, d["description"], [frames[0][i] for i in dfs[0][k]], [frames[1][i] for i in dfs[1][k]],
                         [i / fps[0] for i in dfs[0][k]], [i / fps[1] for i in dfs[1][k]]) for k, d in diffs.items()]
         differ = Differencer(self.client, self.cfg)

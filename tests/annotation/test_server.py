@@ -76,7 +76,7 @@ def test_push_is_idempotent_and_guards_annotated_configs(ls, served_dataset, ls_
     assert [a.id for a in ls.annotations.list(id=task.id)] == [ann.id]
 
 
-def test_predictions_become_label_studio_predictions_once(ls, served_dataset, tmp_path):
+def test_predictions_become_label_studio_predictions_once(ls, served_dataset, tmp_path, monkeypatch):
     ds = served_dataset
     run = tmp_path / "run-7"
     run.mkdir()
@@ -92,8 +92,14 @@ def test_predictions_become_label_studio_predictions_once(ls, served_dataset, tm
     assert [(p.model_version, p.result) for p in preds] == [
         ("run-7", [{"from_name": "diff_0", "to_name": "video_a", "type": "choices", "value": {"choices": ["b"]}}])]
     assert ls.projects.get(id=pid).model_version == "run-7"
-    push(ds.root, "differences", predictions=run, progress=False)          # again: no duplicate
-    assert len(list(ls.predictions.list(task=tid))) == 1
+    import annotation.client as client
+
+    probed = []
+    with monkeypatch.context() as m:
+        m.setattr(client, "task_data", lambda *a, **kw: probed.append(a[1]["sample_key"]))
+        again = {r.action: r for r in push(ds.root, "differences", predictions=run, progress=False)}
+    assert len(list(ls.predictions.list(task=tid))) == 1                  # again: no duplicate,
+    assert again["fitness_0"].predictions_added == 0 and probed == []    # and no clip probed for it
 
     ts = {r.action: r for r in push(ds.root, "timestamps", predictions=run, progress=False)}
     skipped = ts["fitness_0"].predictions_skipped

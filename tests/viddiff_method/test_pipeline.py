@@ -94,6 +94,9 @@ def test_closed_run_recovers_stages_keypoints_and_answers(env):
     assert usage["proposer"]["calls"] == 2 and usage["differencer"]["calls"] == 6
     assert usage["clip"]["frames_encoded"] == sum(math.ceil(sum(l) / 2) for p in PAIRS for l in p["lengths"])
     assert len(srv.requests) - n0 == 8
+    # the VLM is told the frames' real spacing, from the stored clips' native fps: 6 frames at 16 fps
+    square = [t for t in map(FakeOpenAI.text_of, srv.requests[n0:]) if 'Statement: "the square is bigger' in t]
+    assert len(square) == 2 and all("video A about 0.38 s apart" in t for t in square)
     assert read_json(out / "config.json")["method"] == "viddiff"
 
     # rerun: finished samples are skipped, nothing is called or decoded
