@@ -134,7 +134,9 @@ class FakeOpenAI:
 
     def load_cassette(self, path: str | os.PathLike) -> None:
         """Add the answers of a cassette file (``{"answers": {hash: content}}``)."""
-        data = json.loads(Path(path).read_text("utf-8"))
+        from schemas.io import read_json
+
+        data = read_json(path)
         with self._lock:
             self.cassette.update(data.get("answers", data))
 
@@ -174,18 +176,19 @@ class FakeOpenAI:
 
     # -- answering ----------------------------------------------------------------------------
     def _answer(self, body: Body) -> tuple[int, dict[str, Any], dict[str, str]]:
+        text, key = text_of(body), request_hash(body)
         with self._lock:
             self.requests.append(body)
             rule = None
             for r in self.rules:
                 if r.times is not None and r.used >= r.times:
                     continue
-                ok = (r.match in text_of(body)) if isinstance(r.match, str) else bool(r.match(body))
+                ok = (r.match in text) if isinstance(r.match, str) else bool(r.match(body))
                 if ok:
                     r.used += 1
                     rule = r
                     break
-            cached = self.cassette.get(request_hash(body))
+            cached = self.cassette.get(key)
         if rule is not None:
             if rule.delay:
                 time.sleep(rule.delay)
@@ -196,9 +199,9 @@ class FakeOpenAI:
             reply = self._forward(body)
             if isinstance(reply, str):
                 with self._lock:
-                    self.cassette[request_hash(body)] = reply
+                    self.cassette[key] = reply
         else:
-            return 404, _error(f"no scripted answer for request {request_hash(body)}", "not_found"), {}
+            return 404, _error(f"no scripted answer for request {key}", "not_found"), {}
         if isinstance(reply, tuple) and reply and reply[0] == "status":
             code = int(reply[1])
             msg = reply[2] if len(reply) > 2 else f"scripted HTTP {code}"
@@ -282,6 +285,16 @@ def _completion(body: Body, content: str) -> dict[str, Any]:
     }
 
 
+def write_llm_config(path: str | os.PathLike, srv: FakeOpenAI, **settings: Any) -> Path:
+    """Write an LLM YAML config pointing at ``srv`` with test-speed backoff (for CLI tests)."""
+    import yaml
+
+    data = {"base_url": srv.base_url, "backoff_initial_s": 0.005, "backoff_max_s": 0.02, **settings}
+    path = Path(path)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
 def main() -> None:
     """Serve a cassette on a fixed port until interrupted (manual trials of the CLI)."""
     import argparse
@@ -302,13 +315,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def write_llm_config(path: str | os.PathLike, srv: FakeOpenAI, **settings: Any) -> Path:
-    """Write an LLM YAML config pointing at ``srv`` with test-speed backoff (for CLI tests)."""
-    import yaml
-
-    data = {"base_url": srv.base_url, "backoff_initial_s": 0.005, "backoff_max_s": 0.02, **settings}
-    path = Path(path)
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
