@@ -287,12 +287,12 @@ def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_r
     export_path = out / "exports" / export_name
     if not export_path.exists():
         atomic_write(export_path, raw)
-    keys = {r["sample_key"] for r in resolved_rows} | set(touched)
     for r in resolved_rows:  # tuples (stage spans) become lists in JSON
         if isinstance(r["value"], tuple):
             r["value"] = list(r["value"])
-    _merge_jsonl(out / "labels.jsonl", keys, label_rows)
-    _merge_jsonl(out / "resolved.jsonl", keys, resolved_rows)
+    # every converted task's row is in `touched`; its earlier label and resolved rows are replaced
+    _merge_jsonl(out / "labels.jsonl", set(touched), label_rows)
+    _merge_jsonl(out / "resolved.jsonl", set(touched), resolved_rows)
     write_json(out / "problems.json", [p.to_dict() for p in report.problems])
     samples = [touched.get(s["sample_key"], s) for s in ds.samples]
     meta = copy.deepcopy(ds.meta)
