@@ -98,6 +98,8 @@ def load_run(run_dir: Path, data: EvalData | None) -> Run:
         run.metrics[task], run.metrics_origin[task] = m, str(p)
         if (p.parent / "items.jsonl").exists():
             run.items[task] = read_jsonl(p.parent / "items.jsonl")
+        if task == "localization" and (p.parent / "human_items.jsonl").exists():
+            run.items["human"] = read_jsonl(p.parent / "human_items.jsonl")
     if data is not None:
         if (run_dir / "predictions.json").exists():
             run.predictions = load_predictions(run_dir / "predictions.json", data)
@@ -296,9 +298,6 @@ def figures(runs: list[Run]) -> list[dict[str, Any]]:
         if hh:
             kps.setdefault("human vs human", hh.get(by) or {})
             human = r.items.get("human")
-            if human is None:
-                hp = Path(r.metrics_origin.get("localization", "")).parent / "human_items.jsonl"
-                human = read_jsonl(hp) if hp.exists() else []
             if human and "human vs human" not in errors:
                 errors["human vs human"] = [
                     it["err_seconds"] for it in human if it.get("err_seconds") is not None

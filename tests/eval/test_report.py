@@ -107,3 +107,25 @@ def test_report_without_anything_to_show(tmp_path):
 
         build_report([tmp_path / "empty"], tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_run_with_human_items_from_its_eval_folder(tmp_path, monkeypatch):
+    """A run's eval/localization/human_items.jsonl is read with its metrics and drawn as the human curve."""
+    from eval.report import figures, load_run
+    from tests.eval.fixtures import write_dataset
+    from tests.eval.test_localization import PRED
+
+    ds = write_dataset(tmp_path / "ds")
+    (ds / "annotation").mkdir()
+    ann = {"s3": {"ann1": [{"0": [100]}, {"0": [50]}], "ann2": [{"0": [106]}, {"0": [47]}]}}
+    (ds / "annotation" / "timestamps_annotators.json").write_text(json.dumps(ann))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "loc.json").write_text(json.dumps(PRED))
+    eval_localization(ds, tmp_path / "run" / "loc.json", tmp_path / "run" / "eval" / "localization")
+    run = load_run(tmp_path / "run", None)  # no dataset: everything comes from the eval folder
+    assert [(h["gt_frame"], h["pred_frame"]) for h in run.items["human"]] == [(100, 106), (50, 47)]
+    drawn = {}
+    monkeypatch.setattr("eval.plots.hit_rate_curves", lambda errors: drawn.update(errors) or b"png")
+    assert [f["id"] for f in figures([run])] == ["loc_hits", "loc_keypoints"]
+    assert drawn["human vs human"] == [pytest.approx(6 / 30), pytest.approx(3 / 30)]
+    assert drawn["run"] == pytest.approx([2 / 8, 4 / 8, 0, 15 / 30, 30 / 30, 1 / 30])  # test_localization.ERR
