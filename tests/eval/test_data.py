@@ -64,3 +64,19 @@ def test_clip_length_from_trim_when_no_n_frames():
     assert clip_length({"frames_trim": [0, 9, 2]}) == 5
     assert clip_length({"frames_trim": [None, None, None]}) is None
     assert json.dumps(clip_length({"n_frames": 7})) == "7"
+
+
+def test_fingerprint_follows_what_the_metrics_read(tmp_path):
+    def fp(name, edit=None):
+        r = rows()
+        if edit:
+            edit(r[0])
+        return load_eval_data(write_dataset(tmp_path / name, r)).fingerprint()
+
+    base = fp("base")
+    assert fp("same") == base
+    assert fp("name", lambda r: r.update(action_name="renamed")) == base  # not read by any metric
+    assert fp("path", lambda r: r["videos"][0].update(path="elsewhere.mp4")) == base
+    assert fp("label", lambda r: r["differences_gt"].update({"0": "b"})) != base
+    assert fp("fps", lambda r: r["videos"][1].update(fps_original=25)) != base
+    assert fp("frames", lambda r: r["retrieval_frames"][0].update({"0": [11]})) != base
