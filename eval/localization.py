@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ def summarize_localization(items: list[dict[str, Any]]) -> dict[str, Any]:
     """``n, missing, coverage, mae_frames, mae_seconds, mae_norm, median_seconds`` and hit rates."""
     done = [it for it in items if it["err_frames"] is not None]
     normed = [it for it in done if it["err_norm"] is not None]
-    secs = sorted(it["err_seconds"] for it in done)
+    secs = [it["err_seconds"] for it in done]
     block: dict[str, Any] = {
         "n": len(done),
         "missing": len(items) - len(done),
@@ -74,7 +75,7 @@ def summarize_localization(items: list[dict[str, Any]]) -> dict[str, Any]:
         "mae_frames": mean(it["err_frames"] for it in done),
         "mae_seconds": mean(secs),
         "mae_norm": mean(it["err_norm"] for it in normed),
-        "median_seconds": (secs[(len(secs) - 1) // 2] + secs[len(secs) // 2]) / 2 if secs else None,
+        "median_seconds": statistics.median(secs) if secs else None,
     }
     for t in HIT_SECONDS:
         block[_hit_name(t, "s")] = rate(sum(1 for it in done if it["err_seconds"] <= t + _EPS), len(done))

@@ -89,6 +89,7 @@ def test_human_vs_human_beside_the_model(data, tmp_path):
     assert (hh["n"], hh["missing"]) == (3, 1)  # A/0 6 frames, B/0 3, B/1 6; A/1 only ann1
     assert hh["mae_frames"] == pytest.approx(5.0) and hh["mae_seconds"] == pytest.approx(5 / 30)
     assert hh["hit@0.25s"] == pytest.approx(1.0)
+    assert hh["median_seconds"] == pytest.approx(6 / 30)  # odd count: the middle of 3, 6, 6 frames
     same = hh["model_on_same_items"]  # the model on s3's four keypoints: 15, missing, 30, 1
     assert (same["n"], same["missing"], same["mae_frames"]) == (3, 1, pytest.approx(46 / 3))
 
