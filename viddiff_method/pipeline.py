@@ -27,7 +27,7 @@ import numpy as np
 
 from curation import media
 from schemas import check
-from schemas.dataset_dir import DatasetDir, load_dataset, row_open_prediction_budget, sha256_file
+from schemas.dataset_dir import DatasetDir, diff_key_order, load_dataset, row_open_prediction_budget, sha256_file
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 from viddiff_method import localizer as loc
@@ -81,12 +81,7 @@ def closed_differences(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The sample's differences to predict in closed mode: every non-null ground-truth key."""
     gt = sample.get("differences_gt") or {}
     ann = sample.get("differences_annotated") or {}
-    return {k: ann[k] for k in sorted(gt, key=int) if gt[k] is not None and ann.get(k)}
-
-
-def n_open(sample: dict[str, Any]) -> int | None:
-    """N_diff: the row's value, else ceil(1.5 × labelled differences)."""
-    return row_open_prediction_budget(sample) or None
+    return {k: ann[k] for k in sorted(gt, key=diff_key_order) if gt[k] is not None and ann.get(k)}
 
 
 # ----------------------------------------------------------------------------------------- the run
@@ -158,7 +153,7 @@ class Run:
             if self.mode == "closed" and not closed_differences(s):
                 self.skipped[s["sample_key"]] = "no labelled (non-null) differences to predict"
                 continue
-            if self.mode == "open" and not n_open(s):
+            if self.mode == "open" and not row_open_prediction_budget(s):
                 self.skipped[s["sample_key"]] = "no n_differences_open_prediction and no labels to derive it"
                 continue
             out.append(s)
@@ -240,7 +235,7 @@ class Run:
             path = self.out / "proposals" / f"{key}.json"
             first = rows[0]
             action_rows = [r for r in self.ds.samples if r["action"] == first["action"]]
-            n_needed = max(n_open(r) or 0 for r in rows) if self.mode == "open" else 0
+            n_needed = max(row_open_prediction_budget(r) for r in rows) if self.mode == "open" else 0
             if path.exists():
                 p = Proposal.from_dict(read_json(path))
                 if self.mode == "closed" or p.n_open >= n_needed:
@@ -255,7 +250,7 @@ class Run:
                     for k, d in (r.get("differences_annotated") or {}).items():
                         if d:
                             diffs.setdefault(k, d)
-                diffs = dict(sorted(diffs.items(), key=lambda kv: int(kv[0])))
+                diffs = dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0])))
             keypoints = sample_keypoints(self.ds, first["action"], action_rows)
             if proposer.errors:
                 raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved for "
@@ -369,7 +364,7 @@ class Run:
             if self.mode == "closed":
                 diffs = closed_differences(s)
             else:
-                diffs = dict(list(p.differences.items())[: n_open(s)])
+                diffs = dict(list(p.differences.items())[: row_open_prediction_budget(s)])
             if self.method == "viddiff":
                 kps, dfs, segs = self._localize_viddiff(s, p, embeddings, diffs)
             else:
@@ -413,7 +408,7 @@ class Run:
             frames.append(resize_max_side(list(dec.frames), self.cfg.differencer.max_side))
             rates.append(round(eff, 3))
         statements = {k: d["description"] for k, d in closed_differences(s).items()} if self.mode == "closed" else {}
-        n = n_open(s) or 0
+        n = row_open_prediction_budget(s)
         req = base.request(s, self.mode, frames[0], frames[1], rates[0], rates[1], statements, n, seed_for(self.cfg, s))
         answer = base.run([req])[0]
         errors += base.errors
