@@ -102,6 +102,12 @@ def _semantic(value: Any) -> Any:
     return out
 
 
+def _stop_on_proposer_errors(proposer: Proposer, key: str) -> None:
+    """A proposer call without a valid answer stops the run before a degraded proposal is saved."""
+    if proposer.errors:
+        raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved for {key!r}, "
+                       "rerun to retry", key="proposer")
+
 
 class Run:
     """One `viddiff run` invocation over a dataset directory, writing into ``out``."""
@@ -126,6 +132,7 @@ class Run:
         self._client = None
         self._embedder: FrameEmbedder | None = None
         self._clip: ClipBackend | None = None
+        self._prior: PositionPrior | None = None  # the prior baseline's keypoint positions, made once
 
     # -- lazily made backends -----------------------------------------------------------------
     @property
@@ -252,14 +259,10 @@ class Run:
                             diffs.setdefault(k, d)
                 diffs = dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0])))
             keypoints = sample_keypoints(self.ds, first["action"], action_rows)
-            if proposer.errors:
-                raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved for "
-                               f"{key!r}, rerun to retry", key="proposer")
+            _stop_on_proposer_errors(proposer, key)
             if self.method == "viddiff":
                 p = proposer.propose(first["action"], first["action_description"], diffs, keypoints, seed)
-                if proposer.errors:
-                    raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved "
-                                   f"for {key!r}, rerun to retry", key="proposer")
+                _stop_on_proposer_errors(proposer, key)
             else:
                 p = Proposal(first["action"], first["action_description"], [], diffs, keypoints, [])
             p.n_open = n_needed
@@ -368,9 +371,9 @@ class Run:
             if self.method == "viddiff":
                 kps, dfs, segs = self._localize_viddiff(s, p, embeddings, diffs)
             else:
-                if self.method == "prior" and not hasattr(self, "_prior"):
+                if self.method == "prior" and self._prior is None:
                     self._prior = PositionPrior(self.ds.samples)
-                kps, dfs = self._localize_baseline(s, p, diffs, getattr(self, "_prior", None))
+                kps, dfs = self._localize_baseline(s, p, diffs, self._prior)
                 segs = None
             preds = self._difference(s, diffs, dfs, errors)
         complete = all(v["prediction"] is not None for v in preds.values()) and not errors
