@@ -57,10 +57,6 @@ class PositionPrior:
                     if frames:
                         self._obs[s["action"]][kp].append((s["sample_key"], (frames[0] + 0.5) / n))
 
-    def keypoints(self, action: str) -> list[str]:
-        """Keypoints with at least one annotation for ``action``."""
-        return sorted(self._obs.get(action, {}))
-
     def position(self, action: str, kp: str, *, exclude: str | None = None) -> float | None:
         """Mean relative position in [0, 1) of ``kp`` (leave-one-out on ``exclude``); None if unseen."""
         vals = [r for key, r in self._obs.get(action, {}).get(kp, []) if key != exclude]

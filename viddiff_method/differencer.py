@@ -144,8 +144,6 @@ class Differencer:
         self.client = client
         self.cfg = cfg
         self.errors: list[str] = []
-        self.requests_made = 0
-        self.max_images_in_request = 0
 
     def _resize(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         return resize_max_side(frames, self.cfg.differencer.max_side)
@@ -171,9 +169,6 @@ class Differencer:
     def run(self, action_description: str, qs: Sequence[DiffQuery], seed: int) -> dict[str, str | None]:
         """Predictions for the queries of one pair (None where the VLM never gave a valid answer)."""
         planned = self.requests(action_description, qs, seed)
-        self.requests_made += len(planned)
-        for _, r in planned:
-            self.max_images_in_request = max(self.max_images_in_request, len(r.images))
         answers = complete_all(self.client, [r for _, r in planned], self.errors)
         preds: dict[str, str | None] = {}
         for (group, _), ans in zip(planned, answers):

@@ -72,14 +72,6 @@ def segment(S: np.ndarray, duration_prior: float = 0.0) -> list[tuple[int, int]]
     return bounds[::-1]
 
 
-def labels_from_segments(segments: Sequence[tuple[int, int]], T: int) -> np.ndarray:
-    """Per-frame stage index from segments (frames not covered get -1)."""
-    lab = np.full(T, -1, dtype=np.int64)
-    for i, (a, b) in enumerate(segments):
-        lab[a:b] = i
-    return lab
-
-
 def _mid(a: int, b: int) -> int:
     return (a + b - 1) // 2
 

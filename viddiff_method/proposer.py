@@ -13,7 +13,6 @@ clip, and an unlinked keypoint to its taxonomy stage.
 """
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -291,8 +290,3 @@ class Proposer:
                 p.repairs.append(f"difference {k!r} unlinked; used the stages of its keypoints")
             else:
                 p.repairs.append(f"difference {k!r} linked to no stage; its frames span the whole clip")
-
-
-def describe(p: Proposal) -> str:
-    """One-line JSON summary (for logs)."""
-    return json.dumps({"action": p.action, "stages": [s.name for s in p.stages], "repairs": len(p.repairs)})

@@ -36,8 +36,6 @@ class ClipCache:
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
             self._conn.commit()
-        self.hits = 0
-        self.misses = 0
 
     def close(self) -> None:
         """Close the connection."""
@@ -51,10 +49,7 @@ class ClipCache:
         with self._lock:
             rows = self._conn.execute("SELECT frame, emb FROM frame_emb WHERE model=? AND video=?",
                                       (model, video)).fetchall()
-        out = {f: np.frombuffer(b, dtype=np.float32) for f, b in rows if f in wanted}
-        self.hits += len(out)
-        self.misses += len(wanted) - len(out)
-        return out
+        return {f: np.frombuffer(b, dtype=np.float32) for f, b in rows if f in wanted}
 
     def put_frames(self, model: str, video: str, frames: Iterable[int], embs: np.ndarray) -> None:
         """Store one embedding per frame index."""
