@@ -74,8 +74,8 @@ class Proposal:
 
 # ------------------------------------------------------------------------------------------- schemas
 
-def differences_schema(n: int) -> dict[str, Any]:
-    """Answer of call 1: at most ``n`` differences."""
+def differences_schema() -> dict[str, Any]:
+    """Answer of call 1: a list of differences (the prompt asks for at most N; extra ones are cut after)."""
     item = {"type": "object", "additionalProperties": False,
             "required": ["name", "description", "query_string", "num_frames"],
             "properties": {"name": {"type": "string"}, "description": {"type": "string"},
@@ -84,8 +84,8 @@ def differences_schema(n: int) -> dict[str, Any]:
             "properties": {"differences": {"type": "array", "items": item}}}
 
 
-def stages_schema(max_stages: int) -> dict[str, Any]:
-    """Answer of call 2: the stage transcript."""
+def stages_schema() -> dict[str, Any]:
+    """Answer of call 2: the stage transcript (stages beyond ``max_stages`` are cut after)."""
     item = {"type": "object", "additionalProperties": False, "required": ["name", "description", "retrieval_strings"],
             "properties": {"name": {"type": "string"}, "description": {"type": "string"},
                            "retrieval_strings": {"type": "array", "items": {"type": "string"}}}}
@@ -185,7 +185,7 @@ class Proposer:
     def propose_differences(self, action_description: str, n: int, seed: int) -> dict[str, dict[str, Any]]:
         """Open mode: up to ``n`` differences keyed ``"0"``.. (extra answers are cut, published no-op fixed)."""
         req = LLMRequest(stage="proposer", model=self.cfg.llm.proposer_model,
-                         prompt=differences_prompt(action_description, n), schema=differences_schema(n),
+                         prompt=differences_prompt(action_description, n), schema=differences_schema(),
                          schema_name="differences", seed=seed)
         ans = complete_all(self.client, [req], self.errors)[0]
         out: dict[str, dict[str, Any]] = {}
@@ -206,7 +206,7 @@ class Proposer:
         repairs: list[str] = []
         req = LLMRequest(stage="proposer", model=self.cfg.llm.proposer_model,
                          prompt=stages_prompt(action_description, cfg.max_stages, cfg.n_retrieval_strings),
-                         schema=stages_schema(cfg.max_stages), schema_name="stages", seed=seed)
+                         schema=stages_schema(), schema_name="stages", seed=seed)
         ans = complete_all(self.client, [req], self.errors)[0] or {"stages": []}
         stages: list[Stage] = []
         taken: set[str] = set()
