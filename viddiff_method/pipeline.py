@@ -236,12 +236,16 @@ class Run:
         groups: dict[str, list[dict[str, Any]]] = {}
         for s in pending:
             groups.setdefault(self._proposal_key(s), []).append(s)
+        by_action: dict[str, list[dict[str, Any]]] = {}
+        for r in self.ds.samples:
+            by_action.setdefault(r["action"], []).append(r)
+        keypoints_of: dict[str, dict[str, dict[str, Any]]] = {}  # per action: the taxonomy is read once
         proposer = Proposer(self.client, self.cfg)
         out: dict[str, Proposal] = {}
         for key, rows in groups.items():
             path = self.out / "proposals" / f"{key}.json"
             first = rows[0]
-            action_rows = [r for r in self.ds.samples if r["action"] == first["action"]]
+            action_rows = by_action[first["action"]]
             n_needed = max(row_open_prediction_budget(r) for r in rows) if self.mode == "open" else 0
             if path.exists():
                 p = Proposal.from_dict(read_json(path))
@@ -258,7 +262,9 @@ class Run:
                         if d:
                             diffs.setdefault(k, d)
                 diffs = dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0])))
-            keypoints = sample_keypoints(self.ds, first["action"], action_rows)
+            if first["action"] not in keypoints_of:
+                keypoints_of[first["action"]] = sample_keypoints(self.ds, first["action"], action_rows)
+            keypoints = dict(keypoints_of[first["action"]])
             _stop_on_proposer_errors(proposer, key)
             if self.method == "viddiff":
                 p = proposer.propose(first["action"], first["action_description"], diffs, keypoints, seed)
@@ -304,11 +310,11 @@ class Run:
     def _localize_viddiff(self, s, p: Proposal, embeddings, diffs) -> tuple[list, list, list]:
         cfg = self.cfg.localizer
         kps, dfs, segs_out = [], [], []
+        stage_texts = [np.stack([embeddings["texts"][t] for t in st.retrieval_strings]) for st in p.stages]
         for v in range(2):
             ve = embeddings["videos"][f"{s['sample_key']}/{v}"]
             T = len(ve.plan.indices)
-            S = loc.stage_similarity(ve.emb, [np.stack([embeddings["texts"][t] for t in st.retrieval_strings])
-                                              for st in p.stages])
+            S = loc.stage_similarity(ve.emb, stage_texts)
             segs = loc.segment(S, cfg.duration_prior)
             segs_out.append([[ve.plan.indices[a], ve.plan.indices[b] if b < T else ve.plan.n_frames] for a, b in segs])
             kp = {}
