@@ -2,7 +2,6 @@
 prove which source frames a built clip holds."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,14 @@ from curation.sample_sources import write_sample_sources
 from curation.sources import get_adapter
 from curation.synthetic import read_barcode
 from schemas import validate
-from schemas.dataset_dir import load_dataset
+from schemas.dataset_dir import load_dataset, sha256_file
 from schemas.io import read_yaml
 
 from .helpers import barcodes_of_files, barcodes_of_video
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {str(p.relative_to(root)): sha256_file(p)
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
@@ -66,7 +65,7 @@ def test_image_folders_carry_positions_and_videos_indices(sample_root):
 
 def test_deterministic_and_seeded(sample_root, tmp_path):
     again = write_sample_sources(tmp_path / "same", seed=0).parent
-    want = {k: v for k, v in _digest(sample_root).items()}
+    want = _digest(sample_root)
     got = _digest(again)
     assert got == want
     other = write_sample_sources(tmp_path / "other", seed=1).parent
