@@ -1,6 +1,6 @@
 """Token and cost accounting per pipeline stage, shared by every LLM call of one client.
 
-Kept apart from the client so reports (``viddiff run``, ``curate taxonomy``) can print and merge it.
+Kept apart from the client so reports (``viddiff run``, ``curate taxonomy``) can print it.
 """
 from __future__ import annotations
 
@@ -54,12 +54,6 @@ class Usage:
     def cost(self) -> float:
         """Total cost spent so far."""
         return self.total.cost
-
-    def merge(self, other: "Usage") -> None:
-        """Add every stage of ``other`` into this usage (e.g. from several clients)."""
-        for name, s in other.as_dict().items():
-            if name != "total":
-                self.record(name, **s)
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         """``{stage: {calls, cache_hits, prompt_tokens, completion_tokens, cost}, "total": {...}}``."""
