@@ -48,6 +48,11 @@ class Issue:
         return f"{self.level}: {self.path}: {self.message}"
 
 
+def next_free_key(tax: dict[str, Any]) -> int:
+    """The lowest key above every key ever used: ``next_key``, raised past the keys present."""
+    return max([tax.get("next_key") or 0] + [int(k) + 1 for k in tax["differences"]])
+
+
 def sorted_keys(differences: dict[str, Any]) -> list[str]:
     """Difference keys in numeric order."""
     return sorted(differences, key=key_order)
@@ -205,8 +210,7 @@ def save_taxonomy(root: str | os.PathLike, tax: dict[str, Any], *, op: str, deta
     """
     path = taxonomy_path(root, tax["action"])
     tax = copy.deepcopy(tax)
-    keys = [int(k) for k in tax["differences"]]
-    tax["next_key"] = max([tax.get("next_key") or 0] + [k + 1 for k in keys])
+    tax["next_key"] = next_free_key(tax)
     drafts = any(d["status"] == "draft" for d in tax["differences"].values()) or any(
         kp.get("status") == "draft" for kp in tax["keypoints"].values())
     tax["status"] = "draft" if drafts else "accepted"
@@ -247,7 +251,7 @@ def add_difference(tax: dict[str, Any], entry: dict[str, Any], *, status: str = 
                    origin: str = "manual", key: str | None = None) -> str:
     """Add a difference under a fresh key (or the given unused ``key``); returns its key."""
     if key is None:
-        key = str(max([tax.get("next_key") or 0] + [int(k) + 1 for k in tax["differences"]]))
+        key = str(next_free_key(tax))
     elif key in tax["differences"]:
         raise ToolkitError(f"key {key!r} already exists; keys are never reused", key=f"$.differences.{key}")
     d = {f: entry[f] for f in DIFF_FIELDS if f in entry}
