@@ -25,6 +25,7 @@ from curation.build_config import ActionSpec, BuildConfig, load_build_config
 from curation.pairing import make_pairs
 from curation.sources import ClipRecord, get_adapter
 from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, sample_hash, save_dataset, sha256_file
+from schemas import toolkit_version
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 
@@ -313,15 +314,6 @@ def _run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[
             ray.shutdown()
 
 
-def _toolkit_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("viddiff-toolkit")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
 def load_plan(config_path: str | Path, *, out: str | Path | None = None) -> BuildPlan:
     """Load a config and plan its build (what `curate build --dry-run` shows); writes nothing."""
     config = load_build_config(config_path)
@@ -379,7 +371,7 @@ def build(
                 row[f] = old.get(f)
             row["split"] = old.get("split", row["split"])
     meta = {
-        "name": config.name, "version": config.version, "toolkit_version": _toolkit_version(),
+        "name": config.name, "version": config.version, "toolkit_version": toolkit_version(),
         "config_sha256": config.sha256, "seed": config.seed, "actions": plan.actions_meta,
         "sources": plan.sources_meta,
     }

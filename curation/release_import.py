@@ -18,7 +18,6 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from tqdm.auto import tqdm
 from curation import media
 from curation.publish_sources import SOURCES, source_key
 from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public, trim_range
+from schemas import toolkit_version
 from schemas import check
 from schemas.dataset_dir import DATASET_JSON, DatasetDir, save_dataset, sha256_file
 from schemas.errors import ToolkitError
@@ -258,7 +258,7 @@ def import_release(
     meta = {
         "name": name or (path.stem if path.is_file() else path.name) or "viddiffbench",
         "version": "release",
-        "toolkit_version": metadata.version("viddiff-toolkit"),
+        "toolkit_version": toolkit_version(),
         "actions": _actions(rows),
         "meta": {"release": {"path": str(path), "files": [f.name for f in files], "videos_root": str(root),
                              "skipped": skipped}},

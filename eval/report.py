@@ -29,7 +29,7 @@ from eval.data import EvalData, clip_fps, gt_labels, load_eval_data
 from eval.localization import score_localization
 from eval.predictions import Localization, Predictions, load_localization, load_predictions
 from eval.report_template import HTML_TEMPLATE, MD_TEMPLATE
-from eval.results import toolkit_version
+from schemas import toolkit_version
 from schemas.dataset_dir import diff_key_order
 from schemas.errors import ToolkitError
 from schemas.io import atomic_write, read_json, read_jsonl

@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from eval.data import EvalData
+from schemas import toolkit_version
 from schemas.io import write_json, write_jsonl
-
-
-def toolkit_version() -> str:
-    """The installed viddiff-toolkit version ("unknown" when run from a bare checkout)."""
-    try:
-        return metadata.version("viddiff-toolkit")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def inputs_block(

@@ -16,7 +16,18 @@ import jsonschema
 
 from schemas.errors import SchemaError, ToolkitError
 
-__all__ = ["SchemaError", "ToolkitError", "check", "list_kinds", "load_schema", "validate"]
+__all__ = ["SchemaError", "ToolkitError", "check", "list_kinds", "load_schema", "toolkit_version", "validate"]
+
+
+def toolkit_version() -> str:
+    """The installed viddiff-toolkit version, recorded in every file the toolkit writes about its own
+    work ("0+unknown" when run from a bare checkout that was never installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("viddiff-toolkit")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 @lru_cache(maxsize=None)
