@@ -13,7 +13,7 @@ from typing import Any
 import datasets
 
 from schemas.dataset_dir import open_prediction_budget
-from schemas.dataset_dir import sample_hash as key_hash
+from schemas.dataset_dir import row_sample_hash
 from schemas.errors import ToolkitError
 
 #: Columns of the public release, in its order; the nested ones hold JSON strings.
@@ -54,13 +54,6 @@ def features(embed: bool) -> datasets.Features:
     return datasets.Features(cols)
 
 
-def sample_hash(row: dict[str, Any]) -> int:
-    """The row's ``sample_hash`` (VidDiff adds it to its LLM seed), else a stable one from the key."""
-    if row.get("sample_hash") is not None:
-        return int(row["sample_hash"])
-    return key_hash(row["sample_key"])
-
-
 def hub_video_path(sample_key: str, index: int) -> str:
     """Where video ``index`` of a pair lives inside a published folder (POSIX, relative)."""
     return f"videos/{sample_key}/{VIDEO_NAMES[index]}"
@@ -96,7 +89,7 @@ def to_public(row: dict[str, Any], videos: list[dict[str, Any]]) -> dict[str, An
         "action_name": row.get("action_name") or "",
         "action_description": row.get("action_description") or "",
         "source_dataset": row.get("source_dataset") or "",
-        "sample_hash": sample_hash(row),
+        "sample_hash": row_sample_hash(row),
         "split": row.get("split"),
         "domain": row["domain"],
         "differences_annotated": json.dumps(row.get("differences_annotated")),

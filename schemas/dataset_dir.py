@@ -131,6 +131,12 @@ def sample_hash(sample_key: str) -> int:
     return int(hashlib.sha256(sample_key.encode()).hexdigest()[:15], 16)
 
 
+def row_sample_hash(row: dict[str, Any]) -> int:
+    """A row's ``sample_hash`` (the public release carries one), else :func:`sample_hash` of its key."""
+    h = row.get("sample_hash")
+    return int(h) if h is not None else sample_hash(row["sample_key"])
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file's bytes."""
     h = hashlib.sha256()

@@ -13,12 +13,12 @@ clip, and an unlinked keypoint to its taxonomy stage.
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from schemas.dataset_dir import row_sample_hash
 from viddiff_method.backends.llm import LLMClient, LLMRequest
 from viddiff_method.config import RunConfig
 from viddiff_method.llm_calls import complete_all
@@ -145,13 +145,10 @@ def links_prompt(action_description: str, stages: list[Stage], differences: dict
 
 
 def seed_for(cfg: RunConfig, sample: dict[str, Any] | None) -> int:
-    """Seed of the proposer's calls: the base seed, plus the sample hash (or a CRC of its key) per sample."""
+    """Seed of the proposer's calls: the base seed, plus the sample's hash (the same one publish writes)."""
     if sample is None:
         return cfg.seed
-    h = sample.get("sample_hash")
-    if h is None:
-        h = zlib.crc32(sample["sample_key"].encode())
-    return int(cfg.seed + int(h)) % (2**31)
+    return int(cfg.seed + row_sample_hash(sample)) % (2**31)
 
 
 def _unique(name: str, taken: set[str]) -> str:
