@@ -433,15 +433,16 @@ def decode(
     size: int | tuple[int, int] | None = None,
     indices: Sequence[int] | None = None,
     src_fps: float | Fraction | None = None,
+    info: VideoInfo | None = None,
 ) -> Decoded:
     """Decode a video or image folder to uint8 RGB ``[T, H, W, 3]``, frame-exact.
 
     ``fps`` resamples (same rule as :func:`trim`), ``max_frames`` caps the count, ``size`` is a short
     side or ``(width, height)``, ``indices`` picks explicit frames. ``Decoded.indices[i]`` is the source
-    index of row ``i``.
+    index of row ``i``. ``info``: this file's :func:`probe` result when the caller already has it.
     """
     path = Path(path)
-    info = probe(path, fps=src_fps if path.is_dir() else None)
+    info = info or probe(path, fps=src_fps if path.is_dir() else None)
     wanted = select_indices(info.n_frames, info.fps, fps=fps, max_frames=max_frames, indices=indices)
     out_fps = float(as_fraction(fps)) if fps is not None and indices is None else float(info.fps)
     width, height = _target_size(info.width, info.height, size)

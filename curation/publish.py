@@ -72,10 +72,11 @@ class PublishResult:
 
 def thumbnail(path: Path, video: dict[str, Any], *, height: int = THUMBNAIL_HEIGHT) -> bytes:
     """JPEG bytes of the middle frame of the trimmed clip, at most ``height`` pixels high."""
-    frames = trim_range(video["frames_trim"], media.probe(path).n_frames)
+    info = media.probe(path)
+    frames = trim_range(video["frames_trim"], info.n_frames)
     if not frames:
         raise ToolkitError("frames_trim selects no frame", file=str(path), key="frames_trim")
-    frame = media.decode(path, indices=[frames[len(frames) // 2]]).frames[0]
+    frame = media.decode(path, indices=[frames[len(frames) // 2]], info=info).frames[0]
     img = Image.fromarray(frame)
     if img.height > height:
         img = img.resize((max(1, round(img.width * height / img.height)), height), Image.BILINEAR)

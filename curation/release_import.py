@@ -109,7 +109,7 @@ def _cut(src: Path, dst: Path, trim: list | None, fps: float, where: str) -> tup
     if step == 1:
         written = media.trim(src, dst, start, stop, src_fps=fps if is_dir else None, info=info)
     else:
-        frames = media.decode(src, indices=list(picked), src_fps=fps if is_dir else None).frames
+        frames = media.decode(src, indices=list(picked), src_fps=fps if is_dir else None, info=info).frames
         written = media.write_frames(frames, dst, media.as_fraction(fps) / step)
     return written, [start, stop, step]
 

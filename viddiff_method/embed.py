@@ -43,6 +43,7 @@ class FramePlan:
     fps: float
     native_fps: float
     n_frames: int
+    info: media.VideoInfo | None = None
 
 
 @dataclass
@@ -60,7 +61,7 @@ def plan_frames(path: str | Path, fps: float) -> FramePlan:
     target = min(float(fps), native)
     rate = Fraction(info.fps) if target >= native else media.as_fraction(target)
     idx = media.select_indices(info.n_frames, info.fps, fps=None if target >= native else rate)
-    return FramePlan(idx, target, native, info.n_frames)
+    return FramePlan(idx, target, native, info.n_frames, info)
 
 
 class FrameEmbedder:
@@ -96,15 +97,15 @@ class FrameEmbedder:
         model = self.clip.model_id
         plans: dict[str, FramePlan] = {}
         have: dict[str, dict[int, np.ndarray]] = {}
-        todo: list[tuple[VideoRef, list[int]]] = []
+        todo: list[tuple[VideoRef, list[int], media.VideoInfo | None]] = []
         for ref in refs:
             plan = plans[ref.key] = plan_frames(ref.path, ref.fps)
             have[ref.key] = self.cache.get_frames(model, ref.sha256, plan.indices)
             self.frames_from_cache += len(have[ref.key])
             missing = [i for i in dict.fromkeys(plan.indices) if i not in have[ref.key]]
             if missing:
-                todo.append((ref, missing))
-        n_missing = sum(len(m) for _, m in todo)
+                todo.append((ref, missing, plan.info))
+        n_missing = sum(len(m) for _, m, _ in todo)
         if todo:
             bar = tqdm(total=n_missing, desc="clip", unit="frame", disable=not progress)
             try:
@@ -121,7 +122,7 @@ class FrameEmbedder:
             out[ref.key] = VideoEmbedding(plan, emb)
         return out
 
-    def _encode_stream(self, todo: list[tuple[VideoRef, list[int]]]):
+    def _encode_stream(self, todo: list[tuple[VideoRef, list[int], media.VideoInfo | None]]):
         """Yield ``(ref, frame indices, embeddings)`` per chunk, batching frames across clips."""
         size = self.clip.image_size
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
@@ -135,8 +136,9 @@ class FrameEmbedder:
             try:
                 with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="clip-decode") as pool:
                     futures = []
-                    for ref, missing in todo:
-                        futures.append((ref, pool.submit(media.decode, ref.path, indices=missing, size=size)))
+                    for ref, missing, info in todo:
+                        futures.append((ref, pool.submit(media.decode, ref.path, indices=missing, size=size,
+                                                         info=info)))
                         if len(futures) > self.decode_workers:
                             if not _hand_on(*futures.pop(0)):
                                 return

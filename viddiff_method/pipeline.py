@@ -410,8 +410,9 @@ class Run:
         frames, rates = [], []
         for v in range(2):
             path = self.ds.video_path(s, v)
-            native = float(media.probe(path).fps)
-            dec = media.decode(path, fps=min(self.cfg.fps_for(s["domain"]), native), max_frames=m)
+            info = media.probe(path)
+            native = float(info.fps)
+            dec = media.decode(path, fps=min(self.cfg.fps_for(s["domain"]), native), max_frames=m, info=info)
             idx = dec.indices
             eff = native * (len(idx) - 1) / (idx[-1] - idx[0]) if len(idx) > 1 and idx[-1] > idx[0] else dec.fps
             frames.append(resize_max_side(list(dec.frames), self.cfg.differencer.max_side))
