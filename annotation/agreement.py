@@ -104,11 +104,11 @@ def agreement(dataset: str | os.PathLike, *, delta: int = 2, write: bool = True)
     frames: dict[str, dict[tuple, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     fps_of: dict[tuple, float] = {}
     path = ds.root / "annotation" / "differences" / "labels.jsonl"
-    for r in read_jsonl(path) if path.exists() else []:
+    for r in read_jsonl(path, kind="label") if path.exists() else []:
         if r.get("item") == "difference":
             labels[r["action"]][(r["sample_key"], r["diff_key"])][r["annotator"]] = r["label"]
     path = ds.root / "annotation" / "timestamps" / "labels.jsonl"
-    for r in read_jsonl(path) if path.exists() else []:
+    for r in read_jsonl(path, kind="label") if path.exists() else []:
         if r.get("item") == "keypoint":
             item = (r["sample_key"], r["video"], r["name"])
             frames[r["action"]][item][r["annotator"]] = r["start"]

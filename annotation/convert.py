@@ -205,6 +205,7 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
 
 
 def _label_rows(row, parsed: list[ParsedAnnotation], data, users) -> list[dict[str, Any]]:
+    """Every annotator's labels of one task as ``labels.jsonl`` rows (schema ``label``)."""
     out = []
     for p in parsed:
         base = {"sample_key": row["sample_key"], "action": row["action"], "annotator": p.annotator,

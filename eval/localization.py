@@ -172,16 +172,9 @@ def read_annotators(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 def _annotators_from_labels(path: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for i, r in enumerate(read_jsonl(path), 1):
-        if not isinstance(r, dict) or r.get("item") != "keypoint":
+    for r in read_jsonl(path, kind="label"):  # schemas/label.schema.json: errors name file:line and path
+        if r["item"] != "keypoint":
             continue
-        for k in ("sample_key", "annotator", "video", "name", "start"):
-            if r.get(k) is None:
-                raise ToolkitError("missing value", file=f"{path}:{i}", key=k)
-        if r["video"] not in VIDEO_NAMES:
-            raise ToolkitError(f"video must be a or b, got {r['video']!r}", file=f"{path}:{i}", key="video")
-        if not isinstance(r["start"], int) or r["start"] < 0:
-            raise ToolkitError("expected a frame index >= 0", file=f"{path}:{i}", key="start")
         pair = out.setdefault(str(r["sample_key"]), {}).setdefault(str(r["annotator"]), [{}, {}])
         pair[VIDEO_NAMES.index(r["video"])][str(r["name"])] = [r["start"]]
     return out

@@ -71,20 +71,29 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ToolkitError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", file=str(path)) from None
 
 
-def read_jsonl(path: str | os.PathLike) -> list[Any]:
-    """Read a JSONL file (blank lines skipped); errors name the file and line."""
+def read_jsonl(path: str | os.PathLike, *, kind: str | None = None) -> list[Any]:
+    """Read a JSONL file (blank lines skipped); errors name the file and line.
+
+    ``kind``: validate every row against that schema (errors name ``file:line`` and the JSON path).
+    """
     path = Path(path)
-    rows = []
+    rows, lines = [], []
     try:
         with open(path, encoding="utf-8") as fh:
             for i, line in enumerate(fh, 1):
                 if line.strip():
                     try:
                         rows.append(json.loads(line))
+                        lines.append(i)
                     except json.JSONDecodeError as e:
                         raise ToolkitError(f"invalid JSON: {e.msg}", file=str(path), key=f"line {i}") from None
     except FileNotFoundError:
         raise ToolkitError("file not found", file=str(path)) from None
+    if kind is not None:
+        from schemas import check
+
+        for i, row in zip(lines, rows):
+            check(kind, row, file=f"{path}:{i}")
     return rows
 
 

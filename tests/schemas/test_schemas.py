@@ -89,3 +89,13 @@ def test_open_prediction_budget_counts_c_labels_and_row_value_wins():
     assert row_open_prediction_budget({"differences_gt": gt, "n_differences_open_prediction": 7}) == 7
     assert sample_hash("fitness_0_1") == sample_hash("fitness_0_1") != sample_hash("fitness_0_2")
     assert 0 <= sample_hash("x") < 2**63
+
+
+def test_read_jsonl_validates_rows_against_a_kind(tmp_path):
+    good = {"sample_key": "s", "action": "x", "annotator": "u1", "item": "keypoint", "video": "a", "name": "peak",
+            "start": 3, "end": 4, "fps": 30}
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "item": "difference"}) + "\n")
+    assert read_jsonl(path)[0] == good
+    with pytest.raises(SchemaError, match=r"labels.jsonl:3: \$: 'diff_key' is a required property"):
+        read_jsonl(path, kind="label")
