@@ -8,12 +8,13 @@ agree exactly.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import datasets
 
-from schemas.dataset_dir import open_prediction_budget
-from schemas.dataset_dir import row_sample_hash
+from schemas.dataset_dir import open_prediction_budget, row_sample_hash
 from schemas.errors import ToolkitError
 
 #: Columns of the public release, in its order; the nested ones hold JSON strings.
@@ -149,3 +150,27 @@ def from_public(record: dict[str, Any], *, where: str) -> dict[str, Any]:
     if record.get("sample_hash") is not None:
         row["sample_hash"] = int(record["sample_hash"])
     return row
+
+
+MEDIA_COLUMN_SUFFIXES = ("_thumbnail", "_video")
+
+
+def iter_public_records(files: list[Path], *, media: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield ``(where, record)`` for every row of published parquet files, in small batches.
+
+    ``where`` is ``"<file>:row <n>"`` (1-based) for error messages. ``media=False`` skips the thumbnail
+    and embedded-video columns (readers that only need the labels never load the clips' bytes).
+    """
+    import pyarrow.parquet as pq
+
+    for f in files:
+        try:
+            pf = pq.ParquetFile(f)
+        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
+            raise ToolkitError(f"not a readable parquet file: {e}", file=str(f)) from None
+        columns = None if media else [c for c in pf.schema_arrow.names if not c.endswith(MEDIA_COLUMN_SUFFIXES)]
+        n = 0
+        for batch in pf.iter_batches(batch_size=8, columns=columns):
+            for rec in batch.to_pylist():
+                n += 1
+                yield f"{f}:row {n}", rec

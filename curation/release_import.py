@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from curation import media
 from curation.publish_sources import SOURCES, source_key
-from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public, trim_range
+from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public, iter_public_records, trim_range
 from schemas import toolkit_version
 from schemas import check
 from schemas.dataset_dir import DATASET_JSON, DatasetDir, save_dataset, sha256_file
@@ -59,20 +59,6 @@ def parquet_files(path: str | os.PathLike) -> list[Path]:
     if not files:
         raise ToolkitError("no parquet file found (expected data/test-*.parquet)", file=str(path))
     return files
-
-
-def iter_records(files: list[Path]):
-    """Yield ``(where, record)`` for every row, reading the parquet files in small batches."""
-    for f in files:
-        try:
-            pf = pq.ParquetFile(f)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
-            raise ToolkitError(f"not a readable parquet file: {e}", file=str(f)) from None
-        n = 0
-        for batch in pf.iter_batches(batch_size=8):
-            for rec in batch.to_pylist():
-                n += 1
-                yield f"{f}:row {n}", rec
 
 
 def _keys(files: list[Path]) -> list[str]:
@@ -245,7 +231,7 @@ def import_release(
                 log_fh.write(json.dumps(row) + "\n")
                 log_fh.flush()
 
-        for where, rec in iter_records(files):
+        for where, rec in iter_public_records(files):
             if str(rec.get("sample_key")) in done:
                 continue
             pending.append((where, rec))

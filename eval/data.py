@@ -112,19 +112,9 @@ def load_eval_data(path: str | os.PathLike) -> EvalData:
 
 def _read_parquet_rows(files: list[Path]) -> list[dict[str, Any]]:
     """Decode published rows with the same converter ``curate publish``/``import-release`` use (v1 and v2)."""
-    import pyarrow.parquet as pq
+    from curation.publish_rows import from_public, iter_public_records
 
-    from curation.publish_rows import from_public
-
-    rows: list[dict[str, Any]] = []
-    for f in files:
-        try:
-            table = pq.read_table(f)
-        except Exception as e:  # noqa: BLE001 - any unreadable parquet is a bad input
-            raise ToolkitError(f"cannot read parquet: {e}", file=str(f)) from None
-        drop = [c for c in table.column_names if c.endswith("_thumbnail") or c.endswith("_video")]
-        for i, rec in enumerate(table.drop_columns(drop).to_pylist()):
-            rows.append(from_public(rec, where=f"{f}:row {i}"))
+    rows = [from_public(rec, where=where) for where, rec in iter_public_records(files, media=False)]
     keys = [r["sample_key"] for r in rows]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)

@@ -22,7 +22,7 @@ from tests.eval.test_localization import PRED
 def write_hub_folder(folder, sample_rows, *, corrupt: str | None = None):
     recs = [to_public(r, [public_video(v, v["path"]) for v in r["videos"]]) for r in sample_rows]
     if corrupt:
-        recs[1][corrupt] = "{not json"
+        recs[1][corrupt] = "{not json"  # the second row: "row 2" (rows are numbered from 1)
     (folder / "data").mkdir(parents=True)
     (folder / "README.md").write_text("---\nconfigs: []\n---\n")
     half = len(recs) // 2  # two shards: row order must follow the shard names
@@ -49,7 +49,7 @@ def test_hub_folder_scores_like_the_dataset_dir(tmp_path):
 
 def test_hub_folder_bad_json_cell_names_file_row_and_column(tmp_path):
     folder = write_hub_folder(tmp_path / "hub", rows(), corrupt="differences_gt")
-    with pytest.raises(ToolkitError, match=r"test-00000-of-00002.parquet:row 1: differences_gt"):
+    with pytest.raises(ToolkitError, match=r"test-00000-of-00002.parquet:row 2: differences_gt"):
         load_eval_data(folder)
 
 
