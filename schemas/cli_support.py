@@ -14,6 +14,7 @@ import traceback
 import click
 
 from schemas.errors import ToolkitError
+from schemas.redact import install_log_redaction, redact
 
 DEBUG_ENV = "VIDDIFF_DEBUG"
 
@@ -31,8 +32,8 @@ class ToolkitGroup(click.Group):
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the top-level boundary
             if os.environ.get(DEBUG_ENV):
-                traceback.print_exc()
-            msg = str(e) if isinstance(e, ToolkitError) else f"{type(e).__name__}: {e}"
+                click.echo(redact(traceback.format_exc()), err=True, nl=False)
+            msg = redact(str(e) if isinstance(e, ToolkitError) else f"{type(e).__name__}: {e}")
             click.echo(f"error: {msg.splitlines()[0] if msg else type(e).__name__}", err=True)
             if not isinstance(e, ToolkitError) and not os.environ.get(DEBUG_ENV):
                 click.echo("(unexpected error; rerun with --debug for the traceback)", err=True)
@@ -48,6 +49,7 @@ def debug_option(f):
             logging.basicConfig(level=logging.DEBUG)
         else:
             logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        install_log_redaction()
         return value
 
     return click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_cb,

@@ -14,7 +14,9 @@ class ToolkitError(Exception):
     def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
         parts = [p for p in (file, key) if p]
         parts.append(message)
-        super().__init__(": ".join(str(p) for p in parts))
+        from schemas.redact import redact  # the one choke point: no secret reaches a message
+
+        super().__init__(redact(": ".join(str(p) for p in parts)))
         self.file = file
         self.key = key
 
