@@ -165,8 +165,8 @@ def closed_table(runs: list[Run]) -> dict[str, Any]:
                     f"p={b['p_value']:.3g}",
                 }
             )
-        avg = m.get("macro_accuracy_over_splits")
-        cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies"})
+        avg = m.get("accuracy_split_mean", m.get("macro_accuracy_over_splits"))
+        cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies (the leaderboard's Avg)"})
         rows.append(
             {
                 "name": r.name,
@@ -175,7 +175,7 @@ def closed_table(runs: list[Run]) -> dict[str, Any]:
                 "origin": r.metrics_origin.get("closed", ""),
             }
         )
-    return {"columns": [*splits, "Avg", "All (pooled)"], "rows": rows}
+    return {"columns": [*splits, "Avg (split mean)", "All (pooled)"], "rows": rows}
 
 
 def open_table(runs: list[Run]) -> dict[str, Any]:
@@ -193,16 +193,17 @@ def open_table(runs: list[Run]) -> dict[str, Any]:
                 "name": r.name,
                 "cells": [
                     *cells,
-                    _pct(m.get("macro_recall_over_splits")),
+                    _pct(m.get("recall_split_mean", m.get("macro_recall_over_splits"))),
                     _pct(m["recall"]),
                     _pct(m["err_nomatch"]),
                     _pct(m["err_flipped"]),
                 ],
                 "judge": judge.get("match_model") or judge.get("kind", "?"),
-                "comparable": m.get("comparable_to_llm_judge", True),
+                "comparable": bool(m.get("comparable_to_published")),
+                "why": "; ".join(m.get("not_comparable_because") or ["recorded before judge protocols"]),
             }
         )
-    return {"columns": [*splits, "Avg", "All", "no match", "flipped"], "rows": rows}
+    return {"columns": [*splits, "Avg (split mean)", "All (pooled)", "no match", "flipped"], "rows": rows}
 
 
 LOC_COLUMNS = (
