@@ -167,9 +167,10 @@ def closed_table(runs: list[Run]) -> dict[str, Any]:
             )
         avg = m.get("accuracy_split_mean", m.get("macro_accuracy_over_splits"))
         cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies (the leaderboard's Avg)"})
+        strict = (m.get("protocol") or {}).get("rules") == "strict-official"
         rows.append(
             {
-                "name": r.name,
+                "name": f"{r.name} [strict-official]" if strict else r.name,
                 "cells": cells,
                 "unknown": m["unknown_keys"]["count"],
                 "origin": r.metrics_origin.get("closed", ""),

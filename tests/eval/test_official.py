@@ -159,3 +159,20 @@ def test_cli_closed_prints_both_headline_numbers(tmp_path):
         assert text in res.output and "the leaderboard's number" in res.output and "pooled" in res.output
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert (m["accuracy_split_mean"], m["accuracy_pooled"]) == (0.25, 0.2)
+
+
+def test_report_leaderboard_uses_the_split_mean_and_names_the_rules(data, tmp_path):
+    from eval.report import Run, closed_table
+
+    runs = [
+        Run(name=name, path=tmp_path, metrics={"closed": score_closed(data, parse_predictions(CLOSED, data, strict=s),
+                                                                      strict=s).metrics})
+        for name, s in (("tk", False), ("st", True))
+    ]
+    table = closed_table(runs)
+    avg = table["columns"].index("Avg (split mean)")
+    assert table["columns"][avg + 1] == "All (pooled)"
+    assert [(r["name"], r["cells"][avg]["text"], r["cells"][avg + 1]["text"]) for r in table["rows"]] == [
+        ("tk", "100.0%", "100.0%*"),  # 6 of 6: p = 0.03
+        ("st [strict-official]", "25.0%", "20.0%"),
+    ]
