@@ -294,7 +294,7 @@ class EmbeddingJudge:
     """Local judge: sentence-embedding similarity + Hungarian one-to-one matching; lexical opposites."""
 
     comparable_to_published = False
-    not_comparable_because = ["local embedding judge, not an LLM judge"]
+    not_comparable_because = ("local embedding judge, not an LLM judge",)
 
     def __init__(self, *, threshold: float = 0.6, model_path: str | Path | None = None, device: str = "cpu"):
         self.threshold, self.model_path, self.device = threshold, model_path, device
