@@ -159,3 +159,16 @@ def test_comparable_only_with_published_protocol_prompts_models_and_rules(tmp_pa
     copy = tmp_path / "mine.json"  # a copy outside the toolkit never counts as the published protocol
     copy.write_text(json.dumps(spec))
     assert comparability(with_prompts(load_protocol(copy), tmp_path / "eval_viddiff.py"), models)[0] is False
+
+
+def test_toolkit_protocol_sends_the_same_text_as_before_protocols():
+    """toolkit-v1 renders byte-identical prompts to the hard-coded ones it replaced (sha256 of the old
+    eval/judges.py output for this input), so judge caches written before protocols existed stay valid."""
+    from eval.judges import match_values, opposite_values
+
+    tk = load_protocol("toolkit-v1")
+    gt = {"0": "the squat is deeper", "4": "the back is more upright"}
+    match = tk.render("match", match_values("standing hip circle", gt, {"1": "squats lower"}))
+    opposite = tk.render("opposite", opposite_values([("x", "y"), ("u", "v")]))
+    assert sha256_text(match) == "fd7cb0572bca4827f5d03fbb86351c288e82ba4d1432c31b3642219b6b2c8f6a"
+    assert sha256_text(opposite) == "51b7df06e4e61bcfc888dddbd3c0465ea2cb970296cbb776ff51c5b14f2ff5d0"
