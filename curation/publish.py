@@ -2,8 +2,9 @@
 
 The folder holds ``README.md`` (the data card), ``LICENSE_NOTES.md``, ``data/test-*.parquet`` in the
 public VidDiffBench columns (nested fields as JSON strings, a thumbnail per video) and, with
-``videos="folder"``, the clips under ``videos/<sample_key>/{a,b}.mp4``; with ``videos="embed"`` the clip
-bytes go into the parquet (``vid0_video``, ``vid1_video``). ``datasets.load_dataset(folder)`` reads it
+the clips under ``videos/<sample_key>/{a,b}.mp4`` (the path each row's ``videos[i].path`` names, which is
+what the official VidDiffBench loader opens); with ``videos="embed"`` the clip bytes also go into the parquet
+(``vid0_video``, ``vid1_video``), so the rows stay loadable by the official loader either way. ``datasets.load_dataset(folder)`` reads it
 offline. :func:`upload` sends it with ``HfApi.upload_folder``, which resumes an interrupted upload when
 re-run (hf_xet skips committed files and deduplicates uploaded data).
 
@@ -191,9 +192,8 @@ def publish(
             record = to_public(row, vids)
             for i, col in enumerate(THUMBNAIL_COLUMNS):
                 record[col] = {"bytes": thumbnail(src_of[(key, i)], row["videos"][i]), "path": None}
-            if not embed:
-                for i in range(2):
-                    _place(src_of[(key, i)], staging / hub_video_path(key, i))
+            for i in range(2):  # also with embed: the official loader opens ``videos[i].path`` itself
+                _place(src_of[(key, i)], staging / hub_video_path(key, i))
             records.append(record)
         sizes = [sum(src_of[(r["sample_key"], i)].stat().st_size for i in range(2)) if embed else 0 for r in records]
         shards = _shards(sizes, max_shard_bytes)

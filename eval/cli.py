@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from eval.judges import DEFAULT_MATCH_MODEL, DEFAULT_OPPOSITE_MODEL
 from schemas.cli_support import ToolkitGroup
 
 _DATASET = click.argument("dataset", type=click.Path(path_type=Path))
@@ -16,6 +15,15 @@ _OUT = click.option(
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder for metrics.json and the per-item JSONL files.",
+)
+
+
+_STRICT = click.option(
+    "--strict-official",
+    "strict",
+    is_flag=True,
+    help="Score with the public VidDiffBench eval's rules instead of the toolkit's (README: Changes from "
+    "the public VidDiffBench eval).",
 )
 
 
@@ -32,14 +40,17 @@ def eval_group() -> None:
 @_DATASET
 @click.argument("predictions", type=click.Path(path_type=Path))
 @_OUT
-def closed_cmd(dataset: Path, predictions: Path, out_dir: Path) -> None:
+@_STRICT
+def closed_cmd(dataset: Path, predictions: Path, out_dir: Path, strict: bool) -> None:
     """Closed-set accuracy (gt a/b only; missing or c = wrong), with binomial test and Wilson CI."""
     from eval.closed import eval_closed
 
-    m = eval_closed(dataset, predictions, out_dir).metrics
+    m = eval_closed(dataset, predictions, out_dir, strict=strict).metrics
     p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3g}"
+    rules = " [strict-official rules]" if strict else ""
     click.echo(
-        f"closed accuracy {_pct(m['accuracy'])} ({m['correct']}/{m['n']}, p={p}); "
+        f"closed accuracy: Avg over splits {_pct(m['accuracy_split_mean'])} (the leaderboard's number), "
+        f"pooled {_pct(m['accuracy_pooled'])} ({m['correct']}/{m['n']}, p={p}){rules}; "
         f"unknown keys: {m['unknown_keys']['count']}; wrote {out_dir / 'metrics.json'}"
     )
 
@@ -56,13 +67,21 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path) -> None:
     show_default=True,
     help="llm: the benchmark's LLM judge; local: sentence embeddings (not comparable to llm).",
 )
-@click.option("--judge-model", default=DEFAULT_MATCH_MODEL, show_default=True, help="Matching model.")
 @click.option(
-    "--opposite-model",
-    default=DEFAULT_OPPOSITE_MODEL,
+    "--judge-protocol",
+    default="toolkit-v1",
     show_default=True,
-    help="Model for the direct-opposite check.",
+    help="Judge protocol: a shipped name (toolkit-v1, published-v1) or a protocol JSON file.",
 )
+@click.option(
+    "--judge-prompts",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Exact prompt text for the protocol: the official eval_viddiff.py, or JSON {match, opposite}.",
+)
+@_STRICT
+@click.option("--judge-model", default=None, help="Matching model (default: the protocol's).")
+@click.option("--opposite-model", default=None, help="Direct-opposite model (default: the protocol's).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Judge seed (part of every cache key).")
 @click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL).")
 @click.option(
@@ -90,8 +109,11 @@ def open_cmd(
     predictions: Path,
     out_dir: Path,
     judge_kind: str,
-    judge_model: str,
-    opposite_model: str,
+    judge_protocol: str,
+    judge_prompts: Path | None,
+    strict: bool,
+    judge_model: str | None,
+    opposite_model: str | None,
     seed: int,
     base_url: str | None,
     structured_output: str,
@@ -101,6 +123,9 @@ def open_cmd(
     """Open-set recall@N_diff: judge matching (one to one), opposite flips, N_diff enforced."""
     from eval.judges import EmbeddingJudge, LLMJudge
     from eval.open import eval_open
+    from eval.protocol import load_protocol, with_prompts
+
+    protocol = with_prompts(load_protocol(judge_protocol), judge_prompts)
 
     if judge_kind == "local":
         judge = EmbeddingJudge(threshold=threshold)
@@ -126,12 +151,20 @@ def open_cmd(
                 seed=seed,
             )
         )
-        judge = LLMJudge(client, match_model=judge_model, opposite_model=opposite_model, seed=seed)
-    m = eval_open(dataset, predictions, judge, out_dir).metrics
-    note = "" if m["comparable_to_llm_judge"] else " [local judge: not comparable to LLM-judged numbers]"
+        judge = LLMJudge(
+            client, protocol=protocol, match_model=judge_model, opposite_model=opposite_model, seed=seed,
+            strict=strict,
+        )
+    m = eval_open(dataset, predictions, judge, out_dir, strict=strict).metrics
+    note = (
+        " [comparable to the published leaderboard]"
+        if m["comparable_to_published"]
+        else f" [not comparable to the published leaderboard: {'; '.join(m['not_comparable_because'])}]"
+    )
     click.echo(
-        f"open recall {_pct(m['recall'])} over {m['n']} (no match {_pct(m['err_nomatch'])}, "
-        f"flipped {_pct(m['err_flipped'])}){note}; wrote {out_dir / 'metrics.json'}"
+        f"open recall: Avg over splits {_pct(m['recall_split_mean'])}, pooled {_pct(m['recall_pooled'])} "
+        f"over {m['n']} (no match {_pct(m['err_nomatch'])}, flipped {_pct(m['err_flipped'])}){note}; "
+        f"wrote {out_dir / 'metrics.json'}"
     )
 
 

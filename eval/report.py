@@ -165,17 +165,18 @@ def closed_table(runs: list[Run]) -> dict[str, Any]:
                     f"p={b['p_value']:.3g}",
                 }
             )
-        avg = m.get("macro_accuracy_over_splits")
-        cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies"})
+        avg = m.get("accuracy_split_mean", m.get("macro_accuracy_over_splits"))
+        cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies (the leaderboard's Avg)"})
+        strict = (m.get("protocol") or {}).get("rules") == "strict-official"
         rows.append(
             {
-                "name": r.name,
+                "name": f"{r.name} [strict-official]" if strict else r.name,
                 "cells": cells,
                 "unknown": m["unknown_keys"]["count"],
                 "origin": r.metrics_origin.get("closed", ""),
             }
         )
-    return {"columns": [*splits, "Avg", "All (pooled)"], "rows": rows}
+    return {"columns": [*splits, "Avg (split mean)", "All (pooled)"], "rows": rows}
 
 
 def open_table(runs: list[Run]) -> dict[str, Any]:
@@ -193,16 +194,17 @@ def open_table(runs: list[Run]) -> dict[str, Any]:
                 "name": r.name,
                 "cells": [
                     *cells,
-                    _pct(m.get("macro_recall_over_splits")),
+                    _pct(m.get("recall_split_mean", m.get("macro_recall_over_splits"))),
                     _pct(m["recall"]),
                     _pct(m["err_nomatch"]),
                     _pct(m["err_flipped"]),
                 ],
                 "judge": judge.get("match_model") or judge.get("kind", "?"),
-                "comparable": m.get("comparable_to_llm_judge", True),
+                "comparable": bool(m.get("comparable_to_published")),
+                "why": "; ".join(m.get("not_comparable_because") or ["recorded before judge protocols"]),
             }
         )
-    return {"columns": [*splits, "Avg", "All", "no match", "flipped"], "rows": rows}
+    return {"columns": [*splits, "Avg (split mean)", "All (pooled)", "no match", "flipped"], "rows": rows}
 
 
 LOC_COLUMNS = (

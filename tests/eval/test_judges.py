@@ -58,7 +58,7 @@ def test_cli_open_local_judge_is_labelled(tmp_path):
     assert res.exit_code == 0, res.output
     assert "not comparable" in res.output
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
-    assert m["comparable_to_llm_judge"] is False and m["judge"]["kind"] == "local-embedding"
+    assert m["comparable_to_published"] is False and m["judge"]["kind"] == "local-embedding"
     # gt 0 <- "squats lower" (a, right); gt 1 <- "more bent" flipped a->b (right); gt 4 unmatched
     assert (m["n"], m["correct"]) == (3, 2)
     assert m["err_nomatch"] == pytest.approx(1 / 3)

@@ -55,7 +55,7 @@ def _rows():
 class ScriptedJudge:
     """Stands in for the judge's decisions (the scoring logic is what is under test)."""
 
-    comparable_to_llm_judge = True
+    comparable_to_published = False
 
     def __init__(self):
         self.tasks = []
@@ -89,7 +89,7 @@ def _check_by_hand(m):
     assert m["matched"] == pytest.approx(4 / 9)
     assert m["by_split"]["easy"]["recall"] == pytest.approx(2 / 6)
     assert m["by_split"]["hard"]["err_nomatch"] == pytest.approx(1.0)
-    assert m["macro_recall_over_splits"] == pytest.approx((2 / 6 + 0) / 2)
+    assert m["recall_split_mean"] == pytest.approx((2 / 6 + 0) / 2)
     assert m["counts"] == {
         "samples_truncated": 1,
         "dropped_over_limit": 1,

@@ -139,6 +139,7 @@ class LLMRequest:
     temperature: float | None = None
     seed: int | None = None
     max_tokens: int | None = None
+    top_p: float | None = None  # sent (and part of the cache key) only when set
 
 
 @dataclass
@@ -149,6 +150,7 @@ class _Prepared:
     seed: int | None
     max_tokens: int | None
     n_images: int
+    top_p: float | None = None
 
 
 def _sniff_mime(data: bytes) -> str | None:
@@ -411,6 +413,8 @@ class LLMClient:
             "schema": req.schema, "schema_name": req.schema_name,
             "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
         }
+        if req.top_p is not None:  # only when set, so existing cache keys stay valid
+            canonical["top_p"] = req.top_p
         key = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"),
                                         ensure_ascii=False).encode("utf-8")).hexdigest()
         text = req.prompt if cfg.structured_output == "json_schema" else req.prompt + _schema_instruction(req.schema)
@@ -427,7 +431,7 @@ class LLMClient:
             messages.append({"role": "user", "content": parts})
         else:
             messages.append({"role": "user", "content": text})
-        return _Prepared(key, messages, temperature, seed, max_tokens, len(encoded))
+        return _Prepared(key, messages, temperature, seed, max_tokens, len(encoded), req.top_p)
 
     def _price(self, model: str) -> dict[str, float] | None:
         return self.config.prices.get(model)
@@ -485,6 +489,8 @@ class LLMClient:
             kwargs["seed"] = prep.seed
         if prep.max_tokens is not None:
             kwargs["max_tokens"] = prep.max_tokens
+        if prep.top_p is not None:
+            kwargs["top_p"] = prep.top_p
         if cfg.structured_output == "json_schema":
             name = re.sub(r"[^A-Za-z0-9_-]", "_", req.schema_name)[:64] or "answer"
             kwargs["response_format"] = {"type": "json_schema", "json_schema": {
