@@ -26,6 +26,7 @@ from curation.sources.base import (
     Option,
     ScanResult,
     image_folder,
+    how_set,
     image_size,
     norm,
     positive,
@@ -130,6 +131,14 @@ class HuMManAdapter(BaseAdapter):
         if not seqs:
             skipped.append((str(root), "no pXXXXXX_aXXXXXX sequence folders found"))
         return ScanResult(clips, skipped)
+
+    def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
+        """Recon image folders have no clock: the fps used for them is an assumption."""
+        if not any(c.meta.get("subset") == "recon" for c in result.clips):
+            return []
+        return [f"humman: Recon image folders assumed to play at {opts['fps_recon']:g} fps "
+                f"({how_set(given, 'fps_recon')}): Recon keeps every 6th frame of the 30 fps Kinects (5 fps); "
+                "VidDiff's config says 8"]
 
 
 def _suffix(entries: list[Path], stem: str) -> str:
