@@ -548,6 +548,7 @@ def decode(
 _CODECS = {
     "libx264": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
     "mjpeg": ["-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"],
+    "mpeg4": ["-c:v", "mpeg4", "-vtag", "DX50", "-q:v", "3", "-pix_fmt", "yuv420p"],  # MPEG-4 part 2, as JIGSAWS
     "vp9": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", "-deadline", "realtime", "-pix_fmt", "yuv420p"],
 }
 _FORMATS = {".mp4": "mp4", ".avi": "avi", ".webm": "webm", ".mkv": "matroska", ".mov": "mov"}
@@ -563,7 +564,7 @@ def write_frames(
 ) -> VideoInfo:
     """Encode RGB uint8 frames (all the same size) to a CFR video at ``dst``, atomically, count verified.
 
-    ``codec``: ``libx264`` (mp4), ``mjpeg`` (avi) or ``vp9`` (webm). Odd sizes are padded to even for
+    ``codec``: ``libx264`` (mp4), ``mjpeg`` or ``mpeg4`` (DX50, avi) or ``vp9`` (webm). Odd sizes are padded to even for
     yuv420p codecs.
     """
     dst = Path(dst)

@@ -98,8 +98,8 @@ class HuMManAdapter(BaseAdapter):
                         videos.append((entry, dict(common, view=entry.stem)))
                         found = True
                     elif entry.is_dir() and entry.name in video_stems:
-                        skipped.append((str(entry), f"frames split from {entry.name}{_suffix(entries, entry.name)}"
-                                                    " (the video is used)"))
+                        skipped.append((str(entry), "frames split from a Point video: "
+                                                    f"{entry.name}{_suffix(entries, entry.name)} is used"))
                     elif entry.is_dir():
                         found = True
                         listed = image_folder(entry, step=opts["recon_step"])
