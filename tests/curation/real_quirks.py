@@ -80,14 +80,17 @@ def jigsaws_tree(root: Path, *, n: int = 36) -> Path:
     return root
 
 
-# source names as the real FineDiving pickles spell them
+# source names as the real FineDiving pickles spell them; sub-action runs (label, frames)
+DIVE = [(1, 5), (7, 10), (13, 4)]
 FINEDIVING = [
-    ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", 4, 5, 2113),
-    ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", 9, 5, 14425),
-    ("FINADivingWorldCup2021_Women3mSynchronised_final_r1", 2, 5, 489),
-    ("FINADivingWorldCup2021_Men10m_final_r1", 11, 5, 30112),
-    ("01", 1, 5, 1200),   # numeric sources '01' .. '26': no height in the name
-    ("26", 7, 6, 290400),  # frame numbers reach 290470: names of 6 digits
+    ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", 4, 5, 2113, DIVE),
+    ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", 9, 5, 14425, DIVE),
+    ("FINADivingWorldCup2021_Women3mSynchronised_final_r1", 2, 5, 489, DIVE),
+    ("FINADivingWorldCup2021_Men10m_final_r1", 11, 5, 30112, DIVE),
+    ("FINADivingWorldCup2021_Men10m_final_r1", 12, 5, 31007, [(1, 5), (7, 6), (1, 2), (7, 5), (13, 4)]),  # repeat
+    ("FINADivingWorldCup2021_Men10m_final_r1", 13, 5, 32018, [(1, 5), (7, 12)]),  # does not end with Entry
+    ("01", 1, 5, 1200, DIVE),   # numeric sources '01' .. '26': no height in the name
+    ("26", 7, 6, 290400, DIVE),  # frame numbers reach 290470: names of 6 digits
 ]
 
 
@@ -97,8 +100,7 @@ def finediving_tree(root: Path, *, trimmed_layout: bool = True) -> Path:
     frames_root = root / ("Trimmed_Video_Frames" if trimmed_layout else "") / "FINADiving_MTL_256s"
     fine, coarse = {}, {}
     rng = np.random.default_rng(3)
-    for k, (source, inst, digits, first) in enumerate(FINEDIVING):
-        runs = [(1, 4 + k % 3), (7, 9 + k % 4), (13, 4)]
+    for k, (source, inst, digits, first, runs) in enumerate(FINEDIVING):
         labels = np.concatenate([np.full(n, lab, dtype=np.int64) for lab, n in runs])
         folder = frames_root / source / str(inst)
         folder.mkdir(parents=True, exist_ok=True)

@@ -236,7 +236,7 @@ def test_heights_from_every_real_name_form(name, height):
 def test_trimmed_video_frames_layout_found_without_options(finediving):
     """Quirk: frames under Trimmed_Video_Frames/FINADiving_MTL_256s/<source>/<instance>/."""
     scan = get_adapter("finediving").scan(finediving, {})
-    assert len(scan.clips) == 6 and not scan.skipped
+    assert len(scan.clips) == 8 and not scan.skipped
     assert all("/Trimmed_Video_Frames/FINADiving_MTL_256s/" in c.media_path for c in scan.clips)
     assert scan.facts == {"clips without a height": 2}
     sync10 = get_adapter("finediving").select(scan.clips, {"height": "10m", "synchronised": True}, where="a")
@@ -258,7 +258,7 @@ def test_errors_name_the_path_actually_looked_for(finediving, tmp_path):
     with pytest.raises(ToolkitError) as e:
         get_adapter("finediving").scan(root, {})
     msg = str(e.value)
-    assert e.value.key == "sources.finediving.frames_dir" and "none of the 6 annotated frame folders" in msg
+    assert e.value.key == "sources.finediving.frames_dir" and "none of the 8 annotated frame folders" in msg
     assert str(root / "Trimmed_Video_Frames" / "FINADiving_MTL_256s") in msg and str(root / "01" / "1") in msg
 
 
@@ -271,11 +271,16 @@ def test_build_counts_dives_without_a_height(finediving, tmp_path):
     result = CliRunner().invoke(curate, ["build", str(cfg), "--out", str(tmp_path / "ds")])
     assert result.exit_code == 0, result.output
     meta = read_json(tmp_path / "ds" / "dataset.json")
-    assert meta["actions"]["diving_0"]["dropped"] == {"no height": 2}
-    assert meta["actions"]["diving_0"]["clips_selected"] == 3
+    # 15 real dives do not end with Entry: left out and counted; a repeated sub-action spans first..last
+    no_entry = "no sub-action labelled 'Entry' after '3.5 Soms.Pike'"
+    assert meta["actions"]["diving_0"]["dropped"] == {"no height": 2, no_entry: 1}
+    assert meta["actions"]["diving_0"]["clips_selected"] == 5
     assert meta["sources"]["finediving"]["facts"] == {"clips without a height": 2}
-    assert "diving_0: 3 clip(s) selected; dropped: no height 2" in result.output
-    assert "finediving: 6 clip(s); clips without a height 2" in result.output
+    assert f"diving_0: 5 clip(s) selected; dropped: no height 2, {no_entry} 1" in result.output
+    assert "finediving: 8 clip(s); clips without a height 2" in result.output
+    rows = load_dataset(tmp_path / "ds").samples
+    repeat = [v for s in rows for v in s["videos"] if v["source"]["clip_id"].endswith("final_r1.12")]
+    assert repeat and repeat[0]["source"]["frames"] == [5, 5 + 6 + 2 + 5 + 4]
     assert any("FineDiving states no frame rate" in a for a in meta["assumptions"])
     check("dataset", meta, file="dataset.json")
 
