@@ -28,8 +28,15 @@ from curation.media import fmt_fps
 from curation.pairing import make_pairs
 from curation.sources import ClipRecord, get_adapter
 from curation.sources.base import count_reasons, reason_of
-from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, sample_hash, save_dataset, sha256_file
 from schemas import toolkit_version
+from schemas.dataset_dir import (
+    DATASET_JSON,
+    SAMPLES_JSONL,
+    load_dataset,
+    sample_hash,
+    save_dataset,
+    sha256_file,
+)
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 

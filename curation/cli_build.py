@@ -17,7 +17,6 @@ def build(config: Path, out: Path | None, workers: int, executor: str, dry_run: 
     """Build a dataset directory of frame-exact video pairs from a YAML CONFIG."""
     from curation.build import build as run_build
     from curation.build import load_plan
-
     from curation.media import fmt_fps
 
     if dry_run:

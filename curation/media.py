@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 import os
 import queue
-import threading
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -86,7 +86,7 @@ def as_fraction(fps: float | Fraction | str | int) -> Fraction:
     return Fraction(str(fps)).limit_denominator(100000)
 
 
-def fmt_fps(fps: float | Fraction | str | int) -> str:
+def fmt_fps(fps: float | Fraction | str) -> str:
     """A rate with enough digits to tell two rates apart: ``30``, ``10000000/333333 (30.00003)``."""
     if isinstance(fps, float) and not fps.is_integer():
         return f"{fps:.7g}"

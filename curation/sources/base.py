@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from tqdm import tqdm
 
@@ -164,7 +164,7 @@ class BaseAdapter:
     OPTIONS: dict[str, Option] = {}
     SELECT: dict[str, Callable[[ClipRecord, Any], bool]] = {}
     #: select key -> "this clip has no value for it" (such clips are counted as dropped ``no <key>``)
-    MISSING: dict[str, Callable[[ClipRecord], bool]] = {}
+    MISSING: ClassVar[dict[str, Callable[[ClipRecord], bool]]] = {}
 
     # ---- options and root
     def options(self, options: dict | None) -> dict[str, Any]:

@@ -118,8 +118,8 @@ class EgoExo4DAdapter(BaseAdapter):
             end_sec = take.get("task_end_sec")
             if end_sec is not None and round(end_sec * fps) > pr.n_frames:
                 adjusted.append((f"{take['take_name']}.{cam['cam_id']}",
-                                 f"clamped end: task_end_sec {end_sec:g} is frame {round(end_sec * fps)}, the video "
-                                 f"has {pr.n_frames} frames"))
+                                 (f"clamped end: task_end_sec {end_sec:g} is frame {round(end_sec * fps)}, the video "
+                                 f"has {pr.n_frames} frames")))
             level = proficiency.get(str(take.get("take_uid")))
             skill = None
             if level is not None:
@@ -150,8 +150,8 @@ class EgoExo4DAdapter(BaseAdapter):
         n = sum(c.meta.get("camera_role_from") == "name" for c in result.clips)
         if not n:
             return []
-        return [f"egoexo4d: {n} camera(s) have no entry in capture.cameras / captures.json: their role was taken "
-                "from the name (aria* = ego, others exo)"]
+        return [(f"egoexo4d: {n} camera(s) have no entry in capture.cameras / captures.json: their role was taken "
+                "from the name (aria* = ego, others exo)")]
 
 
 def _read_takes(path: Path) -> list[dict[str, Any]]:

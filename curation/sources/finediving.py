@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -36,8 +37,8 @@ from curation.sources.base import (
     ClipRecord,
     Option,
     ScanResult,
-    image_folder,
     how_set,
+    image_folder,
     image_size,
     norm,
     positive,
@@ -152,7 +153,8 @@ class FineDivingAdapter(BaseAdapter):
         "heights": Option(dict, {}, "source name -> height for sources whose name has none, e.g. {'01': 10m}"),
         "on_bad_media": ON_BAD_MEDIA,
     }
-    MISSING = {"height": lambda c: c.meta.get("dive_height") is None}
+    MISSING: ClassVar[dict[str, Callable[[ClipRecord], bool]]] = {
+        "height": lambda c: c.meta.get("dive_height") is None}
     SELECT = {
         "action_type": lambda c, v: norm(c.action) == norm(v),
         "height": lambda c, v: c.meta.get("dive_height") is not None and norm(c.meta["dive_height"]) == norm(
@@ -215,8 +217,8 @@ class FineDivingAdapter(BaseAdapter):
             if labels is not None:
                 if len(labels) != len(files):
                     if opts["label_mismatch"] == "skip":
-                        skipped.append((cid, f"label/frame count mismatch: {len(labels)} frames_labels for "
-                                             f"{len(files)} images (set label_mismatch: clamp to keep it)"))
+                        skipped.append((cid, (f"label/frame count mismatch: {len(labels)} frames_labels for "
+                                             f"{len(files)} images (set label_mismatch: clamp to keep it)")))
                         continue
                     meta["label_mismatch"] = {"labels": len(labels), "images": len(files)}
                     labels = labels[: len(files)]
@@ -239,8 +241,8 @@ class FineDivingAdapter(BaseAdapter):
 
     def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
         """FineDiving states no frame rate: the fps used is an assumption, and so are mapped heights."""
-        out = [f"finediving: frame folders assumed to play at {opts['fps']:g} fps ({how_set(given, 'fps')}): "
-               "FineDiving states no frame rate (VidDiff uses 12; the sub-action lengths suggest 20-30 fps)"]
+        out = [(f"finediving: frame folders assumed to play at {opts['fps']:g} fps ({how_set(given, 'fps')}): "
+               "FineDiving states no frame rate (VidDiff uses 12; the sub-action lengths suggest 20-30 fps)")]
         if opts["heights"]:
             out.append(f"finediving: heights of sources without one in their name set in the config: "
                        f"{', '.join(f'{k}={v}' for k, v in sorted(opts['heights'].items()))}")

@@ -94,8 +94,8 @@ class JigsawsAdapter(BaseAdapter):
                 for capture in captures:
                     if capture not in caps:
                         where = ", ".join(str(d / "video") for d in dirs if (d / "video").is_dir()) or str(root)
-                        skipped.append((f"{trial}.{capture}", f"missing capture: no {trial}_{capture}.avi in {where}"
-                                        f" ({', '.join(sorted(caps))} present)"))
+                        skipped.append((f"{trial}.{capture}", (f"missing capture: no {trial}_{capture}.avi in {where}"
+                                        f" ({', '.join(sorted(caps))} present)")))
             for trial, info in trials.items():
                 caps = videos.get(trial, {})
                 if not caps:
@@ -128,8 +128,8 @@ class JigsawsAdapter(BaseAdapter):
                 continue
             subactions, clamped = _subactions(raw or [], pr.n_frames, opts)
             if clamped:
-                adjusted.append((f"{trial}.{capture}", f"clamped end: transcription ends at frame {last}, the "
-                                                       f"video has {pr.n_frames} frames"))
+                adjusted.append((f"{trial}.{capture}", (f"clamped end: transcription ends at frame {last}, the "
+                                                       f"video has {pr.n_frames} frames")))
             segment = (subactions[0]["start"], subactions[-1]["end"]) if subactions else None
             meta: dict[str, Any] = {
                 "task": task, "trial": trial, "surgeon": trial.rsplit("_", 1)[1][0],
@@ -152,8 +152,8 @@ class JigsawsAdapter(BaseAdapter):
         """The transcription reading is not stated upstream: say which one this build used."""
         base, incl = opts["transcription_base"], opts["transcription_end_inclusive"]
         how = how_set(given, "transcription_base", "transcription_end_inclusive")
-        return [f"jigsaws: transcription frames read as {base}-based with {'inclusive' if incl else 'exclusive'} "
-                f"ends ({how}; not stated upstream, holds on the real Suturing files)"]
+        return [(f"jigsaws: transcription frames read as {base}-based with {'inclusive' if incl else 'exclusive'} "
+                f"ends ({how}; not stated upstream, holds on the real Suturing files)")]
 
 
 def parse_meta_file(path: Path) -> dict[str, dict[str, Any]]:

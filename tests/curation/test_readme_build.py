@@ -22,7 +22,7 @@ def build_section() -> str:
 
 
 def blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", build_section(), flags=re.S)
+    return re.findall(rf"```{lang}\n(.*?)```", build_section(), flags=re.DOTALL)
 
 
 @pytest.fixture(scope="module")
