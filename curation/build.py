@@ -106,6 +106,7 @@ class BuildPlan:
     actions_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    done: dict[tuple[str, str], ClipResult] = field(default_factory=dict)  # clips an earlier run finished
 
     def summary(self) -> list[str]:
         """One line per source and action with its dropped clips per reason and its counted facts."""
@@ -444,7 +445,13 @@ def _plan_checked(config: BuildConfig, out: Path, *, workers: int, progress: boo
     exclude: dict[str, str] = {}
     while True:
         plan = plan_build(config, out, exclude=exclude)
-        todo = [t for t in plan.tasks if finished(out, t) is None]
+        todo = []
+        for t in plan.tasks:
+            done = finished(out, t)
+            if done is None:
+                todo.append(t)
+            else:
+                plan.done[(t.sample_key, t.side)] = done
         bad = {src: why for src, why in check_plan_media(todo, workers=workers, progress=progress).items()
                if src not in exclude}
         if not bad:
@@ -491,13 +498,8 @@ def build(
 
     out_path.mkdir(parents=True, exist_ok=True)
     _remove_leftover_temps(out_path)
-    todo, results = [], {}
-    for task in plan.tasks:
-        done = finished(out_path, task)
-        if done is None:
-            todo.append(task)
-        else:
-            results[(task.sample_key, task.side)] = done
+    results = dict(plan.done)
+    todo = [t for t in plan.tasks if (t.sample_key, t.side) not in results]
     with tqdm(total=len(plan.tasks), initial=len(plan.tasks) - len(todo), desc="build clips", unit="clip",
               disable=None if progress is None else not progress) as bar:
         runner = _run_ray if executor == "ray" else _run_local

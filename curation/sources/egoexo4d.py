@@ -89,7 +89,7 @@ class EgoExo4DAdapter(BaseAdapter):
             if take_dir is None:
                 skipped.append((take["take_name"], "not downloaded (take folder missing)"))
                 continue
-            cameras = _cameras(take, captures, takes_file, where)
+            cameras = _cameras(take, captures, takes_file, root / opts["captures_json"], where)
             streams = _streams(take, cameras, takes_file, where)
             found = 0
             for cam_id, view, rel in streams:
@@ -200,13 +200,14 @@ def _read_captures(path: Path) -> dict[str, dict[str, Any]]:
     return {str(c["capture_uid"]): c for c in data if isinstance(c, dict) and c.get("capture_uid") is not None}
 
 
-def _cameras(take: dict[str, Any], captures: dict[str, dict[str, Any]], file: Path,
+def _cameras(take: dict[str, Any], captures: dict[str, dict[str, Any]], takes_file: Path, captures_file: Path,
              where: str) -> dict[str, dict[str, Any]]:
     """cam_id -> {is_ego, device_type} from ``take.capture.cameras``, else from captures.json."""
     capture = take.get("capture")
-    source, key = capture, f"${where}.capture.cameras"
+    source, file, key = capture, takes_file, f"${where}.capture.cameras"
     if not (isinstance(capture, dict) and isinstance(capture.get("cameras"), list)):
-        source, key = captures.get(str(take.get("capture_uid"))), f"captures.json[{take.get('capture_uid')}].cameras"
+        uid = take.get("capture_uid")
+        source, file, key = captures.get(str(uid)), captures_file, f"capture_uid {uid}: cameras"
     cams = (source or {}).get("cameras") if isinstance(source, dict) else None
     out: dict[str, dict[str, Any]] = {}
     for i, cam in enumerate(cams or []):

@@ -344,3 +344,17 @@ def test_assumptions_are_warned_stored_and_carded(tmp_path):
         assert f"- Assumption: {line}" in card
     assert "`jigsaws` dropped by the scan: missing capture: 3, no video files: 1" in card
     assert "`finediving` clips without a height: 1" in card
+
+
+def test_egoexo_bad_is_ego_names_the_file_and_key(tmp_path):
+    from curation.sample_sources import write_sample_sources
+
+    write_sample_sources(tmp_path / "src")
+    root = tmp_path / "src" / "egoexo4d"
+    captures = read_json(root / "captures.json")
+    captures[1]["cameras"][0]["is_ego"] = "maybe"  # take 1's cameras live only in captures.json
+    write_json(root / "captures.json", captures)
+    with pytest.raises(ToolkitError) as e:
+        get_adapter("egoexo4d").scan(root, {})
+    assert e.value.file == str(root / "captures.json") and e.value.key.endswith("cameras[0].is_ego")
+    assert "'maybe'" in str(e.value)
