@@ -214,8 +214,8 @@ def _cameras(take: dict[str, Any], captures: dict[str, dict[str, Any]], takes_fi
         if not isinstance(cam, dict) or not isinstance(cam.get("cam_id"), str):
             raise ToolkitError("expected a camera object with a cam_id", file=str(file), key=f"{key}[{i}]")
         is_ego = cam.get("is_ego")
-        if isinstance(is_ego, str):  # some Ego-Exo4D fields are string booleans
-            is_ego = is_ego.strip().lower() in ("1", "true", "yes")
+        if isinstance(is_ego, str):  # some Ego-Exo4D fields are string booleans ("0"/"1")
+            is_ego = {"1": True, "true": True, "0": False, "false": False}.get(is_ego.strip().lower(), is_ego)
         if not isinstance(is_ego, bool):
             raise ToolkitError(f"is_ego must be true or false, got {cam.get('is_ego')!r}", file=str(file),
                                key=f"{key}[{i}].is_ego")
