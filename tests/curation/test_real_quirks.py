@@ -100,6 +100,14 @@ def test_build_at_a_chosen_fps_from_the_native_rate(jigsaws_built):
         assert barcodes(ds.root / v["path"]) == expected
 
 
+def test_fps_30_from_the_30_00003_source_keeps_every_frame(jigsaws, tmp_path):
+    """Asking for 30 fps from 10000000/333333 is a (tiny) downsample that keeps frame k as frame k."""
+    src = jigsaws / "Suturing" / "video" / "Suturing_B001_capture1.avi"
+    info = media.trim(src, tmp_path / "c.mp4", 3, 33, fps=30)
+    assert info.fps == 30 and info.n_frames == 30
+    assert barcodes(tmp_path / "c.mp4") == list(range(3, 33))
+
+
 def test_verify_still_catches_a_wrong_rate_or_count_with_enough_digits(jigsaws_built):
     clip = next((jigsaws_built / "videos").glob("surgery_0_*/a.mp4"))
     n = media.count_frames(clip)
