@@ -163,7 +163,7 @@ def source_notes(meta: dict[str, Any]) -> list[str]:
                 lines.append(f"`{name}` {label + ': ' if label else ''}{text}")
     for key, action in sorted((meta.get("actions") or {}).items()):
         if isinstance(action, dict) and action.get("dropped"):
-            lines.append(f"`{key}` selected clips left out: "
+            lines.append(f"`{key}` clips left out by its select or trim: "
                          + ", ".join(f"{k}: {v}" for k, v in action["dropped"].items()))
     return lines
 

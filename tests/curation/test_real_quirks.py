@@ -352,6 +352,7 @@ def test_assumptions_are_warned_stored_and_carded(tmp_path):
         assert f"- Assumption: {line}" in card
     assert "`jigsaws` dropped by the scan: missing capture: 3, no video files: 1" in card
     assert "`finediving` clips without a height: 1" in card
+    assert "`diving_0` clips left out by its select or trim: no height: 1" in card
 
 
 def test_egoexo_bad_is_ego_names_the_file_and_key(tmp_path):
