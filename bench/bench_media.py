@@ -5,6 +5,8 @@
 2. decode: PyAV decode to RGB (``media.decode``) against ``ffmpeg -f null`` on the same file (with and
    without the RGB conversion). Goal: >= 0.8.
 3. build: the build's clip stage with 2 workers against 1 on the same tasks. Goal: >= 1.7 on 2 cores.
+4. check media: the build's pre-write media check (``media.check_frames``, decode without RGB) against
+   ``ffmpeg -f null`` on the same file, and its share of a build's clip stage. Goal: >= 0.8.
 
 Run: ``.venv/bin/python bench/bench_media.py`` (about a minute on 2 cores).
 """
@@ -94,6 +96,11 @@ def main() -> None:
 
     t1, t2 = best_of(2, lambda: run(1)), best_of(2, lambda: run(2))
     print(f"build  1 worker {t1:.2f}s  2 workers {t2:.2f}s  speed-up {t1 / t2:.2f}x on {os.cpu_count()} cores (goal >= 1.7)")
+
+    f_check = n / best_of(3, lambda: media.check_frames(src, n))
+    t_check = best_of(3, lambda: media.check_frames(src, max(t.end for t in tasks)))
+    print(f"check  media.check_frames {f_check:.0f} fps  ffmpeg -f null {f_null:.0f} fps  ratio {f_check / f_null:.3f}"
+          f" (goal >= 0.8); checking the 10 tasks' source {t_check:.2f}s = {t_check / t1:.2f} of their 1-worker clip stage")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """`curate build`: scan sources, select and pair clips per action, trim frame-exact clips, write DATASET.
 
-The build is planned completely before any video work (so bad input fails early and writes nothing),
-then runs one task per clip on a local thread pool or on Ray, with a progress bar. Each finished clip
+The build is planned completely before any video work (so bad input fails early and writes nothing), the
+source frames every clip needs are then decoded once to check they exist (:func:`check_plan_media`: a
+truncated or garbage source stops the build before the first clip is written, or with ``on_bad_media:
+skip`` is left out and the plan redone without it), then it runs one task per clip on a local thread pool or on Ray, with a progress bar. Each finished clip
 gets a sidecar ``.build/clips/<key>.<side>.json`` holding its task spec and sha256; a rerun reuses a
 clip whose spec is unchanged and whose bytes still match, so a build killed with ``kill -9`` resumes,
 a finished build does no video work, and a changed config redoes only the clips it changes. Rows whose
@@ -22,10 +24,19 @@ from typing import Any, Literal
 from tqdm import tqdm
 
 from curation.build_config import ActionSpec, BuildConfig, load_build_config
+from curation.media import fmt_fps
 from curation.pairing import make_pairs
 from curation.sources import ClipRecord, get_adapter
-from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, sample_hash, save_dataset, sha256_file
+from curation.sources.base import count_reasons, reason_of
 from schemas import toolkit_version
+from schemas.dataset_dir import (
+    DATASET_JSON,
+    SAMPLES_JSONL,
+    load_dataset,
+    sample_hash,
+    save_dataset,
+    sha256_file,
+)
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 
@@ -36,7 +47,9 @@ SOURCE_DATASET_NAMES = {"humman": "HuMMan", "egoexo4d": "EgoExo4D", "finediving"
 LATER_STEP_FIELDS = ("differences_annotated", "differences_gt", "n_differences_open_prediction",
                      "retrieval_frames")
 BUILD_DIR = ".build"
-BAD_MEDIA_REASONS = ("image folder with gaps", "unreadable video", "unreadable image")
+BAD_MEDIA_REASONS = ("image folder with gaps", "unreadable video", "unreadable image",
+                     "media shorter than its annotations")
+PAIR_SIZES = ("smaller", "larger", "keep")
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class ClipTask:
     crf: int
     preset: str
     max_height: int | None
+    size: tuple[int, int] | None = None
 
     @property
     def rel_path(self) -> str:
@@ -62,7 +76,10 @@ class ClipTask:
 
     def spec_hash(self) -> str:
         """Hash of everything that determines the clip's bytes (the resume key)."""
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        spec = asdict(self)
+        if spec["size"] is None:  # clips built before pair sizes existed keep their key
+            del spec["size"]
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -88,6 +105,25 @@ class BuildPlan:
     notes: list[str] = field(default_factory=list)
     actions_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    done: dict[tuple[str, str], ClipResult] = field(default_factory=dict)  # clips an earlier run finished
+
+    def summary(self) -> list[str]:
+        """One line per source and action with its dropped clips per reason and its counted facts."""
+        lines = []
+        for name, m in sorted(self.sources_meta.items()):
+            parts = [f"{m['clips']} clip(s)"]
+            parts += [f"{k} {v}" for k, v in m.get("facts", {}).items()]
+            if m.get("dropped"):
+                parts.append("dropped: " + ", ".join(f"{k} {v}" for k, v in m["dropped"].items()))
+            if m.get("adjusted"):
+                parts.append("kept but adjusted: " + ", ".join(f"{k} {v}" for k, v in m["adjusted"].items()))
+            lines.append(f"{name}: " + "; ".join(parts))
+        for key, a in self.actions_meta.items():
+            if a.get("dropped"):
+                lines.append(f"{key}: {a['clips_selected']} clip(s) selected; dropped: "
+                             + ", ".join(f"{k} {v}" for k, v in a["dropped"].items()))
+        return lines
 
 
 @dataclass
@@ -99,6 +135,8 @@ class BuildReport:
     made: int
     reused: int
     notes: list[str]
+    warnings: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------- planning
@@ -147,25 +185,68 @@ def _provenance(clip: ClipRecord, root: Path, start: int, end: int) -> dict[str,
             "fps": float(clip.fps), "participant": clip.participant, "skill": skill, "view": clip.view}
 
 
-def plan_build(config: BuildConfig, out: Path) -> BuildPlan:
-    """Scan, select, trim and pair everything; return the samples (without clip facts) and clip tasks."""
+def _size(clip: ClipRecord) -> tuple[int, int] | None:
+    """The clip's frame size (width, height) as its scan recorded it, else probed."""
+    w, h = clip.meta.get("width"), clip.meta.get("height")
+    if isinstance(w, int) and isinstance(h, int):
+        return w, h
+    from curation import media
+
+    try:
+        info = media.probe(clip.media_path, fps=clip.fps if clip.media_kind == "frames" else None)
+    except ToolkitError:
+        return None
+    return info.width, info.height
+
+
+def pair_size(a: tuple[int, int] | None, b: tuple[int, int] | None, mode: str,
+              max_height: int | None) -> tuple[int, int] | None:
+    """One (even) frame size for both clips of a pair, or None when they already match or ``mode`` is keep.
+
+    ``smaller`` (the default) scales the larger clip down to the smaller one, ``larger`` scales the smaller
+    one up; ``max_height`` then caps the height (width scaled alike).
+    """
+    if mode == "keep" or a is None or b is None or a == b:
+        return None
+    w, h = min(a, b, key=lambda s: s[0] * s[1]) if mode == "smaller" else max(a, b, key=lambda s: s[0] * s[1])
+    if max_height and h > max_height:
+        w, h = round(w * max_height / h), max_height
+    return w - w % 2, h - h % 2
+
+
+def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, str] | None = None) -> BuildPlan:
+    """Scan, select, trim and pair everything; return the samples (without clip facts) and clip tasks.
+
+    ``exclude``: media path -> why, for sources that failed :func:`check_plan_media` with
+    ``on_bad_media: skip``; their clips are left out (and counted) as if the scan had skipped them.
+    """
+    exclude = exclude or {}
     scans: dict[str, list[ClipRecord]] = {}
     sources_meta: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
+    warnings: list[str] = []
     for name in sorted({a.source for a in config.actions}):
         adapter = get_adapter(name)
         block = config.sources[name]
         result = adapter.scan(Path(block["root"]), block)
+        bad = [(c.media_path, exclude[c.media_path]) for c in result.clips if c.media_path in exclude]
+        result.skipped.extend(bad)
+        result.clips = [c for c in result.clips if c.media_path not in exclude]
         scans[name] = result.clips
         sources_meta[name] = {"root": config.raw["sources"][name]["root"],
                               "options": {k: v for k, v in config.raw["sources"][name].items() if k != "root"},
-                              "clips": len(result.clips), "skipped": len(result.skipped)}
+                              "clips": len(result.clips), "skipped": len(result.skipped),
+                              "dropped": result.dropped(), "adjusted": result.adjusted_counts(),
+                              "facts": dict(result.facts), "assumptions": list(result.assumptions)}
+        warnings.extend(result.assumptions)
         strict = block.get("on_bad_media", "error") != "skip"
         for what, why in result.skipped:
             if strict and why.startswith(BAD_MEDIA_REASONS):
                 raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=what,
                                    key=f"sources.{name}")
             log.info("%s: skipped %s: %s", name, what, why)
+        for what, why in result.adjusted:
+            log.info("%s: adjusted %s: %s", name, what, why)
         if result.skipped:
             notes.append(f"{name}: {len(result.skipped)} item(s) skipped during scan "
                          f"(see `curate sources scan {name} ROOT`)")
@@ -177,26 +258,33 @@ def plan_build(config: BuildConfig, out: Path) -> BuildPlan:
     for action in config.actions:
         adapter = get_adapter(action.source)
         clips = adapter.select(scans[action.source], action.select, where=action.where)
+        dropped = adapter.missing_counts(scans[action.source], action.select)
         ranged: list[tuple[ClipRecord, tuple[int, int]]] = []
+        trim_drops: list[tuple[str, str]] = []
         for clip in clips:
             r = trim_range(clip, action)
             if isinstance(r, str):
-                notes.append(f"{action.key}: clip {clip.clip_id} left out: {r}")
+                trim_drops.append((clip.clip_id, r))
+                log.info("%s: clip %s left out: %s", action.key, clip.clip_id, r)
             else:
                 ranged.append((clip, r))
+        for why, n in count_reasons(trim_drops).items():
+            dropped[why] = dropped.get(why, 0) + n
+            example = next(c for c, w in trim_drops if reason_of(w) == why)
+            notes.append(f"{action.key}: {n} clip(s) left out: {why} (e.g. {example})")
         if not ranged:
             raise ToolkitError(f"no selected clip can be trimmed as asked ({action.trim})", file=str(config.path),
                                key=f"{action.where}.trim")
         if action.fps is None:
             rates = sorted({float(c.fps) for c, _ in ranged})
             if len(rates) > 1:
-                raise ToolkitError(f"fps mismatch between clips that could be paired ({', '.join(f'{r:g}' for r in rates)}"
+                raise ToolkitError(f"fps mismatch between clips that could be paired ({', '.join(map(fmt_fps, rates))}"
                                    " fps): set `fps` for this action", file=str(config.path), key=f"{action.where}.fps")
         else:
             slow = sorted({float(c.fps) for c, _ in ranged if float(c.fps) < action.fps})
             if slow:
-                raise ToolkitError(f"fps {action.fps:g} is above the source fps {slow[0]:g}", file=str(config.path),
-                                   key=f"{action.where}.fps")
+                raise ToolkitError(f"fps {fmt_fps(action.fps)} is above the source fps {fmt_fps(slow[0])}",
+                                   file=str(config.path), key=f"{action.where}.fps")
         by_id = {c.clip_id: r for c, r in ranged}
         result = make_pairs([c for c, _ in ranged], action.count, action.strategy, seed=config.seed, key=action.key,
                             distinct_participants=action.distinct_participants, min_gap=action.min_gap)
@@ -209,19 +297,26 @@ def plan_build(config: BuildConfig, out: Path) -> BuildPlan:
             "split": action.split, "split_origin": "config" if action.split else None,
             "source_dataset": SOURCE_DATASET_NAMES[action.source], "fps": out_fps,
             "pairs_requested": action.count, "pairs_built": len(result.pairs),
+            "pair_size": action.pair_size, "clips_selected": len(clips), "dropped": dict(sorted(dropped.items())),
         }
         root = Path(config.sources[action.source]["root"])
         for i, pair in enumerate(result.pairs):
             key = f"{action.key}_{i}"
             videos = []
+            sizes = {"a": _size(pair.a), "b": _size(pair.b)}
+            size = pair_size(sizes["a"], sizes["b"], action.pair_size, enc["max_height"])
             for side, clip in (("a", pair.a), ("b", pair.b)):
                 start, end = by_id[clip.clip_id]
                 task = ClipTask(sample_key=key, side=side, src=str(clip.media_path), src_kind=clip.media_kind,
                                 src_fps=float(clip.fps), start=start, end=end, fps=action.fps, crf=enc["crf"],
-                                preset=enc["preset"], max_height=enc["max_height"])
+                                preset=enc["preset"], max_height=enc["max_height"], size=size)
                 tasks.append(task)
+                prov = _provenance(clip, root, start, end)
+                prov.update(size=list(sizes[side]) if sizes[side] else None,
+                            resized_to=list(size) if size and tuple(size) != sizes[side] else None,
+                            pair_size=action.pair_size)
                 videos.append({"path": task.rel_path, "fps_original": out_fps, "frames_trim": None,
-                               "n_frames": None, "sha256": None, "source": _provenance(clip, root, start, end)})
+                               "n_frames": None, "sha256": None, "source": prov})
             samples.append({
                 "sample_key": key, "action": action.key, "action_name": action.name,
                 "action_description": action.description, "domain": action.domain, "split": action.split,
@@ -229,7 +324,38 @@ def plan_build(config: BuildConfig, out: Path) -> BuildPlan:
                 "videos": videos, "differences_annotated": None, "differences_gt": None,
                 "n_differences_open_prediction": None, "retrieval_frames": None, "pairing": pair.info,
             })
-    return BuildPlan(config, out, samples, tasks, notes, actions_meta, sources_meta)
+    return BuildPlan(config, out, samples, tasks, notes, actions_meta, sources_meta, warnings)
+
+
+def check_plan_media(tasks: list[ClipTask], *, workers: int = 4, progress: bool | None = None) -> dict[str, str]:
+    """Decode the source frames every task needs (once per source, up to its largest end), in parallel.
+
+    Returns ``{source path: why}`` for sources that are shorter than needed or do not decode; nothing is
+    written. Run before the first clip, so a truncated or garbage source cannot stop a build half-way.
+    """
+    from curation import media
+
+    needed: dict[str, int] = {}
+    for t in tasks:
+        needed[t.src] = max(needed.get(t.src, 0), t.end)
+    bad: dict[str, str] = {}
+    if not needed:
+        return bad
+
+    def one(item: tuple[str, int]) -> tuple[str, str | None]:
+        src, end = item
+        try:
+            media.check_frames(src, end, what=f"clip frames up to {end}")
+        except ToolkitError as e:
+            return src, str(e).split(": ", 1)[-1] if e.file == src else str(e)
+        return src, None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(needed)))) as pool:
+        for src, why in tqdm(pool.map(one, sorted(needed.items())), total=len(needed), desc="check media",
+                             unit="source", leave=False, disable=None if progress is None else not progress):
+            if why is not None:
+                bad[src] = why
+    return bad
 
 
 # ------------------------------------------------------------------------------------------ execution
@@ -264,7 +390,7 @@ def run_task(out: str, task: ClipTask) -> ClipResult:
         return done
     info = media.trim(task.src, out_path / task.rel_path, task.start, task.end,
                       src_fps=task.src_fps if task.src_kind == "frames" else None, fps=task.fps, crf=task.crf,
-                      preset=task.preset, max_height=task.max_height)
+                      preset=task.preset, max_height=task.max_height, size=task.size)
     digest = sha256_file(out_path / task.rel_path)
     write_json(_sidecar(out_path, task), {"spec": task.spec_hash(), "task": asdict(task), "sha256": digest,
                                           "n_frames": info.n_frames, "fps": float(info.fps)})
@@ -314,14 +440,42 @@ def _run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[
             ray.shutdown()
 
 
-def load_plan(config_path: str | Path, *, out: str | Path | None = None) -> BuildPlan:
-    """Load a config and plan its build (what `curate build --dry-run` shows); writes nothing."""
+def _plan_checked(config: BuildConfig, out: Path, *, workers: int, progress: bool | None) -> BuildPlan:
+    """Plan, check the media of every clip still to make, and replan without bad media a skip allows."""
+    exclude: dict[str, str] = {}
+    while True:
+        plan = plan_build(config, out, exclude=exclude)
+        todo = []
+        for t in plan.tasks:
+            done = finished(out, t)
+            if done is None:
+                todo.append(t)
+            else:
+                plan.done[(t.sample_key, t.side)] = done
+        bad = {src: why for src, why in check_plan_media(todo, workers=workers, progress=progress).items()
+               if src not in exclude}
+        if not bad:
+            return plan
+        action_source = {a.key: a.source for a in config.actions}
+        src_source = {t.src: action_source[t.sample_key.rsplit("_", 1)[0]] for t in plan.tasks}
+        for src, why in sorted(bad.items()):
+            name = src_source.get(src, "")
+            if config.sources.get(name, {}).get("on_bad_media", "error") != "skip":
+                raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=src,
+                                   key=f"sources.{name}")
+            exclude[src] = f"unreadable video: {why}" if not Path(src).is_dir() else f"unreadable image: {why}"
+
+
+def load_plan(config_path: str | Path, *, out: str | Path | None = None, workers: int = 1,
+              progress: bool | None = None) -> BuildPlan:
+    """Load a config, plan its build and check the media it needs (what `curate build --dry-run` shows);
+    writes nothing."""
     config = load_build_config(config_path)
     out_path = Path(out) if out is not None else config.output
     if out_path is None:
         raise ToolkitError("no output directory: pass --out or set `output`", file=str(config.path), key="output")
     try:
-        return plan_build(config, out_path)
+        return _plan_checked(config, out_path, workers=workers, progress=progress)
     except ToolkitError as e:
         if e.file is None:  # an adapter's option/select error names the key; add the config file
             raise ToolkitError(str(e), file=str(config.path)) from None
@@ -337,18 +491,15 @@ def build(
     progress: bool | None = None,
 ) -> BuildReport:
     """Build the dataset directory a config describes (see the module docstring); returns a report."""
-    plan = load_plan(config_path, out=out)
+    plan = load_plan(config_path, out=out, workers=max(1, workers), progress=progress)
     config, out_path = plan.config, plan.out
+    for line in plan.warnings:
+        log.info("assumption: %s", line)
 
     out_path.mkdir(parents=True, exist_ok=True)
     _remove_leftover_temps(out_path)
-    todo, results = [], {}
-    for task in plan.tasks:
-        done = finished(out_path, task)
-        if done is None:
-            todo.append(task)
-        else:
-            results[(task.sample_key, task.side)] = done
+    results = dict(plan.done)
+    todo = [t for t in plan.tasks if (t.sample_key, t.side) not in results]
     with tqdm(total=len(plan.tasks), initial=len(plan.tasks) - len(todo), desc="build clips", unit="clip",
               disable=None if progress is None else not progress) as bar:
         runner = _run_ray if executor == "ray" else _run_local
@@ -373,7 +524,7 @@ def build(
     meta = {
         "name": config.name, "version": config.version, "toolkit_version": toolkit_version(),
         "config_sha256": config.sha256, "seed": config.seed, "actions": plan.actions_meta,
-        "sources": plan.sources_meta,
+        "sources": plan.sources_meta, "assumptions": list(plan.warnings),
     }
     if (out_path / DATASET_JSON).exists():
         old_meta = read_json(out_path / DATASET_JSON)
@@ -387,7 +538,8 @@ def build(
     _save_if_changed(out_path, meta, plan.samples)
     _remove_stale(out_path, {t.rel_path for t in plan.tasks})
     made = sum(not r.reused for r in results.values())
-    return BuildReport(out_path, len(plan.samples), made, len(results) - made, plan.notes)
+    return BuildReport(out_path, len(plan.samples), made, len(results) - made, plan.notes, plan.warnings,
+                       plan.summary())
 
 
 def _save_if_changed(out: Path, meta: dict, samples: list[dict]) -> None:

@@ -34,6 +34,7 @@ class ActionSpec:
     strategy: str = "random"
     distinct_participants: bool = True
     min_gap: float = 0.0
+    pair_size: str = "smaller"
 
     @property
     def where(self) -> str:
@@ -96,6 +97,7 @@ def load_build_config(path: str | Path) -> BuildConfig:
             source=a["source"], select=dict(a["select"]), split=a.get("split"), trim=trim, fps=a.get("fps"),
             count=pairs["count"], strategy=pairs.get("strategy", "random"),
             distinct_participants=pairs.get("distinct_participants", True), min_gap=pairs.get("min_gap", 0.0),
+            pair_size=a.get("pair_size", "smaller"),
         ))
     encode = {**DEFAULT_ENCODE, **(raw.get("encode") or {})}
     output = _resolve(base, raw["output"]) if raw.get("output") else None

@@ -17,15 +17,23 @@ def build(config: Path, out: Path | None, workers: int, executor: str, dry_run: 
     """Build a dataset directory of frame-exact video pairs from a YAML CONFIG."""
     from curation.build import build as run_build
     from curation.build import load_plan
+    from curation.media import fmt_fps
 
     if dry_run:
-        result = load_plan(config, out=out)
+        result = load_plan(config, out=out, workers=workers)
         click.echo(f"plan: {len(result.samples)} pairs, {len(result.tasks)} clips -> {result.out}")
         for key, a in result.actions_meta.items():
-            click.echo(f"  {key}: {a['pairs_built']}/{a['pairs_requested']} pairs at {a['fps']:g} fps ({a['source_dataset']})")
+            click.echo(f"  {key}: {a['pairs_built']}/{a['pairs_requested']} pairs at {fmt_fps(a['fps'])} fps "
+                       f"({a['source_dataset']})")
+        summary = result.summary()
     else:
         result = run_build(config, out=out, workers=workers, executor=executor)
         click.echo(f"built {result.n_samples} pairs in {result.out} ({result.made} clips made, {result.reused} reused)")
+        summary = result.summary
+    for line in summary:
+        click.echo(f"  {line}")
+    for line in result.warnings:
+        click.echo(f"warning: assumption: {line}", err=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
 

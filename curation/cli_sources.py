@@ -31,6 +31,10 @@ def scan_report(source: str, root: str, result) -> dict[str, Any]:
         "source": source, "root": root, "n_clips": len(result.clips), "counts": result.counts(),
         "clips": [c.to_dict() for c in result.clips],
         "skipped": [{"item": what, "reason": why} for what, why in result.skipped],
+        "dropped": result.dropped(),
+        "adjusted": [{"item": what, "reason": why} for what, why in result.adjusted],
+        "adjusted_counts": result.adjusted_counts(),
+        "facts": dict(result.facts), "assumptions": list(result.assumptions),
     }
 
 
@@ -56,6 +60,14 @@ def format_report(source: str, root: str, result, *, max_per_reason: int = 10) -
                 lines.append(f"    … and {len(items) - len(shown)} more: {why}")
     else:
         lines.append("  skipped: none")
+    if result.skipped:
+        lines.append("  dropped per reason: " + ", ".join(f"{k} {v}" for k, v in result.dropped().items()))
+    if result.adjusted:
+        lines.append("  kept but adjusted: " + ", ".join(f"{k} {v}" for k, v in result.adjusted_counts().items()))
+    for key, n in result.facts.items():
+        lines.append(f"  {key}: {n}")
+    for line in result.assumptions:
+        lines.append(f"  assumption: {line}")
     return "\n".join(lines)
 
 

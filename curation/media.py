@@ -14,10 +14,10 @@ from __future__ import annotations
 import math
 import os
 import queue
-import threading
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -86,6 +86,16 @@ def as_fraction(fps: float | Fraction | str | int) -> Fraction:
     return Fraction(str(fps)).limit_denominator(100000)
 
 
+def fmt_fps(fps: float | Fraction | str) -> str:
+    """A rate with enough digits to tell two rates apart: ``30``, ``10000000/333333 (30.00003)``."""
+    if isinstance(fps, float) and not fps.is_integer():
+        return f"{fps:.7g}"
+    rate = as_fraction(fps)
+    if rate.denominator == 1:
+        return str(rate.numerator)
+    return f"{rate.numerator}/{rate.denominator} ({float(rate):.7g})"
+
+
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
     """Image files of a frame folder, ordered by the integer value of the stem (not string order)."""
     folder = Path(folder)
@@ -139,6 +149,48 @@ def count_frames(path: str | os.PathLike, *, decode: bool = False) -> int:
         except av.error.FFmpegError as e:
             raise ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})",
                                file=str(path)) from None
+
+
+def check_frames(path: str | os.PathLike, needed: int, *, what: str = "") -> int:
+    """Check that the first ``needed`` frames of a media item really decode; return how many did.
+
+    A video is decoded up to frame ``needed`` (a header can promise frames a truncated file lacks, and
+    garbage inside a file only shows when decoding); an image folder must hold ``needed`` images whose
+    headers read. Anything short or unreadable is a one-line error naming the file and both lengths
+    (``what`` says what needs those frames, e.g. the trim of an action).
+    """
+    path = Path(path)
+    why = f" ({what})" if what else ""
+    if path.is_dir():
+        from PIL import Image
+
+        files = list_frame_files(path)
+        if len(files) < needed:
+            raise ToolkitError(f"image folder has {len(files)} images, but {needed} frames are needed{why}",
+                               file=str(path))
+        for f in files[:needed]:
+            try:
+                with Image.open(f) as im:
+                    im.size  # noqa: B018 - reads the header
+            except OSError as e:
+                raise ToolkitError(f"unreadable image: {e}", file=str(f)) from None
+        return needed
+    got = 0
+    with _open(path) as container:
+        if not container.streams.video:
+            raise ToolkitError("no video stream", file=str(path))
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for _ in container.decode(stream):
+                got += 1
+                if got >= needed:
+                    return got
+        except av.error.FFmpegError as e:
+            raise ToolkitError(f"corrupt video: decoding stops at frame {got} of the {needed} needed{why} "
+                               f"({e.strerror or type(e).__name__})", file=str(path)) from None
+    raise ToolkitError(f"video is shorter than needed: it decodes {got} frames, {needed} are needed{why}",
+                       file=str(path))
 
 
 # ---------------------------------------------------------------------------------------------- probe
@@ -247,10 +299,26 @@ def _select_expr(src_fps: Fraction, fps: Fraction) -> str:
     return f"lt(floor((n*{p}+{d - 1})/{d})\\,floor(((n+1)*{p}+{d - 1})/{d}))"
 
 
-def _scale_filter(max_height: int | None) -> str:
+def _scale_filter(max_height: int | None, size: tuple[int, int] | None = None) -> str:
+    if size is not None:  # one frame size for both clips of a pair: fit inside, pad the rest (no distortion)
+        w, h = size
+        return (f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
+                f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1")
     if max_height:
         return f"scale=-2:'2*trunc(min(ih\\,{max_height})/2)'"
     return "scale='2*trunc(iw/2)':'2*trunc(ih/2)'"
+
+
+def _timescale_args(rate: Fraction) -> list[str]:
+    """An mp4 track timescale that holds ``rate`` exactly (e.g. 10000000 for JIGSAWS' 10000000/333333).
+
+    ffmpeg's default timescale reduces rates with a large numerator (10000000/333333 became
+    999991/33333); integer rates keep ffmpeg's default so their clips stay byte-identical.
+    """
+    if rate.denominator == 1 or rate.numerator >= 2**31:
+        return []
+    scale = rate.numerator * max(1, math.ceil(10000 / rate.numerator))
+    return ["-video_track_timescale", str(scale)]
 
 
 def _encode_args(rate: Fraction, crf: int, preset: str, threads: int) -> list[str]:
@@ -259,7 +327,7 @@ def _encode_args(rate: Fraction, crf: int, preset: str, threads: int) -> list[st
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
         "-threads", str(threads), "-x264-params", f"threads={threads}:lookahead-threads=1",
         "-r", f"{rate.numerator}/{rate.denominator}", "-fps_mode", "cfr",
-        "-movflags", "+faststart", "-f", "mp4",
+        "-movflags", "+faststart", *_timescale_args(rate), "-f", "mp4",
     ]
 
 
@@ -274,6 +342,7 @@ def trim(
     crf: int = 18,
     preset: str = "veryfast",
     max_height: int | None = None,
+    size: tuple[int, int] | None = None,
     threads: int = 1,
     info: VideoInfo | None = None,
 ) -> VideoInfo:
@@ -281,7 +350,9 @@ def trim(
 
     Re-encodes (stream copy is not frame-accurate), sets start_time 0, keeps the source rate unless
     ``fps`` asks for a lower one (see :func:`resample_indices`), verifies the written frame count and
-    only then renames the file into place. ``src_fps`` is required for image folders. ``threads=1``
+    only then renames the file into place. ``src_fps`` is required for image folders. ``size``
+    (even width, height) scales every frame to fit inside it and pads the rest (one size for both clips of
+    a pair); else ``max_height`` caps the height. ``threads=1``
     keeps x264 output byte-identical whatever the machine's load (parallelism comes from workers).
     """
     src = Path(src)
@@ -295,7 +366,7 @@ def trim(
     filters = []
     if out_rate != rate:
         filters.append(f"select='{_select_expr(rate, out_rate)}'")
-    filters += [f"setpts=N/({out_rate.numerator}/{out_rate.denominator})/TB", _scale_filter(max_height)]
+    filters += [f"setpts=N/({out_rate.numerator}/{out_rate.denominator})/TB", _scale_filter(max_height, size)]
     with tempfile.TemporaryDirectory(prefix="viddiff-trim-") as tmpdir, atomic_path(dst, suffix=".mp4") as tmp:
         if src.is_dir():
             files = list_frame_files(src)[start:end]
@@ -341,7 +412,7 @@ def verify_clip(path: str | os.PathLike, n_frames: int, fps: Fraction, *, label:
     if got != n_frames:
         raise ToolkitError(f"wrote {got} frames, expected {n_frames}", file=where)
     if info.fps != fps:
-        raise ToolkitError(f"wrote {float(info.fps):g} fps, expected {float(fps):g}", file=where)
+        raise ToolkitError(f"wrote {fmt_fps(info.fps)} fps, expected {fmt_fps(fps)}", file=where)
     if abs(info.start_time) > 1e-6:
         raise ToolkitError(f"start_time is {info.start_time}, expected 0", file=where)
     return VideoInfo(info.path, info.fps, got, info.duration, info.start_time, info.width, info.height,
@@ -477,6 +548,7 @@ def decode(
 _CODECS = {
     "libx264": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
     "mjpeg": ["-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"],
+    "mpeg4": ["-c:v", "mpeg4", "-vtag", "DX50", "-q:v", "3", "-pix_fmt", "yuv420p"],  # MPEG-4 part 2, as JIGSAWS
     "vp9": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", "-deadline", "realtime", "-pix_fmt", "yuv420p"],
 }
 _FORMATS = {".mp4": "mp4", ".avi": "avi", ".webm": "webm", ".mkv": "matroska", ".mov": "mov"}
@@ -492,7 +564,7 @@ def write_frames(
 ) -> VideoInfo:
     """Encode RGB uint8 frames (all the same size) to a CFR video at ``dst``, atomically, count verified.
 
-    ``codec``: ``libx264`` (mp4), ``mjpeg`` (avi) or ``vp9`` (webm). Odd sizes are padded to even for
+    ``codec``: ``libx264`` (mp4), ``mjpeg`` or ``mpeg4`` (DX50, avi) or ``vp9`` (webm). Odd sizes are padded to even for
     yuv420p codecs.
     """
     dst = Path(dst)

@@ -149,6 +149,25 @@ def taxonomy_origins(root: Path | None, actions: list[str]) -> list[tuple[str, s
     return out
 
 
+def source_notes(meta: dict[str, Any]) -> list[str]:
+    """Card lines from ``dataset.json``: each source's assumptions and its clips dropped or adjusted per
+    reason (written by ``curate build``), then each action's clips dropped per reason."""
+    lines = [f"Assumption: {a}" for a in meta.get("assumptions") or []]
+    for name, src in sorted((meta.get("sources") or {}).items()):
+        if not isinstance(src, dict):
+            continue
+        for label, key in (("dropped by the scan", "dropped"), ("kept but adjusted", "adjusted"), ("", "facts")):
+            counts = src.get(key) or {}
+            if counts:
+                text = ", ".join(f"{k}: {v}" for k, v in counts.items())
+                lines.append(f"`{name}` {label + ': ' if label else ''}{text}")
+    for key, action in sorted((meta.get("actions") or {}).items()):
+        if isinstance(action, dict) and action.get("dropped"):
+            lines.append(f"`{key}` clips left out by its select or trim: "
+                         + ", ".join(f"{k}: {v}" for k, v in action["dropped"].items()))
+    return lines
+
+
 def card_data(rows: list[dict[str, Any]], inputs: CardInputs) -> DatasetCardData:
     """The YAML header: licence, name, tasks, ``configs``/``data_files``, size and source datasets."""
     publish = inputs.meta.get("publish") or {}
@@ -223,6 +242,7 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
         load_path=inputs.repo_id or "path/to/this/folder",
         sources=sources,
         pairing=pairing_lines(rows),
+        source_notes=source_notes(meta),
         clip_range=(min(seconds), max(seconds)) if seconds else None,
         taxonomy=taxonomy_origins(inputs.dataset_root, [a.action for a in actions]),
         protocol=annotation.get("protocol") if isinstance(annotation.get("protocol"), str) else None,

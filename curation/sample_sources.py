@@ -6,7 +6,7 @@
 can read the barcode of any built clip and tell exactly which source frames landed in it. The trees carry
 the pitfalls of ``reference/sources.md``: HuMMan Recon ids stepping by 6 (and a folder with a gap), a
 Point ``video_splitter`` frame folder next to its mp4; an Ego-Exo4D take with ``best_exo`` and task times
-null, ``gp01`` cameras, ``downscaled/448`` next to full-size files, a take listed but not downloaded,
+null, ``gp01`` cameras, camera roles in ``capture.cameras`` (one take only in ``captures.json``), ``downscaled/448`` next to full-size files, a take listed but not downloaded,
 proficiency files both wrapped and bare; FineDiving 5- and 8-digit names, a numeric source ``'01'``, numpy
 arrays in the pickles, a label/frame-count mismatch; JIGSAWS double-tab meta lines, a 320x240 capture1
 vs a 160x120 capture2, a transcription running past the video, the missing ``Suturing_H002`` video and
@@ -32,7 +32,7 @@ from curation.synthetic import render_frame
 from schemas import check
 from schemas.io import atomic_write, write_json
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 W, H = 160, 120
 README = """SYNTHETIC SAMPLE SOURCES - NOT REAL DATA
 
@@ -124,7 +124,7 @@ def _egoexo_file(cam: str) -> str:
 
 
 def _egoexo(root: Path, rng: np.random.Generator) -> None:
-    takes = []
+    takes, captures = [], []
     for i, (name, univ, pid, best, (t0, t1), cams, files) in enumerate(TAKES):
         root_dir = f"takes/{name}"
         fav: dict[str, Any] = {}
@@ -139,6 +139,13 @@ def _egoexo(root: Path, rng: np.random.Generator) -> None:
         fav["collage"] = {"0": {"relative_path": "ego_preview.mp4"}}
         fav["best_exo"] = {"0": {"relative_path": None}}
         scenario = "Soccer" if "soccer" in name else "Basketball"
+        # the capture's camera list, as takes.json carries it (metadata docs): is_ego says which are egocentric
+        cameras = [{"cam_id": cam, "is_ego": cam.startswith("aria"),
+                    "device_type": "aria" if cam.startswith("aria") else "hero10",
+                    "relative_path": f"videos/{cam}.{'vrs' if cam.startswith('aria') else 'mp4'}"} for cam in cams]
+        capture = {"capture_uid": f"cap-{i}", "capture_name": name.rsplit("_", 1)[0], "university_name": univ,
+                   "cameras": cameras}
+        captures.append(capture)
         takes.append({
             "take_uid": f"00000000-0000-4000-8000-{i:012d}", "take_name": name, "root_dir": root_dir,
             "parent_task_name": scenario, "parent_task_id": 6000 if scenario == "Basketball" else 8000,
@@ -147,6 +154,7 @@ def _egoexo(root: Path, rng: np.random.Generator) -> None:
             "best_exo": best, "task_start_sec": t0, "task_end_sec": t1, "duration_sec": 1.5, "take_idx": i + 1,
             "capture_uid": f"cap-{i}", "timesync_start_idx": 1000 * i, "timesync_end_idx": 1000 * i + 45,
             "frame_aligned_videos": fav,
+            **({} if i == 1 else {"capture": capture}),  # take 1: cameras only in captures.json
         })
         n = int(rng.integers(42, 49))
         take = root / root_dir / "frame_aligned_videos"
@@ -155,6 +163,7 @@ def _egoexo(root: Path, rng: np.random.Generator) -> None:
         for cam in files["small"]:
             _video(take / "downscaled" / "448" / _egoexo_file(cam), n, "egoexo4d", color=_color(rng))
     write_json(root / "takes.json", takes)
+    write_json(root / "captures.json", captures)
     labels = [{"take_uid": t["take_uid"], "task_id": t["task_id"], "task_name": t["task_name"],
                "scenario_name": t["parent_task_name"], "university_id": f"ego4d-{t['university_name']}",
                "origin_participant_id": str(t["participant_uid"]),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from tqdm import tqdm
 
@@ -72,12 +72,36 @@ class ClipRecord:
         return cls(**d)
 
 
+def reason_of(why: str) -> str:
+    """The reason class of a skip/adjust message: its text before the first ``:`` or `` (``.
+
+    ``"frame folder missing: /data/x/01/1"`` and ``"label/frame count mismatch: 22 ..."`` count as
+    ``frame folder missing`` and ``label/frame count mismatch`` in per-reason totals.
+    """
+    cut = len(why)
+    for sep in (": ", " ("):
+        i = why.find(sep)
+        if i > 0:
+            cut = min(cut, i)
+    return why[:cut].strip()
+
+
+def count_reasons(items: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """``{reason class: count}`` of ``(item, why)`` pairs, sorted by reason."""
+    return dict(sorted(Counter(reason_of(why) for _, why in items).items()))
+
+
 @dataclass
 class ScanResult:
-    """What a scan found (``clips``) and what it left out, each with a reason (``skipped``)."""
+    """What a scan found (``clips``), what it left out (``skipped``), what it kept but changed
+    (``adjusted``, e.g. an end clamped to the video), each ``(item, why)``, and the scan's
+    ``assumptions`` (values that are not upstream facts; shown at build time and in the card)."""
 
     clips: list[ClipRecord]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    adjusted: list[tuple[str, str]] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    facts: dict[str, int] = field(default_factory=dict)
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Clips per action label and per view (for reports)."""
@@ -85,6 +109,14 @@ class ScanResult:
             "action": dict(sorted(Counter(c.action_name or c.action for c in self.clips).items())),
             "view": dict(sorted(Counter(c.view or "-" for c in self.clips).items())),
         }
+
+    def dropped(self) -> dict[str, int]:
+        """Items left out per reason class (see :func:`reason_of`)."""
+        return count_reasons(self.skipped)
+
+    def adjusted_counts(self) -> dict[str, int]:
+        """Clips kept but changed, per reason class."""
+        return count_reasons(self.adjusted)
 
 
 @runtime_checkable
@@ -131,6 +163,8 @@ class BaseAdapter:
     name: str = ""
     OPTIONS: dict[str, Option] = {}
     SELECT: dict[str, Callable[[ClipRecord, Any], bool]] = {}
+    #: select key -> "this clip has no value for it" (such clips are counted as dropped ``no <key>``)
+    MISSING: ClassVar[dict[str, Callable[[ClipRecord], bool]]] = {}
 
     # ---- options and root
     def options(self, options: dict | None) -> dict[str, Any]:
@@ -176,12 +210,37 @@ class BaseAdapter:
         opts["root"] = str(root_path)
         result = self._scan(root_path, opts)
         result.clips.sort(key=lambda c: c.clip_id)
+        result.assumptions = self.assumptions(options or {}, opts, result)
         return result
+
+    def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
+        """Values this scan relies on that are not upstream facts (overridden per source)."""
+        return []
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
     # ---- selection
+    def missing_counts(self, clips: list[ClipRecord], select: dict) -> dict[str, int]:
+        """``{"no <key>": n}``: clips that match every other key of ``select`` but have no value for ``key``.
+
+        E.g. FineDiving dives from numeric sources (``01`` … ``26``) have no height, so ``select
+        {height: 10m}`` cannot pick them: the build counts them instead of losing them silently.
+        """
+        out: dict[str, int] = {}
+        for key, missing in self.MISSING.items():
+            if key not in select:
+                continue
+            rest = {k: v for k, v in select.items() if k != key}
+            n = sum(1 for c in clips if c.dataset == self.name and missing(c) and self._matches(c, rest))
+            if n:
+                out[f"no {key}"] = n
+        return out
+
+    def _matches(self, clip: ClipRecord, select: dict) -> bool:
+        return all(any(self.SELECT[k](clip, v) for v in (want if isinstance(want, list) else [want]))
+                   for k, want in select.items())
+
     def select(self, clips: list[ClipRecord], select: dict, *, where: str) -> list[ClipRecord]:
         """Clips matching every key of an action's ``select`` block (a list value means any of them).
 
@@ -194,21 +253,16 @@ class BaseAdapter:
             if key not in self.SELECT:
                 raise ToolkitError(f"unknown select key for source {self.name}; known: "
                                    f"{', '.join(self.SELECT)}", key=f"{where}.select.{key}")
-        out = []
-        for clip in clips:
-            if clip.dataset != self.name:
-                continue
-            if all(any(self.SELECT[k](clip, v) for v in (want if isinstance(want, list) else [want]))
-                   for k, want in select.items()):
-                out.append(clip)
+        out = [c for c in clips if c.dataset == self.name and self._matches(c, select)]
         if not out:
             mine = [c for c in clips if c.dataset == self.name]
             actions = sorted({c.action if c.action_name is None else f"{c.action} ({c.action_name})"
                               for c in mine})
             views = sorted({c.view for c in mine if c.view})
+            missing = "".join(f"; {n} clip(s) with {why}" for why, n in self.missing_counts(clips, select).items())
             raise ToolkitError(
                 f"select {select} matches no {self.name} clip ({len(mine)} scanned; actions: "
-                f"{_short(actions)}; views: {_short(views)})", key=f"{where}.select")
+                f"{_short(actions)}; views: {_short(views)}{missing})", key=f"{where}.select")
         return out
 
     # ---- media
@@ -323,9 +377,15 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
     return out, bad
 
 
-ON_BAD_MEDIA = Option(str, "error", "unreadable video or image folder with gaps: error | skip (curate build "
-                      "stops on them unless skip; a scan lists them as skipped)",
+ON_BAD_MEDIA = Option(str, "error", "unreadable video, image folder with gaps, or media shorter than its "
+                      "annotations: error | skip (curate build stops on them unless skip; a scan lists them "
+                      "as skipped)",
                       lambda v: v in ("error", "skip"))
+
+
+def how_set(given: dict, *keys: str) -> str:
+    """``"the default"`` or ``"set in the config"``: how an assumed option value was chosen."""
+    return "set in the config" if set(keys) & set(given) else "the default"
 
 
 def positive(v: Any) -> bool:

@@ -7,10 +7,16 @@ Layout (``reference/sources.md`` §2)::
     ROOT/<root_dir>/frame_aligned_videos/downscaled/448/cam01.mp4 …   (preferred when present)
     ROOT/annotations/proficiency_demonstrator_{train,val}.json        {"annotations": [...]} or a bare list
 
-Every path comes from ``takes.json`` (take names are not regular). Exo cameras are named ``camNN`` or
-``gpNN``; the ego view is the Aria ``rgb`` stream (view ``ego``). ``best_exo`` and the task times may be
-null: a take without ``best_exo`` simply has no ``best_exo`` view, a take without task times has no segment.
-Task times are seconds from the take start; frame = round(t * fps), clamped to the video.
+Every path comes from ``takes.json`` (take names are not regular). Whether a camera is egocentric comes
+from the capture's camera list, as the Ego-Exo4D metadata docs define it: ``take["capture"]["cameras"]``
+(takes.json carries its capture's metadata), else ``captures.json`` matched by ``capture_uid``; each entry
+has ``cam_id``, ``is_ego`` ("for camXX cam_ids this will mostly be false, there are some egocentric
+GoPros") and ``device_type``. Only when neither lists a camera is its role taken from its name (``aria*``
+= ego), and the scan counts those cameras. An ego camera's view is ``ego`` (an Aria: only its ``rgb``
+stream; an egocentric GoPro keeps its cam id as view and matches ``view: ego``); every other camera is exo
+(view = cam id). ``best_exo`` and the task times may be null: a take without ``best_exo`` simply has no
+``best_exo`` view, a take without task times has no segment. Task times are seconds from the take start;
+frame = round(t * fps); an end past the video is clamped to it and counted (``adjusted``).
 """
 from __future__ import annotations
 
@@ -39,7 +45,9 @@ def _match_view(clip: ClipRecord, want: Any) -> bool:
     if want == "best_exo":
         return bool(clip.meta.get("is_best_exo"))
     if want == "exo":
-        return clip.view != "ego"
+        return not clip.meta.get("is_ego", clip.view == "ego")
+    if want == "ego":
+        return bool(clip.meta.get("is_ego", clip.view == "ego"))
     return norm(clip.view) == want
 
 
@@ -52,6 +60,8 @@ class EgoExo4DAdapter(BaseAdapter):
         "prefer_downscaled": Option(bool, True, "use downscaled/<resolution>/ when present"),
         "resolution": Option(int, 448, "the downscaled variant to prefer", positive),
         "takes_json": Option(str, "takes.json", "takes metadata, relative to the root"),
+        "captures_json": Option(str, "captures.json", "captures metadata (camera list with is_ego), relative to "
+                                "the root; used when a take has no capture.cameras"),
         "proficiency_glob": Option(str, "annotations/**/proficiency_demonstrator*.json",
                                    "proficiency label files, relative to the root"),
         "on_bad_media": ON_BAD_MEDIA,
@@ -68,7 +78,10 @@ class EgoExo4DAdapter(BaseAdapter):
         takes_file = root / opts["takes_json"]
         takes = _read_takes(takes_file)
         proficiency = _read_proficiency(root, opts["proficiency_glob"])
+        captures = _read_captures(root / opts["captures_json"])
         skipped: list[tuple[str, str]] = []
+        adjusted: list[tuple[str, str]] = []
+        by_name = 0
         wanted: list[tuple[Path, dict[str, Any], dict[str, Any]]] = []
         for i, take in enumerate(takes):
             where = f"[{i}]"
@@ -76,14 +89,20 @@ class EgoExo4DAdapter(BaseAdapter):
             if take_dir is None:
                 skipped.append((take["take_name"], "not downloaded (take folder missing)"))
                 continue
-            streams = _streams(take, takes_file, where)
+            cameras = _cameras(take, captures, takes_file, root / opts["captures_json"], where)
+            streams = _streams(take, cameras, takes_file, where)
             found = 0
             for cam_id, view, rel in streams:
                 path = _resolve(take_dir, rel, opts)
                 if path is None:
                     continue
                 found += 1
+                role = cameras.get(cam_id)
+                by_name += role is None
                 wanted.append((path, take, {"cam_id": cam_id, "view": view,
+                                            "is_ego": role["is_ego"] if role else cam_id.startswith("aria"),
+                                            "device_type": role.get("device_type") if role else None,
+                                            "role_from": "metadata" if role else "name",
                                             "downscaled": "downscaled" in path.parts}))
             if not found:
                 skipped.append((take["take_name"], "no video of this take on disk"))
@@ -96,6 +115,11 @@ class EgoExo4DAdapter(BaseAdapter):
             pr = probed[path]
             fps = pr.fps or opts["fps"]
             segment = _segment(take.get("task_start_sec"), take.get("task_end_sec"), fps, pr.n_frames)
+            end_sec = take.get("task_end_sec")
+            if end_sec is not None and round(end_sec * fps) > pr.n_frames:
+                adjusted.append((f"{take['take_name']}.{cam['cam_id']}",
+                                 (f"clamped end: task_end_sec {end_sec:g} is frame {round(end_sec * fps)}, the video "
+                                 f"has {pr.n_frames} frames")))
             level = proficiency.get(str(take.get("take_uid")))
             skill = None
             if level is not None:
@@ -106,6 +130,7 @@ class EgoExo4DAdapter(BaseAdapter):
                 "take_uid": take.get("take_uid"), "take_name": take["take_name"],
                 "parent_task_name": take.get("parent_task_name"), "task_id": take.get("task_id"),
                 "university_name": take.get("university_name"), "cam_id": cam["cam_id"],
+                "is_ego": cam["is_ego"], "device_type": cam["device_type"], "camera_role_from": cam["role_from"],
                 "best_exo": best, "is_best_exo": best is not None and cam["cam_id"] == best,
                 "task_start_sec": take.get("task_start_sec"), "task_end_sec": take.get("task_end_sec"),
                 "downscaled": cam["downscaled"], "rel_path": str(path.relative_to(root)),
@@ -117,7 +142,16 @@ class EgoExo4DAdapter(BaseAdapter):
                 n_frames=pr.n_frames, fps_declared=opts["fps"], fps_measured=pr.fps, segment=segment,
                 skill=skill, participant=None if take.get("participant_uid") is None else str(take["participant_uid"]),
                 meta=meta))
-        return ScanResult(clips, skipped)
+        facts = {"cameras classified by name (no capture camera metadata)": by_name} if by_name else {}
+        return ScanResult(clips, skipped, adjusted, facts=facts)
+
+    def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
+        """Cameras whose ego/exo role had to be taken from their name are an assumption."""
+        n = sum(c.meta.get("camera_role_from") == "name" for c in result.clips)
+        if not n:
+            return []
+        return [(f"egoexo4d: {n} camera(s) have no entry in capture.cameras / captures.json: their role was taken "
+                "from the name (aria* = ego, others exo)")]
 
 
 def _read_takes(path: Path) -> list[dict[str, Any]]:
@@ -156,13 +190,48 @@ def _take_dir(root: Path, take: dict[str, Any], file: Path, where: str) -> Path 
     return None
 
 
-def _streams(take: dict[str, Any], file: Path, where: str) -> list[tuple[str, str, str]]:
-    """(cam_id, view, relative_path) of each exo camera and the ego RGB stream of a take."""
+def _read_captures(path: Path) -> dict[str, dict[str, Any]]:
+    """capture_uid -> capture from ``captures.json`` (absent file: empty)."""
+    if not path.is_file():
+        return {}
+    data = read_json(path)
+    if not isinstance(data, list):
+        raise ToolkitError(f"expected a list of captures, got {type(data).__name__}", file=str(path), key="$")
+    return {str(c["capture_uid"]): c for c in data if isinstance(c, dict) and c.get("capture_uid") is not None}
+
+
+def _cameras(take: dict[str, Any], captures: dict[str, dict[str, Any]], takes_file: Path, captures_file: Path,
+             where: str) -> dict[str, dict[str, Any]]:
+    """cam_id -> {is_ego, device_type} from ``take.capture.cameras``, else from captures.json."""
+    capture = take.get("capture")
+    source, file, key = capture, takes_file, f"${where}.capture.cameras"
+    if not (isinstance(capture, dict) and isinstance(capture.get("cameras"), list)):
+        uid = take.get("capture_uid")
+        source, file, key = captures.get(str(uid)), captures_file, f"capture_uid {uid}: cameras"
+    cams = (source or {}).get("cameras") if isinstance(source, dict) else None
+    out: dict[str, dict[str, Any]] = {}
+    for i, cam in enumerate(cams or []):
+        if not isinstance(cam, dict) or not isinstance(cam.get("cam_id"), str):
+            raise ToolkitError("expected a camera object with a cam_id", file=str(file), key=f"{key}[{i}]")
+        is_ego = cam.get("is_ego")
+        if isinstance(is_ego, str):  # some Ego-Exo4D fields are string booleans ("0"/"1")
+            is_ego = {"1": True, "true": True, "0": False, "false": False}.get(is_ego.strip().lower(), is_ego)
+        if not isinstance(is_ego, bool):
+            raise ToolkitError(f"is_ego must be true or false, got {cam.get('is_ego')!r}", file=str(file),
+                               key=f"{key}[{i}].is_ego")
+        out[cam["cam_id"]] = {"is_ego": is_ego, "device_type": cam.get("device_type")}
+    return out
+
+
+def _streams(take: dict[str, Any], cameras: dict[str, dict[str, Any]], file: Path,
+             where: str) -> list[tuple[str, str, str]]:
+    """(cam_id, view, relative_path) of each exo camera and each ego camera's RGB stream of a take."""
     out = []
     for cam_id, streams in sorted(take["frame_aligned_videos"].items()):
         if cam_id in SKIP_CAMS or not isinstance(streams, dict):
             continue
-        is_ego = cam_id.startswith("aria")
+        is_ego = cameras[cam_id]["is_ego"] if cam_id in cameras else cam_id.startswith("aria")
+        is_aria = cam_id.startswith("aria") or (cameras.get(cam_id) or {}).get("device_type") == "aria"
         for key, stream in sorted(streams.items()):
             if not isinstance(stream, dict):
                 raise ToolkitError("expected a stream object", file=str(file),
@@ -170,9 +239,9 @@ def _streams(take: dict[str, Any], file: Path, where: str) -> list[tuple[str, st
             rel = stream.get("relative_path")
             if not rel:
                 continue
-            if is_ego and "rgb" not in (key, stream.get("readable_stream_id")):
-                continue
-            out.append((cam_id, "ego" if is_ego else cam_id, rel))
+            if is_aria and "rgb" not in (key, stream.get("readable_stream_id")):
+                continue  # an Aria's SLAM and eye-tracking streams are not RGB views
+            out.append((cam_id, "ego" if is_ego and is_aria else cam_id, rel))
     return out
 
 

@@ -3,6 +3,7 @@
 Layout (``reference/sources.md`` §3)::
 
     ROOT/FINADiving_MTL_256s/<source>/<instance>/00489.jpg …   (absolute frame numbers, 5 or 8 digits)
+    ROOT/Trimmed_Video_Frames/FINADiving_MTL_256s/<source>/<instance>/ …   (another published layout)
     ROOT/Annotations/FineDiving_fine-grained_annotation.pkl    {(source, instance): {action_type, dive_score,
                                                                  frames_labels, sub-action_types, …}}
     ROOT/Annotations/FineDiving_coarse_annotation.pkl          {(source, instance): {difficulty, judge_scores, …}}
@@ -14,17 +15,19 @@ Pickles are read with a restricted unpickler (builtins and numpy arrays only: a 
 When the label count differs from the image count (an old release had e.g. 98 images and 94 labels), the
 default ``label_mismatch: skip`` leaves the clip out and says so; ``clamp`` keeps it with sub-actions
 over the first ``min(images, labels)`` frames. FineDiving has no official fps: ``fps`` defaults to 12, the
-value VidDiff's config uses, which is **unverified upstream** (one demo script says 18). The data has no
+value VidDiff's config uses, which is **unverified upstream** (one demo script says 18; the sub-action
+lengths suggest 20-30 fps for the raw frames): every build prints it as an assumption. The data has no
 athlete ids, so ``participant`` is null. The height comes from the source name (``10m``/``Platform`` ->
-``10m``, ``3m``/``Springboard`` -> ``3m``); numeric sources such as ``'01'`` have none unless ``heights``
-maps them.
+``10m``, ``3m``/``Springboard`` -> ``3m``; also ``Men10mSynchronised``); numeric sources ``'01'`` … ``'26'``
+have none unless ``heights`` maps them, and a scan counts the clips without a height.
 """
 from __future__ import annotations
 
 import pickle
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,6 +37,7 @@ from curation.sources.base import (
     ClipRecord,
     Option,
     ScanResult,
+    how_set,
     image_folder,
     image_size,
     norm,
@@ -42,6 +46,7 @@ from curation.sources.base import (
 from schemas.errors import ToolkitError
 
 FRAMES_DIRS = ("FINADiving_MTL_256s", "FineDiving_MTL_256s", "FINADiving_MTL", "frames")
+FRAMES_PARENTS = ("", "Trimmed_Video_Frames")
 ANNOTATION_DIRS = ("Annotations", "annotations", "Annotation")
 FINE = "FineDiving_fine-grained_annotation.pkl"
 COARSE = "FineDiving_coarse_annotation.pkl"
@@ -110,7 +115,8 @@ def _keyed(data: Any, file: Path) -> dict[tuple[str, int], Any]:
 
 def parse_height(source: str) -> str | None:
     """``'10m'`` / ``'3m'`` / ``'1m'`` from a competition name (Platform = 10m, Springboard = 3m)."""
-    m = re.search(r"(?<![0-9])(1|3|5|7\.5|10)m(?![a-z])", source, flags=re.IGNORECASE)
+    # case-sensitive lookahead: "Men10mSynchronised" has a height, "3min" has none
+    m = re.search(r"(?<![0-9.])(1|3|5|7\.5|10)[mM](?![a-z])", source)
     if m:
         return f"{m.group(1)}m"
     low = source.lower()
@@ -147,6 +153,8 @@ class FineDivingAdapter(BaseAdapter):
         "heights": Option(dict, {}, "source name -> height for sources whose name has none, e.g. {'01': 10m}"),
         "on_bad_media": ON_BAD_MEDIA,
     }
+    MISSING: ClassVar[dict[str, Callable[[ClipRecord], bool]]] = {
+        "height": lambda c: c.meta.get("dive_height") is None}
     SELECT = {
         "action_type": lambda c, v: norm(c.action) == norm(v),
         "height": lambda c, v: c.meta.get("dive_height") is not None and norm(c.meta["dive_height"]) == norm(
@@ -157,7 +165,7 @@ class FineDivingAdapter(BaseAdapter):
     }
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
-        frames_root = _pick_dir(root, opts["frames_dir"], FRAMES_DIRS, "frames_dir")
+        frames_root = _frames_root(root, opts["frames_dir"])
         ann_dir = _pick_dir(root, opts["annotations_dir"], ANNOTATION_DIRS, "annotations_dir")
         fine = _keyed(read_pickle(ann_dir / FINE), ann_dir / FINE) if (ann_dir / FINE).is_file() else {}
         coarse = _keyed(read_pickle(ann_dir / COARSE), ann_dir / COARSE) if (ann_dir / COARSE).is_file() else {}
@@ -175,13 +183,21 @@ class FineDivingAdapter(BaseAdapter):
         heights = {str(k): str(v) for k, v in opts["heights"].items()}
         clips: list[ClipRecord] = []
         skipped: list[tuple[str, str]] = []
-        for key in sorted(set(fine) | set(coarse) | set(aqa)):
+        keys = sorted(set(fine) | set(coarse) | set(aqa))
+        if keys and not any((frames_root / s / str(i)).is_dir() for s, i in keys):
+            tried = [str(frames_root)] if opts["frames_dir"] else \
+                [str(root / p / d) for p in FRAMES_PARENTS for d in FRAMES_DIRS] + [str(root)]
+            raise ToolkitError(f"none of the {len(keys)} annotated frame folders exists (looked for "
+                               f"<frames>/<source>/<instance>/, e.g. {frames_root / keys[0][0] / str(keys[0][1])}; "
+                               f"frame roots tried: {', '.join(tried)})", file=str(root),
+                               key="sources.finediving.frames_dir")
+        for key in keys:
             source, inst = key
             cid = f"{source}.{inst}"
             entry = _entry(fine.get(key), coarse.get(key), aqa.get(key), ann_dir, cid)
             folder = frames_root / source / str(inst)
             if not folder.is_dir():
-                skipped.append((cid, f"frame folder missing: {folder.relative_to(root)}"))
+                skipped.append((cid, f"frame folder missing: {folder}"))
                 continue
             listed = image_folder(folder, step=1 if opts["check_gaps"] else None)
             if isinstance(listed, str):
@@ -201,8 +217,8 @@ class FineDivingAdapter(BaseAdapter):
             if labels is not None:
                 if len(labels) != len(files):
                     if opts["label_mismatch"] == "skip":
-                        skipped.append((cid, f"label/frame count mismatch: {len(labels)} frames_labels for "
-                                             f"{len(files)} images (set label_mismatch: clamp to keep it)"))
+                        skipped.append((cid, (f"label/frame count mismatch: {len(labels)} frames_labels for "
+                                             f"{len(files)} images (set label_mismatch: clamp to keep it)")))
                         continue
                     meta["label_mismatch"] = {"labels": len(labels), "images": len(files)}
                     labels = labels[: len(files)]
@@ -220,7 +236,29 @@ class FineDivingAdapter(BaseAdapter):
                 skill={"level": None, "score": score, "scale": "dive_score", "rank": None}
                 if score is not None else None,
                 participant=None, meta=meta))
-        return ScanResult(clips, skipped)
+        facts = {"clips without a height": sum(c.meta["dive_height"] is None for c in clips)}
+        return ScanResult(clips, skipped, facts=facts)
+
+    def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
+        """FineDiving states no frame rate: the fps used is an assumption, and so are mapped heights."""
+        out = [(f"finediving: frame folders assumed to play at {opts['fps']:g} fps ({how_set(given, 'fps')}): "
+               "FineDiving states no frame rate (VidDiff uses 12; the sub-action lengths suggest 20-30 fps)")]
+        if opts["heights"]:
+            out.append(f"finediving: heights of sources without one in their name set in the config: "
+                       f"{', '.join(f'{k}={v}' for k, v in sorted(opts['heights'].items()))}")
+        return out
+
+
+def _frames_root(root: Path, given: str) -> Path:
+    """The folder holding ``<source>/<instance>/``: ``frames_dir`` if given, else the first of
+    ``FRAMES_DIRS`` under the root or under ``Trimmed_Video_Frames/``, else the root itself."""
+    if given:
+        return _pick_dir(root, given, (), "frames_dir")
+    for parent in FRAMES_PARENTS:
+        for name in FRAMES_DIRS:
+            if (root / parent / name).is_dir():
+                return root / parent / name
+    return root  # frames directly under the root: ROOT/<source>/<instance>/
 
 
 def _pick_dir(root: Path, given: str, defaults: tuple[str, ...], option: str) -> Path:

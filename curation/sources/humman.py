@@ -25,6 +25,7 @@ from curation.sources.base import (
     ClipRecord,
     Option,
     ScanResult,
+    how_set,
     image_folder,
     image_size,
     norm,
@@ -97,8 +98,8 @@ class HuMManAdapter(BaseAdapter):
                         videos.append((entry, dict(common, view=entry.stem)))
                         found = True
                     elif entry.is_dir() and entry.name in video_stems:
-                        skipped.append((str(entry), f"frames split from {entry.name}{_suffix(entries, entry.name)}"
-                                                    " (the video is used)"))
+                        skipped.append((str(entry), ("frames split from a Point video: "
+                                                    f"{entry.name}{_suffix(entries, entry.name)} is used")))
                     elif entry.is_dir():
                         found = True
                         listed = image_folder(entry, step=opts["recon_step"])
@@ -130,6 +131,14 @@ class HuMManAdapter(BaseAdapter):
         if not seqs:
             skipped.append((str(root), "no pXXXXXX_aXXXXXX sequence folders found"))
         return ScanResult(clips, skipped)
+
+    def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
+        """Recon image folders have no clock: the fps used for them is an assumption."""
+        if not any(c.meta.get("subset") == "recon" for c in result.clips):
+            return []
+        return [(f"humman: Recon image folders assumed to play at {opts['fps_recon']:g} fps "
+                f"({how_set(given, 'fps_recon')}): Recon keeps every 6th frame of the 30 fps Kinects (5 fps); "
+                "VidDiff's config says 8")]
 
 
 def _suffix(entries: list[Path], stem: str) -> str:

@@ -9,10 +9,15 @@ Layout (``reference/sources.md`` §4), either of the two mirror styles::
 The meta file has empty tab columns (``Suturing_B001\\t\\tN\\t13\\t\\t3\\t2\\t1\\t2\\t2\\t3``): it is parsed by
 whitespace into trial, self-reported skill N/I/E, the modified-OSATS GRS (6-30) and six item scores.
 Transcriptions are ``start end Gk`` lines on the 30 Hz clock. **Assumption** (unverified upstream, most
-loaders agree): numbers are 1-based and ends inclusive; ``transcription_base`` (1) and
-``transcription_end_inclusive`` (true) change that. They become 0-based half-open sub-actions, clamped
-to the video's frame count (kinematics and video can differ by a few frames). The clip's segment is the
-first gesture's start to the last gesture's end. Trials without video (``Suturing_H002``) are skipped.
+loaders agree; it holds on the real Suturing files: smallest start 1, contiguous rows, last end <=
+kinematics rows <= video frames): numbers are 1-based and ends inclusive; ``transcription_base`` (1) and
+``transcription_end_inclusive`` (true) change that. They become 0-based half-open sub-actions. A
+transcription may end up to ``max_overrun`` frames (default 3) past its video: those ends are clamped and
+counted (``adjusted``); a video shorter than that (a truncated AVI) is "shorter than its annotations", an
+error naming the file and both lengths, or skipped with ``on_bad_media: skip``. The clip's segment is the
+first gesture's start to the last gesture's end. Trials without video (``Suturing_H002``) are skipped, and
+so is a missing capture of a trial whose other capture exists (each counted with its reason). The real
+AVIs are MPEG-4 part 2 (FourCC DX50) at 10000000/333333 fps (30.00003): clips keep that exact rate.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from curation.sources.base import (
     ClipRecord,
     Option,
     ScanResult,
+    how_set,
     norm,
     positive,
     probe_videos,
@@ -58,6 +64,8 @@ class JigsawsAdapter(BaseAdapter):
         "transcription_base": Option(int, 1, "frame number of the first video frame in transcriptions (0 or 1)",
                                      lambda v: v in (0, 1)),
         "transcription_end_inclusive": Option(bool, True, "transcription end frames are inclusive"),
+        "max_overrun": Option(int, 3, "frames a transcription may end past its video (clamped and counted); "
+                              "beyond that the video is shorter than its annotations", lambda v: v >= 0),
         "on_bad_media": ON_BAD_MEDIA,
     }
     SELECT = {
@@ -75,11 +83,19 @@ class JigsawsAdapter(BaseAdapter):
                                key="sources.jigsaws.root")
         clips: list[ClipRecord] = []
         skipped: list[tuple[str, str]] = []
+        adjusted: list[tuple[str, str]] = []
         wanted: list[tuple[Path, str, str, str, dict[str, Any] | None]] = []
         for task, meta_path in sorted(metas.items()):
             trials = parse_meta_file(meta_path)
             dirs = _task_dirs(root, task)
             videos = _find_videos(dirs, task)
+            captures = sorted({c for caps in videos.values() for c in caps})
+            for trial, caps in sorted(videos.items()):
+                for capture in captures:
+                    if capture not in caps:
+                        where = ", ".join(str(d / "video") for d in dirs if (d / "video").is_dir()) or str(root)
+                        skipped.append((f"{trial}.{capture}", (f"missing capture: no {trial}_{capture}.avi in {where}"
+                                        f" ({', '.join(sorted(caps))} present)")))
             for trial, info in trials.items():
                 caps = videos.get(trial, {})
                 if not caps:
@@ -100,7 +116,20 @@ class JigsawsAdapter(BaseAdapter):
                 tpath = _find_transcription(_task_dirs(root, task), trial)
                 transcripts[trial] = parse_transcription(tpath) if tpath else None
             raw = transcripts[trial]
+            last = _last_end(raw or [], opts)
+            if last > pr.n_frames + opts["max_overrun"]:
+                why = (f"media shorter than its annotations: the video has {pr.n_frames} frames, its transcription "
+                       f"{_find_transcription(_task_dirs(root, task), trial)} runs to frame {last} "
+                       f"(max_overrun {opts['max_overrun']})")
+                if opts["on_bad_media"] == "error":
+                    raise ToolkitError(f"{why}; set sources.jigsaws.on_bad_media: skip to leave it out",
+                                       file=str(path), key="sources.jigsaws")
+                skipped.append((str(path), why))
+                continue
             subactions, clamped = _subactions(raw or [], pr.n_frames, opts)
+            if clamped:
+                adjusted.append((f"{trial}.{capture}", (f"clamped end: transcription ends at frame {last}, the "
+                                                       f"video has {pr.n_frames} frames")))
             segment = (subactions[0]["start"], subactions[-1]["end"]) if subactions else None
             meta: dict[str, Any] = {
                 "task": task, "trial": trial, "surgeon": trial.rsplit("_", 1)[1][0],
@@ -117,7 +146,14 @@ class JigsawsAdapter(BaseAdapter):
                 media_path=str(path), media_kind="video", view=capture, n_frames=pr.n_frames,
                 fps_declared=opts["fps"], fps_measured=pr.fps, segment=segment, subactions=subactions,
                 skill=skill, participant=meta["surgeon"], meta=meta))
-        return ScanResult(clips, skipped)
+        return ScanResult(clips, skipped, adjusted)
+
+    def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
+        """The transcription reading is not stated upstream: say which one this build used."""
+        base, incl = opts["transcription_base"], opts["transcription_end_inclusive"]
+        how = how_set(given, "transcription_base", "transcription_end_inclusive")
+        return [(f"jigsaws: transcription frames read as {base}-based with {'inclusive' if incl else 'exclusive'} "
+                f"ends ({how}; not stated upstream, holds on the real Suturing files)")]
 
 
 def parse_meta_file(path: Path) -> dict[str, dict[str, Any]]:
@@ -170,6 +206,12 @@ def _subactions(raw: list[tuple[int, int, str]], n: int, opts: dict[str, Any]) -
         if ce > cs:
             out.append({"label": label, "name": GESTURES.get(label.upper()), "start": cs, "end": ce})
     return out, clamped
+
+
+def _last_end(raw: list[tuple[int, int, str]], opts: dict[str, Any]) -> int:
+    """The exclusive 0-based end of the last transcribed gesture (0 without a transcription)."""
+    base, incl = opts["transcription_base"], opts["transcription_end_inclusive"]
+    return max((end - base + (1 if incl else 0) for _, end, _ in raw), default=0)
 
 
 def _find_meta_files(root: Path) -> dict[str, Path]:
