@@ -15,6 +15,7 @@ loads, validates and saves them atomically.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -135,6 +136,16 @@ def row_sample_hash(row: dict[str, Any]) -> int:
     """A row's ``sample_hash`` (the public release carries one), else :func:`sample_hash` of its key."""
     h = row.get("sample_hash")
     return int(h) if h is not None else sample_hash(row["sample_key"])
+
+
+def content_hash(obj: Any) -> str:
+    """sha256 of ``obj`` as canonical JSON (sorted keys): the fingerprint of a result's inputs.
+
+    Derived results (``RUN_DIR/samples/<key>.json``, proposals, eval outputs) store the fingerprint of what
+    they were computed from, so a rerun recomputes exactly the ones whose inputs changed.
+    """
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
