@@ -28,6 +28,7 @@ from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, sampl
 from schemas import toolkit_version
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
+from schemas.outdir import output_folder, remove_temps
 
 log = logging.getLogger(__name__)
 
@@ -336,8 +337,17 @@ def build(
     executor: Literal["local", "ray"] = "local",
     progress: bool | None = None,
 ) -> BuildReport:
-    """Build the dataset directory a config describes (see the module docstring); returns a report."""
+    """Build the dataset directory a config describes (see the module docstring); returns a report.
+
+    The output folder is claimed first (:func:`schemas.outdir.output_folder`): a non-empty folder that
+    is not a dataset folder is refused, and a second build into the same folder fails at once.
+    """
     plan = load_plan(config_path, out=out)
+    with output_folder(plan.out, "dataset", legacy=(DATASET_JSON, BUILD_DIR)):
+        return _build_planned(plan, workers=workers, executor=executor, progress=progress)
+
+
+def _build_planned(plan: BuildPlan, *, workers: int, executor: str, progress: bool | None) -> BuildReport:
     config, out_path = plan.config, plan.out
 
     out_path.mkdir(parents=True, exist_ok=True)
@@ -402,22 +412,23 @@ def _save_if_changed(out: Path, meta: dict, samples: list[dict]) -> None:
 
 def _remove_leftover_temps(out: Path) -> None:
     """Delete temporary files a killed run left behind (finished files are only ever renamed into place)."""
-    for pattern in ("videos/*/.*", f"{BUILD_DIR}/clips/.*", ".dataset.json.*", ".samples.jsonl.*"):
-        for tmp in out.glob(pattern):
-            if tmp.is_file():
-                tmp.unlink()
+    remove_temps(out, ("videos/*/.*", f"{BUILD_DIR}/clips/.*", ".dataset.json.*", ".samples.jsonl.*"))
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:
-    """Delete clips (and sidecars) of pairs the config no longer produces."""
+    """Delete clips (and sidecars) of pairs the config no longer produces.
+
+    Only clips the build recorded as its own (a sidecar in ``.build/clips/``) are deleted: a user's mp4
+    in ``videos/`` is never touched.
+    """
     videos = out / "videos"
     if not videos.is_dir():
         return
     for clip in videos.glob("*/*.mp4"):
         rel = clip.relative_to(out).as_posix()
-        if rel not in keep:
+        side = out / BUILD_DIR / "clips" / f"{clip.parent.name}.{clip.stem}.json"
+        if rel not in keep and side.is_file():
             clip.unlink()
-            side = out / BUILD_DIR / "clips" / f"{clip.parent.name}.{clip.stem}.json"
             side.unlink(missing_ok=True)
     for d in videos.iterdir():
         if d.is_dir() and not any(d.iterdir()):

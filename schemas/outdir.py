@@ -49,8 +49,10 @@ class OutputFolder:
 
     def record(self, rel_paths: Iterable[str], *, replace: bool = False) -> None:
         """Record ``rel_paths`` as written by the toolkit (``replace``: the full new list)."""
-        self.files = set(rel_paths) if replace else self.files | set(rel_paths)
-        _write_marker(self.path, self.kind, self.files)
+        files = set(rel_paths) if replace else self.files | set(rel_paths)
+        if files != self.files or not (self.path / MARKER).is_file():  # unchanged: the marker is not rewritten
+            self.files = files
+            _write_marker(self.path, self.kind, self.files)
 
 
 def read_marker(path: str | os.PathLike) -> dict | None:
@@ -94,6 +96,7 @@ def output_folder(path: str | os.PathLike, kind: str, *, legacy: tuple[str, ...]
             raise ToolkitError(f"folder is not empty and has no {MARKER} (it is not a {KINDS[kind]} the toolkit "
                                f"made); refusing to write into it: choose an empty or new {option}",
                                file=str(path), key=option)
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -110,8 +113,20 @@ def output_folder(path: str | os.PathLike, kind: str, *, legacy: tuple[str, ...]
         if marker is None:
             _write_marker(path, kind, files)
         yield held
+    except BaseException:
+        if created:  # a folder this call made and nothing was written into: leave nothing behind
+            _remove_if_only_ours(path)
+        raise
     finally:
         lock.release()
+
+
+def _remove_if_only_ours(path: Path) -> None:
+    if {p.name for p in path.iterdir()} <= {MARKER, LOCK}:
+        for name in (MARKER, LOCK):
+            (path / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.rmdir()
 
 
 def remove_temps(folder: str | os.PathLike, patterns: Iterable[str]) -> list[Path]:
