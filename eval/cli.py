@@ -82,7 +82,7 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path) -> None:
     "--threshold",
     default=0.6,
     show_default=True,
-    type=float,
+    type=click.FloatRange(-1.0, 1.0),
     help="Local judge: minimum cosine similarity for a match.",
 )
 def open_cmd(

@@ -104,10 +104,21 @@ def save_dataset(root: str | os.PathLike, meta: dict[str, Any], samples: list[di
     write_jsonl(root / SAMPLES_JSONL, samples)
 
 
+def taxonomy_name_mismatch(path: str | os.PathLike, tax: Any) -> str | None:
+    """Why ``tax`` cannot live at ``path``: a file ``taxonomies/<action>.json`` must hold that action's
+    taxonomy (history copies such as ``taxonomies/history/<action>.v1.json`` are not checked). None: fine."""
+    path = Path(path)
+    if path.parent.name != "taxonomies" or not isinstance(tax, dict) or path.stem == tax.get("action"):
+        return None
+    return f"taxonomy is for action {tax.get('action')!r} but the file is named for {path.stem!r}"
+
+
 def load_taxonomy(path: str | os.PathLike) -> dict[str, Any]:
     """Read and schema-check a taxonomy file; errors name the file and JSON path."""
     tax = read_json(path)
     check("taxonomy", tax, file=str(path))
+    if (why := taxonomy_name_mismatch(path, tax)) is not None:
+        raise ToolkitError(why, file=str(path), key="$.action")
     return tax
 
 
