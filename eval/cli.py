@@ -158,6 +158,12 @@ def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotator
         f"localization MAE {mae}, hit@0.5s {_pct(m['hit@0.5s'])} over {m['n']} "
         f"(missing {m['missing']}){human}; wrote {out_dir / 'metrics.json'}"
     )
+    bad = (m.get("human_not_scored") or {}).get("items") or []
+    if bad:
+        first = bad[0]
+        click.echo(f"{len(bad)} annotator keypoint(s) not scored: frame past the end of the clip (first: "
+                   f"{first['sample_key']} video {first['video']} {first['loc_id']!r} by {first['annotator']}: "
+                   f"frame {first['frame']} of {first['n_frames']}); fix the annotations and rerun", err=True)
 
 
 @click.command("report")
