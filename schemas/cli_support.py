@@ -14,6 +14,7 @@ import traceback
 import click
 
 from schemas.errors import ToolkitError
+from schemas.io import WRITE_ERRNOS, write_error
 from schemas.redact import install_log_redaction, redact
 
 DEBUG_ENV = "VIDDIFF_DEBUG"
@@ -31,6 +32,9 @@ class ToolkitGroup(click.Group):
             click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the top-level boundary
+            if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:
+                # disk full, file-size limit, read-only disk, a folder where a file belongs: not a bug
+                e = write_error(e, e.filename or "the output")
             if os.environ.get(DEBUG_ENV):
                 click.echo(redact(traceback.format_exc()), err=True, nl=False)
             msg = redact(str(e) if isinstance(e, ToolkitError) else f"{type(e).__name__}: {e}")
