@@ -28,6 +28,7 @@ from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset, sampl
 from schemas import toolkit_version
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
+from schemas.ids import inside
 from schemas.outdir import output_folder, remove_temps
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ def run_task(out: str, task: ClipTask) -> ClipResult:
     from curation import media
 
     out_path = Path(out)
+    inside(out_path, task.rel_path, what="sample_key")  # a key can never make a clip land outside --out
     done = finished(out_path, task)
     if done is not None:
         return done

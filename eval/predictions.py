@@ -22,6 +22,7 @@ from eval.data import EvalData
 from schemas import check
 from schemas.dataset_dir import sha256_file
 from schemas.errors import ToolkitError
+from schemas.ids import is_safe
 from schemas.io import read_json
 
 ANSWERS = ("a", "b", "c")
@@ -69,8 +70,9 @@ def _norm_sample(obj: Any, where: str, file: str) -> dict[str, dict[str, Any]]:
         raise ToolkitError("expected an object {diff_key: prediction}", file=file, key=where)
     out = {}
     for k, v in obj.items():
-        if not str(k).isdigit():
-            raise ToolkitError("difference keys must be digit strings", file=file, key=f"{where}.{k}")
+        if not is_safe(str(k), "diff"):  # "²".isdigit() is True: the ASCII rule of schemas/ids.py
+            raise ToolkitError(f"difference key {k!r} is not an ASCII decimal integer", file=file,
+                               key=f"{where}.{k}")
         out[str(k)] = _norm_item(v, f"{where}.{k}", file)
     return out
 

@@ -48,8 +48,10 @@ class DatasetDir:
         return (self.root / sample["videos"][index]["path"]).resolve()
 
     def taxonomy_path(self, action: str) -> Path:
-        """Where the taxonomy of ``action`` lives."""
-        return self.root / "taxonomies" / f"{action}.json"
+        """Where the taxonomy of ``action`` lives (the action key must be a safe identifier)."""
+        from schemas.ids import check_id
+
+        return self.root / "taxonomies" / f"{check_id(action, what='action')}.json"
 
     def taxonomy(self, action: str) -> dict[str, Any] | None:
         """The validated taxonomy of ``action``, or None when it has no taxonomy file."""
