@@ -266,7 +266,7 @@ class Run:
         basis: dict[str, Any] = {"action": s["action"], "description": s["action_description"], "mode": self.mode,
                                  "method": self.method, "seed": seed_for(self.cfg, s if per_sample else None),
                                  "keypoints": sample_keypoints(self.ds, s["action"], action_rows)}
-        if self.mode == "closed":
+        if self.mode == "closed" and self.method == "viddiff":  # baselines use only each sample's own
             diffs: dict[str, Any] = {}
             for r in ([s] if per_sample else action_rows):
                 for k, d in (r.get("differences_annotated") or {}).items():
