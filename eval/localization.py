@@ -36,6 +36,7 @@ from eval.predictions import Localization, load_localization
 from eval.results import inputs_block, write_results
 from eval.stats import group_by, mean, rate
 from schemas import check
+from schemas.dataset_dir import sha256_file
 from schemas.errors import ToolkitError
 from schemas.io import read_json, read_jsonl
 
@@ -270,7 +271,8 @@ def score_localization(
                                    "items": not_scored}
     metrics["protocol"] = PROTOCOL
     metrics["inputs"] = inputs_block(
-        data, loc.path, loc.sha256, annotators=str(path) if path is not None else None
+        data, loc.path, loc.sha256, annotators=str(path) if path is not None else None,
+        annotators_sha256=sha256_file(path) if path is not None else None,
     )
     return LocalizationResults(items=items, human=human, metrics=metrics)
 

@@ -350,6 +350,7 @@ class Run:
                 for st, k in zip(p.stages, kept):
                     st.retrieval_strings = k
                 p.repairs += notes
+            p.repairs = [redact(r) for r in p.repairs]  # repairs quote LLM text, which may echo a secret
             write_json(path, {**p.to_dict(), "inputs": fingerprint})
             out[key] = p
         for key, p in out.items():

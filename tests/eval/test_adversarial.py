@@ -79,6 +79,9 @@ def test_annotator_frames_past_the_clip_are_reported_not_scored(tiny_dataset, tm
     m = read_json(out / "metrics.json")
     assert m["human_not_scored"]["count"] == 1
     assert m["human_vs_human"] is None  # the only pair had a frame past the clip: nothing scored
+    from schemas.dataset_dir import sha256_file
+
+    assert m["inputs"]["annotators_sha256"] == sha256_file(ann_path)  # the result names what it was made from
 
 
 def test_disk_full_while_writing_results(tiny_dataset, tmp_path, monkeypatch):
