@@ -105,3 +105,23 @@ def test_file_size_limit_while_writing_results(tiny_dataset, tmp_path):
     assert_one_line_error(r.stderr, r.returncode, str(out), "file too large (file-size limit)")
     assert not (out / "metrics.json").exists()
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary left behind
+
+
+def test_echoed_api_key_never_reaches_screen_or_files_in_open_eval(tiny_dataset, tmp_path, monkeypatch):
+    from tests.helpers.openai_server import FakeOpenAI
+
+    canary = "sk-canaryEVAL0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", canary)
+    d = load_dataset(tiny_dataset)
+    preds = tmp_path / "open.json"
+    preds.write_text(json.dumps({s["sample_key"]: {"0": {"description": "the squat is deeper", "prediction": "a"}}
+                                 for s in d.samples}))
+    out = tmp_path / "ev"
+    with FakeOpenAI() as srv:
+        srv.add(lambda body: True, ("status", 400, f"Incorrect API key provided: Bearer {canary}"))
+        r = invoke("open", str(tiny_dataset), str(preds), "--out", str(out), "--base-url", srv.base_url)
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert canary not in r.output
+    for p in out.rglob("*") if out.exists() else []:
+        if p.is_file():
+            assert canary.encode() not in p.read_bytes(), p
