@@ -64,6 +64,9 @@ def summary_notes(summary, mode: str) -> list[str]:
             lines.append("the skipped keys are listed in report.json")
     if not summary.n_selected:
         lines.append("nothing to run: no sample was selected")
+    elif summary.n_done_before == summary.n_selected:
+        lines.append("nothing to run: every selected pair is already done with unchanged inputs "
+                     "(outputs rewritten from RUN_DIR/samples; a new --out recomputes them)")
     return lines
 
 

@@ -50,6 +50,7 @@ def test_rerun_unchanged_redoes_nothing(tiny_dataset, tmp_path, srv):
     r = run_cli(tiny_dataset, out, srv)
     assert r.exit_code == 0, r.output
     assert "3 already done, 0 done now" in r.output and "redone" not in r.output
+    assert "nothing to run: every selected pair is already done with unchanged inputs" in r.output
 
 
 def test_changed_statement_is_redone_and_said(tiny_dataset, tmp_path, srv):
@@ -229,3 +230,14 @@ def test_defaults_still_valid():
     # the shipped default YAML parses with the duplicate-key loader and passes every range check
 
     assert RunConfig.load(DEFAULT_YAML).to_dict() == RunConfig().to_dict()
+
+
+def test_samples_row_with_a_traversal_action_is_refused(tiny_dataset, tmp_path, srv):
+    path = tiny_dataset / "samples.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[1]["action"] = "../../x"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    r = run_cli(tiny_dataset, out, srv)
+    assert_one_line_error(r.output, r.exit_code, f"{path}:2", "$.action")
+    assert not (tmp_path / "x.json").exists() and not (out / "proposals").exists()
