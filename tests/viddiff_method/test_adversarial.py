@@ -241,3 +241,18 @@ def test_samples_row_with_a_traversal_action_is_refused(tiny_dataset, tmp_path, 
     r = run_cli(tiny_dataset, out, srv)
     assert_one_line_error(r.output, r.exit_code, f"{path}:2", "$.action")
     assert not (tmp_path / "x.json").exists() and not (out / "proposals").exists()
+
+
+def test_file_size_limit_during_a_run_is_one_line(tiny_dataset, tmp_path, srv):
+    from tests.helpers.adversarial import cli
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(json.dumps({"llm": {"base_url": srv.base_url, "max_concurrency": 1}}))
+    out = tmp_path / "run"
+    r = cli(["-m", "viddiff_method.cli", "run", str(tiny_dataset), "--mode", "closed", "--out", str(out),
+             "--config", str(cfg), "--method", "random", "--no-progress"], fsize=20000,
+            extra_env={"PYTHONDONTWRITEBYTECODE": "1", "OPENAI_API_KEY": "test-key"})
+    assert_one_line_error(r.stderr, r.returncode, "file-size limit")
+    for p in out.rglob("*.json"):  # whatever was written is whole
+        json.loads(p.read_text())
+    assert not [p for p in out.rglob(".*.json.*")]
