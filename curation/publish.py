@@ -13,6 +13,7 @@ are removed.
 """
 from __future__ import annotations
 
+import contextlib
 import filecmp
 import glob
 import io
@@ -39,6 +40,7 @@ from curation.publish_rows import (
 from curation.publish_rules import SplitBalance, balance_splits
 from schemas.dataset_dir import open_prediction_budget
 from schemas.errors import ToolkitError
+from schemas.io import WRITE_ERRNOS, write_error
 from schemas.outdir import OutputFolder, output_folder
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,17 @@ def _sync(staging: Path, out: Path, owned: set[str] | None = None) -> list[str]:
     return written
 
 
+@contextlib.contextmanager
+def _named_write_errors(dest: Path):
+    """A disk refusal (full, ``ulimit -f``) while staging ``dest`` is one line naming it; ``out`` is untouched."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in WRITE_ERRNOS:
+            raise write_error(e, dest) from None
+        raise
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ToolkitError("output exists and is not a folder", file=str(out))
@@ -250,13 +263,17 @@ def _publish(
                                     "path": hub_video_path(rec["sample_key"], v)}
                 part.append(rec)
             shard = datasets.Dataset.from_list(part, features=feats)
-            shard.to_parquet(str(staging / "data" / f"test-{n:05d}-of-{len(shards):05d}.parquet"))
+            name = f"data/test-{n:05d}-of-{len(shards):05d}.parquet"
+            with _named_write_errors(out / name):
+                shard.to_parquet(str(staging / name))
         inputs = CardInputs(meta=ds.meta, dataset_root=Path(dataset), pretty_name=pretty_name, license=license,
                             repo_id=repo_id, videos_mode=videos, balance=balance_report,
                             dropped_c_only=result.dropped_c_only,
                             dropped_partial=[str(p) for p in result.dropped_partial])
-        (staging / "README.md").write_text(render_card(rows, inputs), encoding="utf-8")
-        (staging / "LICENSE_NOTES.md").write_text(licence_notes(rows), encoding="utf-8")
+        with _named_write_errors(out / "README.md"):
+            (staging / "README.md").write_text(render_card(rows, inputs), encoding="utf-8")
+        with _named_write_errors(out / "LICENSE_NOTES.md"):
+            (staging / "LICENSE_NOTES.md").write_text(licence_notes(rows), encoding="utf-8")
         result.files = _sync(staging, out, _owned(folder) if folder is not None else None)
         if folder is not None:
             folder.record(result.files, replace=True)

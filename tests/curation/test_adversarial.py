@@ -244,3 +244,17 @@ def test_csv_with_a_superscript_diff_key(tiny_dataset, tmp_path):
                    "fitness_0,²,deeper,1,the squat is deeper,deeper\n", encoding="utf-8")
     r = invoke("taxonomy", "import", str(csv), str(tiny_dataset))
     assert_one_line_error(r.output, r.exit_code, "diff_key '²' is not a non-negative integer")
+
+
+def test_file_size_limit_during_publish_leaves_the_published_folder_as_it_was(tiny_dataset, tmp_path):
+    from tests.helpers.adversarial import cli
+
+    out = tmp_path / "hub"
+    publish(tiny_dataset, out, progress=False)
+    before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    r = cli(["-m", "curation.cli", "publish", str(tiny_dataset), "--out", str(out), "--videos", "embed"],
+            fsize=20000, extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert_one_line_error(r.stderr, r.returncode, f"{out}/data/test-00000-of-00001.parquet",
+                          "file too large (file-size limit)")
+    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not list(tmp_path.glob(".hub.staging-*"))
