@@ -258,3 +258,14 @@ def test_file_size_limit_during_publish_leaves_the_published_folder_as_it_was(ti
                           "file too large (file-size limit)")
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not list(tmp_path.glob(".hub.staging-*"))
+
+
+def test_file_size_limit_during_build_names_the_clip_not_the_source(sources, tmp_path):
+    from tests.helpers.adversarial import cli
+
+    out = tmp_path / "ds"
+    r = cli(["-m", "curation.cli", "build", str(sources), "--out", str(out)], fsize=3000,
+            extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
+    line = assert_one_line_error(r.stderr, r.returncode, f"{out}/videos/", "file too large (file-size limit)")
+    assert str(sources.parent) not in line
+    assert not list(out.rglob("*.mp4"))  # no clip, whole or partial, and no temporary
