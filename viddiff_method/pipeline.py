@@ -137,6 +137,7 @@ class Run:
         self.skipped: dict[str, str] = {}
         self.redone: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
+        self._proposal_fp: dict[str, str] = {}
         self.repairs: dict[str, list[str]] = {}
         self.errors: list[str] = []
         self._client = None
@@ -261,8 +262,11 @@ class Run:
         """Fingerprint of what the proposal used by ``s`` is made from (no LLM call needed)."""
         if self.method == "lmm":
             return ""
-        action_rows = [r for r in self.ds.samples if r["action"] == s["action"]]
         per_sample = self.cfg.proposer.per == "sample"
+        memo_key = s["sample_key"] if per_sample else s["action"]
+        if memo_key in self._proposal_fp:  # per action: the taxonomy is read once, not once per pair
+            return self._proposal_fp[memo_key]
+        action_rows = [r for r in self.ds.samples if r["action"] == s["action"]]
         basis: dict[str, Any] = {"action": s["action"], "description": s["action_description"], "mode": self.mode,
                                  "method": self.method, "seed": seed_for(self.cfg, s if per_sample else None),
                                  "keypoints": sample_keypoints(self.ds, s["action"], action_rows)}
@@ -273,7 +277,8 @@ class Run:
                     if d:
                         diffs.setdefault(k, d)
             basis["differences"] = diffs
-        return content_hash(basis)
+        self._proposal_fp[memo_key] = content_hash(basis)
+        return self._proposal_fp[memo_key]
 
     def _sample_inputs(self, s: dict[str, Any]) -> str:
         """Fingerprint of everything a sample's result is computed from: its clips (sha256), the labelled

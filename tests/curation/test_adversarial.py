@@ -269,3 +269,12 @@ def test_file_size_limit_during_build_names_the_clip_not_the_source(sources, tmp
     line = assert_one_line_error(r.stderr, r.returncode, f"{out}/videos/", "file too large (file-size limit)")
     assert str(sources.parent) not in line
     assert not list(out.rglob("*.mp4"))  # no clip, whole or partial, and no temporary
+
+
+def test_second_import_into_the_same_folder_fails_fast(tmp_path, video_root):
+    rel = write_release(tmp_path, record("k0", GOOD))
+    out = tmp_path / "ds"
+    with lock_held_elsewhere(out, "dataset"):
+        r = invoke("import-release", str(rel), "--out", str(out), "--videos", str(video_root))
+    assert_one_line_error(r.output, r.exit_code, "another command is writing into this dataset folder")
+    assert not list(out.rglob("*.mp4"))

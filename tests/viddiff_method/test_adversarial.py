@@ -256,3 +256,20 @@ def test_file_size_limit_during_a_run_is_one_line(tiny_dataset, tmp_path, srv):
     for p in out.rglob("*.json"):  # whatever was written is whole
         json.loads(p.read_text())
     assert not [p for p in out.rglob(".*.json.*")]
+
+
+def test_viddiff_proposal_fingerprint_follows_the_actions_differences(tiny_dataset, tmp_path):
+    from viddiff_method.pipeline import Run
+
+    def fingerprints(method: str) -> dict[str, str]:
+        run = Run(tiny_dataset, tmp_path / method, mode="closed", method=method, progress=False)
+        return {s["sample_key"]: run._sample_inputs(s) for s in run.select()}
+
+    before = {m: fingerprints(m) for m in ("viddiff", "random")}
+    # a new difference on one pair changes the action's proposal (stages are linked to every difference)
+    edit_rows(tiny_dataset, lambda rows: rows["fitness_0_1"]["differences_annotated"].update(
+        {"8": {"name": "wider", "description": "the grip is wider", "query_string": "grip", "num_frames": "1"}}))
+    after = {m: fingerprints(m) for m in ("viddiff", "random")}
+    assert after["viddiff"]["fitness_0_0"] != before["viddiff"]["fitness_0_0"]  # same action: proposal changed
+    assert after["viddiff"]["diving_0_0"] == before["viddiff"]["diving_0_0"]  # other action: untouched
+    assert after["random"]["fitness_0_0"] == before["random"]["fitness_0_0"]  # baselines use only their own row
