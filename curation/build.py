@@ -345,7 +345,9 @@ def build(
     is not a dataset folder is refused, and a second build into the same folder fails at once.
     """
     plan = load_plan(config_path, out=out)
-    with output_folder(plan.out, "dataset", legacy=(DATASET_JSON, BUILD_DIR)):
+    # the config itself may sit in the folder it builds (`curate build ds/config.yaml --out ds`)
+    own_config = (plan.config.path.name,) if plan.config.path.resolve().parent == plan.out.resolve() else ()
+    with output_folder(plan.out, "dataset", legacy=(DATASET_JSON, BUILD_DIR), ignore=own_config):
         return _build_planned(plan, workers=workers, executor=executor, progress=progress)
 
 

@@ -278,3 +278,16 @@ def test_second_import_into_the_same_folder_fails_fast(tmp_path, video_root):
         r = invoke("import-release", str(rel), "--out", str(out), "--videos", str(video_root))
     assert_one_line_error(r.output, r.exit_code, "another command is writing into this dataset folder")
     assert not list(out.rglob("*.mp4"))
+
+
+def test_build_config_inside_its_own_output_folder_is_allowed(sources, tmp_path):
+    out = tmp_path / "ds"
+    out.mkdir()
+    cfg = out / "config.yaml"
+    data = yaml.safe_load(sources.read_text())
+    for src in data["sources"].values():
+        src["root"] = str((sources.parent / src["root"]).resolve())
+    cfg.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = invoke("build", str(cfg), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert cfg.exists() and (out / "samples.jsonl").exists()
