@@ -37,6 +37,7 @@ from annotation.taxonomy import load_action_taxonomy
 from annotation.tasks import clip_info
 from schemas.dataset_dir import DatasetDir, load_dataset, open_prediction_budget, save_dataset
 from schemas.errors import ToolkitError
+from schemas.ids import check_id
 from schemas.io import atomic_write, read_json, read_jsonl, write_json, write_jsonl
 
 DEFAULT_TOLERANCE = 2
@@ -132,6 +133,7 @@ def parse_export(raw: bytes, file: str) -> list[dict[str, Any]]:
         if not isinstance(t["data"].get("sample_key"), str):
             raise ToolkitError("task data has no 'sample_key' (not a toolkit project?)", file=file,
                                key=f"$[{i}].data.sample_key")
+        check_id(t["data"]["sample_key"], what="sample_key", file=file, key=f"$[{i}].data.sample_key")
         if not isinstance(t.get("annotations", []), list):
             raise ToolkitError("'annotations' is not a list", file=file, key=f"$[{i}].annotations")
     return tasks

@@ -39,6 +39,8 @@ from schemas.dataset_dir import (
 )
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
+from schemas.ids import inside
+from schemas.outdir import output_folder, remove_temps
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +387,7 @@ def run_task(out: str, task: ClipTask) -> ClipResult:
     from curation import media
 
     out_path = Path(out)
+    inside(out_path, task.rel_path, what="sample_key")  # a key can never make a clip land outside --out
     done = finished(out_path, task)
     if done is not None:
         return done
@@ -490,8 +493,19 @@ def build(
     executor: Literal["local", "ray"] = "local",
     progress: bool | None = None,
 ) -> BuildReport:
-    """Build the dataset directory a config describes (see the module docstring); returns a report."""
+    """Build the dataset directory a config describes (see the module docstring); returns a report.
+
+    The output folder is claimed first (:func:`schemas.outdir.output_folder`): a non-empty folder that
+    is not a dataset folder is refused, and a second build into the same folder fails at once.
+    """
     plan = load_plan(config_path, out=out, workers=max(1, workers), progress=progress)
+    # the config itself may sit in the folder it builds (`curate build ds/config.yaml --out ds`)
+    own_config = (plan.config.path.name,) if plan.config.path.resolve().parent == plan.out.resolve() else ()
+    with output_folder(plan.out, "dataset", legacy=(DATASET_JSON, BUILD_DIR), ignore=own_config):
+        return _build_planned(plan, workers=workers, executor=executor, progress=progress)
+
+
+def _build_planned(plan: BuildPlan, *, workers: int, executor: str, progress: bool | None) -> BuildReport:
     config, out_path = plan.config, plan.out
     for line in plan.warnings:
         log.info("assumption: %s", line)
@@ -554,22 +568,23 @@ def _save_if_changed(out: Path, meta: dict, samples: list[dict]) -> None:
 
 def _remove_leftover_temps(out: Path) -> None:
     """Delete temporary files a killed run left behind (finished files are only ever renamed into place)."""
-    for pattern in ("videos/*/.*", f"{BUILD_DIR}/clips/.*", ".dataset.json.*", ".samples.jsonl.*"):
-        for tmp in out.glob(pattern):
-            if tmp.is_file():
-                tmp.unlink()
+    remove_temps(out, ("videos/*/.*", f"{BUILD_DIR}/clips/.*", ".dataset.json.*", ".samples.jsonl.*"))
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:
-    """Delete clips (and sidecars) of pairs the config no longer produces."""
+    """Delete clips (and sidecars) of pairs the config no longer produces.
+
+    Only clips the build recorded as its own (a sidecar in ``.build/clips/``) are deleted: a user's mp4
+    in ``videos/`` is never touched.
+    """
     videos = out / "videos"
     if not videos.is_dir():
         return
     for clip in videos.glob("*/*.mp4"):
         rel = clip.relative_to(out).as_posix()
-        if rel not in keep:
+        side = out / BUILD_DIR / "clips" / f"{clip.parent.name}.{clip.stem}.json"
+        if rel not in keep and side.is_file():
             clip.unlink()
-            side = out / BUILD_DIR / "clips" / f"{clip.parent.name}.{clip.stem}.json"
             side.unlink(missing_ok=True)
     for d in videos.iterdir():
         if d.is_dir() and not any(d.iterdir()):

@@ -87,7 +87,8 @@ def propose_cmd(dataset, action, n, context, dup_threshold, config, model, max_c
 @click.option("--dup-threshold", type=click.FloatRange(0, 100), default=90.0, show_default=True)
 def validate_cmd(paths, actions, dup_threshold):
     """Check taxonomy files (or every taxonomy of a dataset): schema, links, keys, near-duplicates."""
-    from curation.taxonomy import check_taxonomy, list_actions, taxonomy_path
+    from curation.taxonomy import Issue, check_taxonomy, list_actions, taxonomy_path
+    from schemas.dataset_dir import taxonomy_name_mismatch
     from schemas.io import read_json
 
     files: list[Path] = []
@@ -101,7 +102,10 @@ def validate_cmd(paths, actions, dup_threshold):
             files.append(p)
     n_err = 0
     for f in files:
-        issues = check_taxonomy(read_json(f), dup_threshold=dup_threshold)
+        tax = read_json(f)
+        issues = check_taxonomy(tax, dup_threshold=dup_threshold)
+        if (why := taxonomy_name_mismatch(f, tax)) is not None:
+            issues.insert(0, Issue("$.action", why))
         errs = [i for i in issues if i.level == "error"]
         n_err += len(errs)
         click.echo(f"{f}: {'ok' if not errs else f'{len(errs)} error(s)'}"

@@ -120,10 +120,34 @@ def resample_indices(n: int, src_fps: Fraction, fps: Fraction | None, start: int
     return [start + math.floor(Fraction(k) * src_fps / fps) for k in range(count)]
 
 
+def _disk_refusal(returncode: int, stderr: str, output: str) -> ToolkitError | None:
+    """ffmpeg stopped because the disk refused its output (full, ``ulimit -f``): one line naming the
+    output (the final name, not ``atomic_path``'s temporary), not the source."""
+    import errno
+    import signal
+
+    from schemas.io import WRITE_ERRNOS
+    from schemas.outdir import TEMP_NAME
+
+    if returncode == -signal.SIGXFSZ or "File too large" in stderr:
+        why = WRITE_ERRNOS[errno.EFBIG]
+    elif "No space left on device" in stderr:
+        why = WRITE_ERRNOS[errno.ENOSPC]
+    else:
+        return None
+    out = Path(output)
+    if m := TEMP_NAME.match(out.name):
+        out = out.with_name(m.group("name"))
+    return ToolkitError(f"cannot write: {why}; nothing was half-written, free space or fix it and rerun",
+                        file=str(out))
+
+
 def _run_ffmpeg(args: list[str], *, what: str, src: str) -> None:
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
+        if (refused := _disk_refusal(proc.returncode, proc.stderr, args[-1])) is not None:
+            raise refused
         last = (proc.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
         raise ToolkitError(f"ffmpeg could not {what}: {last}", file=src)
 
@@ -605,6 +629,8 @@ def write_frames(
             err = proc.stderr.read().decode(errors="replace")
             proc.wait()
         if proc.returncode != 0:
+            if (refused := _disk_refusal(proc.returncode, err, str(dst))) is not None:
+                raise refused
             last = (err.strip().splitlines() or ["ffmpeg failed"])[-1]
             raise ToolkitError(f"ffmpeg could not encode: {last}", file=str(dst))
         written = verify_clip(tmp, count, rate, label=str(dst))

@@ -14,10 +14,13 @@ are removed.
 """
 from __future__ import annotations
 
+import contextlib
 import filecmp
+import glob
 import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -38,6 +41,8 @@ from curation.publish_rows import (
 from curation.publish_rules import SplitBalance, balance_splits
 from schemas.dataset_dir import open_prediction_budget
 from schemas.errors import ToolkitError
+from schemas.io import WRITE_ERRNOS, write_error
+from schemas.outdir import OutputFolder, output_folder
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +111,31 @@ def _place(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def _sync(staging: Path, out: Path) -> list[str]:
-    """Move staged files into ``out``: changed files replace old ones, unchanged ones stay, stale go."""
+#: What publish writes, for a folder published before markers recorded the files (its stale files may go).
+_OWN_LAYOUT = ("README.md", "LICENSE_NOTES.md", "data/test-*.parquet", "videos/*/a.mp4", "videos/*/b.mp4")
+
+
+def _owned(folder: OutputFolder) -> set[str]:
+    """Files an earlier publish wrote into ``folder``: the marker's record, else publish's own layout."""
+    if folder.owned():
+        return folder.owned()
+    return {p.relative_to(folder.path).as_posix() for pat in _OWN_LAYOUT for p in folder.path.glob(pat) if p.is_file()}
+
+
+def _remove_staging_leftovers(out: Path) -> None:
+    """Delete the staging folders a killed publish left beside ``out`` (called while ``out`` is held)."""
+    pattern = re.compile(rf"^\.{re.escape(out.name)}\.staging-[a-z0-9_]{{8}}$")
+    for p in out.parent.glob(f".{glob.escape(out.name)}.staging-*"):
+        if p.is_dir() and pattern.match(p.name):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _sync(staging: Path, out: Path, owned: set[str] | None = None) -> list[str]:
+    """Move staged files into ``out``: changed files replace old ones, unchanged ones stay, stale go.
+
+    Only files in ``owned`` (what an earlier publish recorded as written) are removed as stale; a user's
+    own file in the folder is never deleted.
+    """
     written = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
     out.mkdir(parents=True, exist_ok=True)
     for rel in written:
@@ -121,11 +149,22 @@ def _sync(staging: Path, out: Path) -> list[str]:
         rel = p.relative_to(out).as_posix()
         if rel.split("/")[0].startswith("."):  # .cache/ of hub tools, .gitattributes: not ours
             continue
-        if p.is_file() and rel not in keep:
+        if p.is_file() and rel not in keep and (owned is None or rel in owned):
             p.unlink()
         elif p.is_dir() and not any(p.iterdir()):
             p.rmdir()
     return written
+
+
+@contextlib.contextmanager
+def _named_write_errors(dest: Path):
+    """A disk refusal (full, ``ulimit -f``) while staging ``dest`` is one line naming it; ``out`` is untouched."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno in WRITE_ERRNOS:
+            raise write_error(e, dest) from None
+        raise
 
 
 def _check_out(out: Path) -> None:
@@ -136,7 +175,21 @@ def _check_out(out: Path) -> None:
             raise ToolkitError("output folder is not empty and was not written by publish", file=str(out))
 
 
-def publish(
+def publish(dataset: str | os.PathLike, out: str | os.PathLike, **options: Any) -> PublishResult:
+    """Write a Hub-layout folder for ``dataset`` at ``out``; see :func:`_publish` for the options.
+
+    ``out`` is held (:func:`schemas.outdir.output_folder`) while publishing: a second publish into it fails
+    at once, staging folders a killed publish left beside it are removed, and only files an earlier
+    publish recorded are ever deleted from it.
+    """
+    out = Path(out)
+    _check_out(out)
+    with output_folder(out, "published", legacy=("README.md",)) as folder:
+        _remove_staging_leftovers(out)
+        return _publish(dataset, out, folder=folder, **options)
+
+
+def _publish(
     dataset: str | os.PathLike,
     out: str | os.PathLike,
     *,
@@ -148,6 +201,7 @@ def publish(
     pretty_name: str | None = None,
     max_shard_bytes: int = MAX_SHARD_BYTES,
     progress: bool = True,
+    folder: OutputFolder | None = None,
 ) -> PublishResult:
     """Write a Hub-layout folder for ``dataset`` at ``out`` (see the module docstring).
 
@@ -209,14 +263,20 @@ def publish(
                                     "path": hub_video_path(rec["sample_key"], v)}
                 part.append(rec)
             shard = datasets.Dataset.from_list(part, features=feats)
-            shard.to_parquet(str(staging / "data" / f"test-{n:05d}-of-{len(shards):05d}.parquet"))
+            name = f"data/test-{n:05d}-of-{len(shards):05d}.parquet"
+            with _named_write_errors(out / name):
+                shard.to_parquet(str(staging / name))
         inputs = CardInputs(meta=ds.meta, dataset_root=Path(dataset), pretty_name=pretty_name, license=license,
                             repo_id=repo_id, videos_mode=videos, balance=balance_report,
                             dropped_c_only=result.dropped_c_only,
                             dropped_partial=[str(p) for p in result.dropped_partial])
-        (staging / "README.md").write_text(render_card(rows, inputs), encoding="utf-8")
-        (staging / "LICENSE_NOTES.md").write_text(licence_notes(rows), encoding="utf-8")
-        result.files = _sync(staging, out)
+        with _named_write_errors(out / "README.md"):
+            (staging / "README.md").write_text(render_card(rows, inputs), encoding="utf-8")
+        with _named_write_errors(out / "LICENSE_NOTES.md"):
+            (staging / "LICENSE_NOTES.md").write_text(licence_notes(rows), encoding="utf-8")
+        result.files = _sync(staging, out, _owned(folder) if folder is not None else None)
+        if folder is not None:
+            folder.record(result.files, replace=True)
     return result
 
 

@@ -31,6 +31,8 @@ from schemas import toolkit_version
 from schemas import check
 from schemas.dataset_dir import DATASET_JSON, DatasetDir, save_dataset, sha256_file
 from schemas.errors import ToolkitError
+from schemas.ids import inside
+from schemas.outdir import LOCK, MARKER, output_folder, remove_temps
 
 PROGRESS = ".import-progress.jsonl"
 FPS_TOLERANCE = 0.01  # relative; the release's loader asserts decoded fps == fps_original
@@ -134,6 +136,7 @@ def _import_row(where: str, rec: dict[str, Any], root: Path, out: Path) -> dict[
         for i, (video, src) in enumerate(zip(row["videos"], srcs)):
             fps = float(video["fps_original"])
             dst_rel = f"videos/{key}/{VIDEO_NAMES[i]}"
+            inside(out, dst_rel, what="sample_key")
             written, (start, stop, step) = _cut(src, out / dst_rel, video.get("frames_trim"), fps,
                                                 f"{where}: videos[{i}]")
             source = {"dataset": _source_name(row["source_dataset"]), "clip_id": video["path"],
@@ -200,9 +203,18 @@ def import_release(
         raise ToolkitError("videos root not found", file=str(root), key="--videos")
     if (out / DATASET_JSON).exists():
         raise ToolkitError("output is already a dataset directory", file=str(out))
-    if out.is_dir() and any(out.iterdir()) and not (out / PROGRESS).exists():
+    if out.is_dir() and any(p.name not in (MARKER, LOCK) for p in out.iterdir()) and not (out / PROGRESS).exists():
         raise ToolkitError("output folder is not empty", file=str(out))
     files = parquet_files(path)
+    with output_folder(out, "dataset", legacy=(PROGRESS,)):
+        remove_temps(out, ("videos/*/.*", f".{PROGRESS}.*", ".dataset.json.*", ".samples.jsonl.*"))
+        return _import_locked(path, out, files, root, name=name, skip_missing=skip_missing, workers=workers,
+                              progress=progress)
+
+
+def _import_locked(path: Path, out: Path, files: list[Path], root: Path, *, name: str | None, skip_missing: bool,
+                   workers: int, progress: bool) -> ImportResult:
+    """:func:`import_release` once ``out`` is held: cut every pair not yet done, then save the dataset."""
     order = _keys(files)
     out.mkdir(parents=True, exist_ok=True)
     done = _load_progress(out)

@@ -26,6 +26,7 @@ from schemas import check, validate
 from schemas.dataset_dir import DATASET_JSON, load_dataset, load_taxonomy, save_dataset
 from schemas.dataset_dir import diff_key_order as key_order
 from schemas.errors import ToolkitError
+from schemas.ids import check_id
 from schemas.io import read_json, write_json
 
 TAXONOMY_DIR = "taxonomies"
@@ -60,8 +61,7 @@ def sorted_keys(differences: dict[str, Any]) -> list[str]:
 
 def taxonomy_path(root: str | os.PathLike, action: str) -> Path:
     """``ROOT/taxonomies/<action>.json``."""
-    if not action or "/" in action or action.startswith("."):
-        raise ToolkitError(f"invalid action key {action!r}", key="action")
+    check_id(action, what="action")  # schemas/ids.py: the one safe-identifier rule
     return Path(root) / TAXONOMY_DIR / f"{action}.json"
 
 

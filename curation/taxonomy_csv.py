@@ -16,6 +16,7 @@ from curation.taxonomy import (add_difference, edit, load_or_create, load_taxono
                                save_taxonomy, sorted_keys, taxonomy_path)
 from schemas.dataset_dir import DATASET_JSON
 from schemas.errors import ToolkitError
+from schemas.ids import check_id, check_text, is_safe
 from schemas.io import atomic_write, read_json
 
 COLUMNS = ("action", "diff_key", "name", "num_frames", "description", "query_string")
@@ -39,8 +40,11 @@ def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, 
         action, key = (row["action"] or "").strip(), (row["diff_key"] or "").strip()
         if not action:
             raise ToolkitError("empty action", file=str(path), key=line)
-        if not key.isdigit():
+        check_id(action, what="action", file=f"{path}:{line}", key="action")
+        if not is_safe(key, "diff"):
             raise ToolkitError(f"diff_key {key!r} is not a non-negative integer", file=str(path), key=line)
+        for col in COLUMNS:
+            check_text(row[col], what=col, file=f"{path}:{line}", key=col)
         key = str(int(key))
         if row["num_frames"] not in ("1", "gt_1"):
             raise ToolkitError(f"num_frames {row['num_frames']!r} must be 1 or gt_1", file=str(path), key=line)

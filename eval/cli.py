@@ -101,7 +101,7 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path, strict: bool) ->
     "--threshold",
     default=0.6,
     show_default=True,
-    type=float,
+    type=click.FloatRange(-1.0, 1.0),
     help="Local judge: minimum cosine similarity for a match.",
 )
 def open_cmd(
@@ -191,6 +191,12 @@ def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotator
         f"localization MAE {mae}, hit@0.5s {_pct(m['hit@0.5s'])} over {m['n']} "
         f"(missing {m['missing']}){human}; wrote {out_dir / 'metrics.json'}"
     )
+    bad = (m.get("human_not_scored") or {}).get("items") or []
+    if bad:
+        first = bad[0]
+        click.echo(f"{len(bad)} annotator keypoint(s) not scored: frame past the end of the clip (first: "
+                   f"{first['sample_key']} video {first['video']} {first['loc_id']!r} by {first['annotator']}: "
+                   f"frame {first['frame']} of {first['n_frames']}); fix the annotations and rerun", err=True)
 
 
 @click.command("report")

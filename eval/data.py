@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.dataset_dir import DATASET_JSON, load_dataset
+from schemas.dataset_dir import DATASET_JSON, SAMPLES_JSONL, load_dataset
 from schemas.errors import ToolkitError
 
 
@@ -93,6 +93,9 @@ def load_eval_data(path: str | os.PathLike) -> EvalData:
     if not root.exists():
         raise ToolkitError("dataset not found", file=str(root))
     if (root / DATASET_JSON).exists():
+        if not (root / SAMPLES_JSONL).is_file():
+            raise ToolkitError("no samples.jsonl: the dataset has no pairs to score (build or import it first)",
+                               file=str(root / SAMPLES_JSONL))
         ds = load_dataset(root)
         return EvalData(
             source=root,

@@ -36,6 +36,7 @@ from eval.predictions import Localization, load_localization
 from eval.results import inputs_block, write_results
 from eval.stats import group_by, mean, rate
 from schemas import check
+from schemas.dataset_dir import sha256_file
 from schemas.errors import ToolkitError
 from schemas.io import read_json, read_jsonl
 
@@ -189,9 +190,15 @@ def default_annotators_path(data: EvalData) -> Path | None:
 
 
 def human_items(
-    data: EvalData, annotators: dict[str, dict[str, list[dict[str, Any]]]]
+    data: EvalData,
+    annotators: dict[str, dict[str, list[dict[str, Any]]]],
+    not_scored: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Items comparing every annotator pair of a sample (the second annotator plays the prediction)."""
+    """Items comparing every annotator pair of a sample (the second annotator plays the prediction).
+
+    An annotator's frame at or past the end of the clip is not scored; it is appended to ``not_scored``
+    (sample, video, loc_id, annotator, frame, clip length) so the caller can report it.
+    """
     rows = data.by_key
     items = []
     for sk in sorted(annotators):
@@ -202,6 +209,16 @@ def human_items(
                 d1, d2 = annotators[sk][a1][v], annotators[sk][a2][v]
                 for loc_id in sorted(set(d1) | set(d2)):
                     f1, f2 = _first(d1.get(loc_id)), _first(d2.get(loc_id))
+                    length = clip_length(rows[sk]["videos"][v])
+                    bad = [(a, f) for a, f in ((a1, f1), (a2, f2)) if f is not None and length and f >= length]
+                    if bad:
+                        if not_scored is not None:
+                            for a, f in bad:
+                                rec = {"sample_key": sk, "video": VIDEO_NAMES[v], "loc_id": loc_id,
+                                       "annotator": a, "frame": f, "n_frames": length}
+                                if rec not in not_scored:
+                                    not_scored.append(rec)
+                        continue
                     if f1 is None and f2 is None:
                         continue
                     ref, other = (f1, f2) if f1 is not None else (f2, None)
@@ -235,7 +252,8 @@ def score_localization(
     path = Path(annotators_path) if annotators_path else default_annotators_path(data)
     if path is not None and not path.exists():
         raise ToolkitError("annotators file not found", file=str(path))
-    human = human_items(data, read_annotators(path)) if path is not None else []
+    not_scored: list[dict[str, Any]] = []
+    human = human_items(data, read_annotators(path), not_scored) if path is not None else []
     if human:
         same = {(h["sample_key"], h["video"], h["loc_id"]) for h in human}
         model_same = [it for it in items if (it["sample_key"], it["video"], it["loc_id"]) in same]
@@ -248,9 +266,13 @@ def score_localization(
         }
     else:
         metrics["human_vs_human"] = None
+    # annotator frames past the clip's end: reported, never scored (clamping would invent a position)
+    metrics["human_not_scored"] = {"count": len(not_scored), "reason": "frame at or past the end of the clip",
+                                   "items": not_scored}
     metrics["protocol"] = PROTOCOL
     metrics["inputs"] = inputs_block(
-        data, loc.path, loc.sha256, annotators=str(path) if path is not None else None
+        data, loc.path, loc.sha256, annotators=str(path) if path is not None else None,
+        annotators_sha256=sha256_file(path) if path is not None else None,
     )
     return LocalizationResults(items=items, human=human, metrics=metrics)
 

@@ -29,6 +29,7 @@ from eval.data import EvalData
 from schemas import check
 from schemas.dataset_dir import sha256_file
 from schemas.errors import ToolkitError
+from schemas.ids import is_safe
 from schemas.io import read_json
 
 ANSWERS = ("a", "b", "c")
@@ -95,8 +96,9 @@ class _Parser:
         if not isinstance(obj, dict):
             raise ToolkitError("expected an object {diff_key: prediction}", file=self.file, key=where)
         for k in obj:
-            if not str(k).isdigit():
-                raise ToolkitError("difference keys must be digit strings", file=self.file, key=f"{where}.{k}")
+            if not is_safe(str(k), "diff"):  # "²".isdigit() is True: the ASCII rule of schemas/ids.py
+                raise ToolkitError(f"difference key {k!r} is not an ASCII decimal integer", file=self.file,
+                                   key=f"{where}.{k}")
         bare: bool | None = None
         if self.strict and obj:
             first = next(iter(obj))

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 import traceback
 
 import click
 
 from schemas.errors import ToolkitError
+from schemas.io import WRITE_ERRNOS, write_error
 from schemas.redact import install_log_redaction, redact
 
 DEBUG_ENV = "VIDDIFF_DEBUG"
@@ -31,6 +33,13 @@ class ToolkitGroup(click.Group):
             click.echo("interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the top-level boundary
+            if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:
+                # disk full, file-size limit, read-only disk, a folder where a file belongs: not a bug
+                e = write_error(e, e.filename or "the output")
+            elif isinstance(e, sqlite3.DatabaseError) and (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in (10, 13):
+                # SQLITE_IOERR / SQLITE_FULL from a cache that did not name its file: still one line
+                e = ToolkitError(f"a cache database could not be written ({e}): the disk is full or a file-size "
+                                 "limit (ulimit -f) was reached; free space and rerun (finished work is kept)")
             if os.environ.get(DEBUG_ENV):
                 click.echo(redact(traceback.format_exc()), err=True, nl=False)
             msg = redact(str(e) if isinstance(e, ToolkitError) else f"{type(e).__name__}: {e}")

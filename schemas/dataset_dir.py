@@ -15,6 +15,7 @@ loads, validates and saves them atomically.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -47,8 +48,10 @@ class DatasetDir:
         return (self.root / sample["videos"][index]["path"]).resolve()
 
     def taxonomy_path(self, action: str) -> Path:
-        """Where the taxonomy of ``action`` lives."""
-        return self.root / "taxonomies" / f"{action}.json"
+        """Where the taxonomy of ``action`` lives (the action key must be a safe identifier)."""
+        from schemas.ids import check_id
+
+        return self.root / "taxonomies" / f"{check_id(action, what='action')}.json"
 
     def taxonomy(self, action: str) -> dict[str, Any] | None:
         """The validated taxonomy of ``action``, or None when it has no taxonomy file."""
@@ -103,10 +106,21 @@ def save_dataset(root: str | os.PathLike, meta: dict[str, Any], samples: list[di
     write_jsonl(root / SAMPLES_JSONL, samples)
 
 
+def taxonomy_name_mismatch(path: str | os.PathLike, tax: Any) -> str | None:
+    """Why ``tax`` cannot live at ``path``: a file ``taxonomies/<action>.json`` must hold that action's
+    taxonomy (history copies such as ``taxonomies/history/<action>.v1.json`` are not checked). None: fine."""
+    path = Path(path)
+    if path.parent.name != "taxonomies" or not isinstance(tax, dict) or path.stem == tax.get("action"):
+        return None
+    return f"taxonomy is for action {tax.get('action')!r} but the file is named for {path.stem!r}"
+
+
 def load_taxonomy(path: str | os.PathLike) -> dict[str, Any]:
     """Read and schema-check a taxonomy file; errors name the file and JSON path."""
     tax = read_json(path)
     check("taxonomy", tax, file=str(path))
+    if (why := taxonomy_name_mismatch(path, tax)) is not None:
+        raise ToolkitError(why, file=str(path), key="$.action")
     return tax
 
 
@@ -135,6 +149,16 @@ def row_sample_hash(row: dict[str, Any]) -> int:
     """A row's ``sample_hash`` (the public release carries one), else :func:`sample_hash` of its key."""
     h = row.get("sample_hash")
     return int(h) if h is not None else sample_hash(row["sample_key"])
+
+
+def content_hash(obj: Any) -> str:
+    """sha256 of ``obj`` as canonical JSON (sorted keys): the fingerprint of a result's inputs.
+
+    Derived results (``RUN_DIR/samples/<key>.json``, proposals, eval outputs) store the fingerprint of what
+    they were computed from, so a rerun recomputes exactly the ones whose inputs changed.
+    """
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

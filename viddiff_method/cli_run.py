@@ -34,6 +34,8 @@ def run(dataset, mode, out, config_file, method, split, limit, cache_dir, no_pro
     click.echo(f"{summary.n_selected} samples selected: {summary.n_done_before} already done, "
                f"{summary.n_done_now} done now, {summary.n_incomplete} incomplete"
                + (f", {len(summary.skipped)} skipped" if summary.skipped else ""))
+    for line in summary_notes(summary, mode):
+        click.echo(line)
     click.echo(f"LLM: {total.get('calls', 0)} calls, {total.get('cache_hits', 0)} cache hits, "
                f"cost {total.get('cost', 0.0):.4f}"
                + (f"; CLIP: {clip.get('frames_encoded', 0)} frames encoded, "
@@ -44,4 +46,28 @@ def run(dataset, mode, out, config_file, method, split, limit, cache_dir, no_pro
                            "rerun the same command to retry them", file=str(summary.out))
 
 
-__all__ = ["run"]
+def summary_notes(summary, mode: str) -> list[str]:
+    """Why work was redone or skipped, and what to do about it (nothing is skipped silently)."""
+    from collections import Counter
+
+    lines = []
+    if summary.redone:
+        for why, n in sorted(Counter(summary.redone.values()).items()):
+            lines.append(f"{n} redone: {why} since the earlier result (clips, differences, proposal or config)")
+    if summary.skipped:
+        for why, n in sorted(Counter(summary.skipped.values()).items()):
+            lines.append(f"{n} skipped: {why}")
+        if mode == "closed":
+            lines.append("closed mode predicts only labelled differences: label the pairs (curate annotate) "
+                         "or run --mode open; the skipped keys are listed in report.json")
+        else:
+            lines.append("the skipped keys are listed in report.json")
+    if not summary.n_selected:
+        lines.append("nothing to run: no sample was selected")
+    elif summary.n_done_before == summary.n_selected:
+        lines.append("nothing to run: every selected pair is already done with unchanged inputs "
+                     "(outputs rewritten from RUN_DIR/samples; a new --out recomputes them)")
+    return lines
+
+
+__all__ = ["run", "summary_notes"]

@@ -207,3 +207,15 @@ def _check(cfg: RunConfig, file: str | None) -> None:
         bad("differencer.options", "must be ab or abc")
     if cfg.differencer.differences_per_call < 1:
         bad("differencer.differences_per_call", "must be at least 1")
+    if cfg.differencer.max_side is not None and cfg.differencer.max_side < 1:
+        bad("differencer.max_side", "must be at least 1 pixel (null keeps the frames' size)")
+    if cfg.seed < 0:
+        bad("seed", "must be >= 0")
+    if cfg.proposer.n_retrieval_strings < 1:
+        bad("proposer.n_retrieval_strings", "must be at least 1 (each stage needs a retrieval string)")
+    if cfg.llm.image_format not in ("png", "jpeg"):
+        bad("llm.image_format", "must be png or jpeg (the image formats every OpenAI-compatible server reads)")
+    if cfg.llm.image_detail not in (None, "low", "high", "auto"):
+        bad("llm.image_detail", "must be low, high, auto or null")
+    if cfg.lmm.max_frames_per_video is not None and cfg.lmm.max_frames_per_video < 1:
+        bad("lmm.max_frames_per_video", "must be at least 1 (null: as many as llm.images_per_request allows)")

@@ -9,7 +9,9 @@ RUN_DIR layout::
     usage.json               LLM calls/cache hits/tokens/cost per stage, and the CLIP stage's counters
     report.json              samples done/skipped, proposer repairs, failed calls
     proposals/<action>.json  the proposer's stages, links and repairs (reused on rerun)
-    samples/<key>.json       one finished sample (a rerun skips these)
+    samples/<key>.json       one finished sample, with the fingerprint of its inputs (a rerun skips it
+                             while its clips, differences, proposal and config are unchanged)
+    .viddiff-folder.json     marks the folder as a RUN_DIR (another non-empty folder is refused)
     cache/llm.sqlite, cache/clip.sqlite   (unless --cache-dir points elsewhere)
 
 Frames written out are 0-based indices into the stored clips at their native fps, mapped back from
@@ -27,9 +29,14 @@ import numpy as np
 
 from curation import media
 from schemas import check
-from schemas.dataset_dir import DatasetDir, diff_key_order, load_dataset, row_open_prediction_budget, sha256_file
+from schemas.dataset_dir import (
+    DatasetDir, content_hash, diff_key_order, load_dataset, row_open_prediction_budget, sha256_file,
+)
 from schemas.errors import ToolkitError
+from schemas.ids import inside
 from schemas.io import read_json, write_json
+from schemas.outdir import output_folder
+from schemas.redact import redact
 from viddiff_method import localizer as loc
 from viddiff_method.backends.clip import ClipBackend
 from viddiff_method.backends.llm import LLMError
@@ -58,6 +65,7 @@ class RunSummary:
     n_incomplete: int
     skipped: dict[str, str] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    redone: dict[str, str] = field(default_factory=dict)  # sample_key -> why its earlier result was not reused
 
 
 # ----------------------------------------------------------------------------------------- dataset
@@ -127,6 +135,9 @@ class Run:
         self.progress = progress
         self.cache_dir = Path(cache_dir) if cache_dir else self.out / "cache"
         self.skipped: dict[str, str] = {}
+        self.redone: dict[str, str] = {}
+        self.inputs: dict[str, str] = {}
+        self._proposal_fp: dict[str, str] = {}
         self.repairs: dict[str, list[str]] = {}
         self.errors: list[str] = []
         self._client = None
@@ -186,9 +197,21 @@ class Run:
     # -- main ---------------------------------------------------------------------------------
     def run(self) -> RunSummary:
         """Run every unfinished selected sample, then write the aggregate files (also after a stop)."""
+        with output_folder(self.out, "run", legacy=("config.json",)):
+            return self._run_locked()
+
+    def _run_locked(self) -> RunSummary:
         self._check_out_dir()
         selected = self.select()
-        done = {s["sample_key"] for s in selected if self._sample_done(s["sample_key"])}
+        self.inputs = {s["sample_key"]: self._sample_inputs(s) for s in selected}
+        done, redone = set(), {}
+        for s in selected:
+            state = self._sample_state(s["sample_key"])
+            if state == "done":
+                done.add(s["sample_key"])
+            elif state is not None:
+                redone[s["sample_key"]] = state
+        self.redone = redone
         pending = [s for s in selected if s["sample_key"] not in done]
         n_now = n_incomplete = 0
         try:
@@ -201,6 +224,7 @@ class Run:
 
                 for s in tqdm(pending, desc=f"viddiff {self.method}", unit="pair", disable=not self.progress):
                     result = self._run_sample(s, proposals, embeddings)
+                    result["inputs"] = self.inputs[s["sample_key"]]
                     write_json(self._sample_path(s["sample_key"]), result)
                     if result["complete"]:
                         n_now += 1
@@ -213,19 +237,68 @@ class Run:
                                            f"({result['errors'][0]})", key="differencer")
         finally:
             usage = self._write_outputs(selected)
-        return RunSummary(self.out, len(selected), len(done), n_now, n_incomplete, dict(self.skipped), usage)
+        return RunSummary(self.out, len(selected), len(done), n_now, n_incomplete, dict(self.skipped), usage,
+                          redone=redone)
 
     def _sample_path(self, key: str) -> Path:
-        return self.out / "samples" / f"{key}.json"
+        return inside(self.out, f"samples/{key}.json", what="sample_key")
 
-    def _sample_done(self, key: str) -> bool:
+    def _sample_state(self, key: str) -> str | None:
+        """"done" when an earlier result is complete and its inputs are unchanged; None when there is no
+        earlier result; otherwise why the earlier result is redone."""
         p = self._sample_path(key)
         if not p.exists():
-            return False
+            return None
         try:
-            return bool(read_json(p).get("complete"))
+            old = read_json(p)
         except ToolkitError:
-            return False
+            return "earlier result unreadable"
+        if old.get("inputs") != self.inputs[key]:
+            return "inputs changed" if old.get("inputs") else "inputs not recorded"
+        return "done" if old.get("complete") else None
+
+    # -- fingerprints -------------------------------------------------------------------------
+    def _proposal_inputs(self, s: dict[str, Any]) -> str:
+        """Fingerprint of what the proposal used by ``s`` is made from (no LLM call needed)."""
+        if self.method == "lmm":
+            return ""
+        per_sample = self.cfg.proposer.per == "sample"
+        memo_key = s["sample_key"] if per_sample else s["action"]
+        if memo_key in self._proposal_fp:  # per action: the taxonomy is read once, not once per pair
+            return self._proposal_fp[memo_key]
+        action_rows = [r for r in self.ds.samples if r["action"] == s["action"]]
+        basis: dict[str, Any] = {"action": s["action"], "description": s["action_description"], "mode": self.mode,
+                                 "method": self.method, "seed": seed_for(self.cfg, s if per_sample else None),
+                                 "keypoints": sample_keypoints(self.ds, s["action"], action_rows)}
+        if self.mode == "closed" and self.method == "viddiff":  # baselines use only each sample's own
+            diffs: dict[str, Any] = {}
+            for r in ([s] if per_sample else action_rows):
+                for k, d in (r.get("differences_annotated") or {}).items():
+                    if d:
+                        diffs.setdefault(k, d)
+            basis["differences"] = diffs
+        self._proposal_fp[memo_key] = content_hash(basis)
+        return self._proposal_fp[memo_key]
+
+    def _sample_inputs(self, s: dict[str, Any]) -> str:
+        """Fingerprint of everything a sample's result is computed from: its clips (sha256), the labelled
+        differences and their statements (closed) or the prediction budget (open), the proposal's inputs,
+        the position prior's annotations and the run's semantic config."""
+        basis: dict[str, Any] = {
+            "videos": [[v.get("path"), v.get("sha256") or sha256_file(self.ds.video_path(s, i))]
+                       for i, v in enumerate(s["videos"])],
+            "action": s["action"], "action_description": s["action_description"], "domain": s["domain"],
+            "mode": self.mode, "method": self.method, "config": _semantic(self.cfg.to_dict()),
+            "proposal": self._proposal_inputs(s),
+        }
+        if self.mode == "closed":
+            basis["differences"] = closed_differences(s)
+        else:
+            basis["n_open"] = row_open_prediction_budget(s)
+        if self.method == "prior":
+            basis["prior"] = [r.get("retrieval_frames") for r in self.ds.samples
+                              if r["action"] == s["action"] and r["sample_key"] != s["sample_key"]]
+        return content_hash(basis)
 
     # -- stage 1 ------------------------------------------------------------------------------
     def _proposal_key(self, s: dict[str, Any]) -> str:
@@ -243,15 +316,18 @@ class Run:
         proposer = Proposer(self.client, self.cfg)
         out: dict[str, Proposal] = {}
         for key, rows in groups.items():
-            path = self.out / "proposals" / f"{key}.json"
+            path = inside(self.out, f"proposals/{key}.json", what="proposal key")
             first = rows[0]
             action_rows = by_action[first["action"]]
             n_needed = max(row_open_prediction_budget(r) for r in rows) if self.mode == "open" else 0
+            fingerprint = self._proposal_inputs(first)
             if path.exists():
-                p = Proposal.from_dict(read_json(path))
-                if self.mode == "closed" or p.n_open >= n_needed:
-                    out[key] = p
-                    continue
+                saved = dict(read_json(path))
+                if saved.pop("inputs", None) == fingerprint:  # an earlier proposal from other inputs is redone
+                    p = Proposal.from_dict(saved)
+                    if self.mode == "closed" or p.n_open >= n_needed:
+                        out[key] = p
+                        continue
             seed = seed_for(self.cfg, first if self.cfg.proposer.per == "sample" else None)
             if self.mode == "open":
                 diffs = proposer.propose_differences(first["action_description"], n_needed, seed)
@@ -279,7 +355,8 @@ class Run:
                 for st, k in zip(p.stages, kept):
                     st.retrieval_strings = k
                 p.repairs += notes
-            write_json(path, p.to_dict())
+            p.repairs = [redact(r) for r in p.repairs]  # repairs quote LLM text, which may echo a secret
+            write_json(path, {**p.to_dict(), "inputs": fingerprint})
             out[key] = p
         for key, p in out.items():
             if p.repairs:
@@ -385,7 +462,7 @@ class Run:
         complete = all(v["prediction"] is not None for v in preds.values()) and not errors
         self.errors += errors
         return {"sample_key": key, "complete": complete, "predictions": preds, "localization": kps,
-                "difference_frames": dfs, "stage_segments": segs, "errors": errors}
+                "difference_frames": dfs, "stage_segments": segs, "errors": [redact(e) for e in errors]}
 
     def _difference(self, s, diffs, dfs, errors: list[str]) -> dict[str, dict[str, Any]]:
         if not diffs:
@@ -447,7 +524,8 @@ class Run:
         write_json(self.out / "usage.json", usage)
         write_json(self.out / "report.json", {
             "samples_selected": len(selected), "samples_written": len(preds), "incomplete": incomplete,
-            "skipped": self.skipped, "proposer_repairs": self.repairs, "errors": self.errors})
+            "skipped": self.skipped, "proposer_repairs": self.repairs,
+            "redone": self.redone, "errors": [redact(e) for e in self.errors]})
         return usage
 
     def usage(self) -> dict[str, Any]:
