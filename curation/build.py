@@ -26,7 +26,7 @@ from tqdm import tqdm
 from curation.build_config import ActionSpec, BuildConfig, load_build_config
 from curation.media import fmt_fps
 from curation.pairing import make_pairs
-from curation.sources import ClipRecord, get_adapter
+from curation.sources import ClipRecord, get_adapter, source_class
 from curation.sources.base import count_reasons, reason_of
 from schemas import toolkit_version
 from schemas.dataset_dir import (
@@ -44,8 +44,6 @@ from schemas.outdir import output_folder, remove_temps
 
 log = logging.getLogger(__name__)
 
-SOURCE_DATASET_NAMES = {"humman": "HuMMan", "egoexo4d": "EgoExo4D", "finediving": "FineDiving",
-                        "jigsaws": "JIGSAWS"}
 LATER_STEP_FIELDS = ("differences_annotated", "differences_gt", "n_differences_open_prediction",
                      "retrieval_frames")
 BUILD_DIR = ".build"
@@ -297,7 +295,7 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, str] | None
         actions_meta[action.key] = {
             "name": action.name, "description": action.description, "domain": action.domain,
             "split": action.split, "split_origin": "config" if action.split else None,
-            "source_dataset": SOURCE_DATASET_NAMES[action.source], "fps": out_fps,
+            "source_dataset": source_class(action.source).dataset_name, "fps": out_fps,
             "pairs_requested": action.count, "pairs_built": len(result.pairs),
             "pair_size": action.pair_size, "clips_selected": len(clips), "dropped": dict(sorted(dropped.items())),
         }
@@ -322,7 +320,7 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, str] | None
             samples.append({
                 "sample_key": key, "action": action.key, "action_name": action.name,
                 "action_description": action.description, "domain": action.domain, "split": action.split,
-                "source_dataset": SOURCE_DATASET_NAMES[action.source], "sample_hash": sample_hash(key),
+                "source_dataset": source_class(action.source).dataset_name, "sample_hash": sample_hash(key),
                 "videos": videos, "differences_annotated": None, "differences_gt": None,
                 "n_differences_open_prediction": None, "retrieval_frames": None, "pairing": pair.info,
             })

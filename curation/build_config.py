@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas import check
+from curation.sources.registry import source_names
 from schemas.errors import ToolkitError
 from schemas.io import read_yaml
 
@@ -72,7 +73,11 @@ def load_build_config(path: str | Path) -> BuildConfig:
     check("build_config", raw, file=str(path))
     base = path.resolve().parent
     sources = {}
+    known = source_names()
     for name, block in raw["sources"].items():
+        if name not in known:
+            raise ToolkitError(f"unknown source {name!r}; known: {', '.join(known)}", file=str(path),
+                               key=f"sources.{name}")
         block = dict(block)
         block["root"] = str(_resolve(base, block["root"]))
         sources[name] = block
@@ -81,6 +86,9 @@ def load_build_config(path: str | Path) -> BuildConfig:
         if a["key"] in seen:
             raise ToolkitError(f"duplicate action key {a['key']!r}", file=str(path), key=f"actions[{i}].key")
         seen.add(a["key"])
+        if a["source"] not in known:
+            raise ToolkitError(f"unknown source {a['source']!r}; known: {', '.join(known)}", file=str(path),
+                               key=f"actions[{i}].source")
         if a["source"] not in sources:
             raise ToolkitError(f"source {a['source']!r} has no entry under sources:", file=str(path),
                                key=f"actions[{i}].source")

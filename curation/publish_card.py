@@ -13,7 +13,7 @@ import jinja2
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from curation.publish_rules import SplitBalance
-from curation.publish_sources import SOURCES, VIDDIFF_CITATION, SourceInfo, source_key
+from curation.publish_sources import VIDDIFF_CITATION, SourceInfo, source_infos, source_key
 from curation.publish_stats import clip_seconds, dataset_stats
 from schemas.errors import ToolkitError
 from schemas.io import read_json
@@ -176,7 +176,8 @@ def card_data(rows: list[dict[str, Any]], inputs: CardInputs) -> DatasetCardData
     if license_id == "other":
         extra["license_name"] = publish.get("license_name") or "viddiff-source-licences"
         extra["license_link"] = publish.get("license_link") or "LICENSE_NOTES.md"
-    sources = sorted({SOURCES[k].title if (k := source_key(r["source_dataset"])) in SOURCES else r["source_dataset"]
+    infos = source_infos()
+    sources = sorted({infos[k].title if (k := source_key(r["source_dataset"])) in infos else r["source_dataset"]
                       for r in rows})
     return DatasetCardData(
         license=license_id,
@@ -217,7 +218,7 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
         entry["actions"].add(r["action"])
     sources = []
     for key, entry in sorted(per_source.items()):
-        info = SOURCES.get(key) or SourceInfo(entry["name"], "see the source dataset's own terms", "", "", "")
+        info = source_infos().get(key) or SourceInfo(entry["name"], "see the source dataset's own terms", "", "", "")
         sources.append({"title": info.title, "licence": info.licence, "link": info.link, "note": info.note,
                         "citation": info.citation, "pairs": entry["pairs"], "actions": sorted(entry["actions"])})
     seconds = [s for r in rows for v in r["videos"] if (s := clip_seconds(v)) is not None]
@@ -267,7 +268,7 @@ def licence_notes(rows: list[dict[str, Any]]) -> str:
              "The annotations were made with the VidDiff Toolkit; each clip keeps the licence of the dataset it "
              "was cut from:", ""]
     for key in keys:
-        info = SOURCES.get(key)
+        info = source_infos().get(key)
         if info:
             lines.append(f"- **{info.title}**: {info.licence}. <{info.link}> {info.note}".rstrip())
         else:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from curation import media
-from curation.publish_sources import SOURCES, source_key
+from curation.publish_sources import source_infos, source_key
 from curation.publish_rows import EMBED_COLUMNS, VIDEO_NAMES, from_public, iter_public_records, trim_range
 from schemas import toolkit_version
 from schemas import check
@@ -120,7 +120,7 @@ def _resolve(row: dict[str, Any], rec: dict[str, Any], root: Path, tmp: Path) ->
 def _source_name(name: str) -> str:
     """The toolkit's adapter name for a release spelling ("humann" -> "humman"), else the spelling."""
     key = source_key(name)
-    return key if key in SOURCES else (name or "unknown")
+    return key if key in source_infos() else (name or "unknown")
 
 
 def _import_row(where: str, rec: dict[str, Any], root: Path, out: Path) -> dict[str, Any] | None:

@@ -20,7 +20,6 @@ from tqdm import tqdm
 from schemas import check
 from schemas.errors import ToolkitError
 
-SOURCE_NAMES = ("humman", "egoexo4d", "finediving", "jigsaws")
 
 
 @dataclass
@@ -160,11 +159,30 @@ class BaseAdapter:
     and implement :meth:`_scan`.
     """
 
-    name: str = ""
+    #: registry name (the build config's ``source:`` value and ``sources.<name>`` key)
+    name: ClassVar[str] = ""
+    #: the ``source_dataset`` written into samples (``HuMMan``); other spellings seen in the wild
+    dataset_name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: what the data card says: display title, licence, link, a note for users, BibTeX citation
+    title: ClassVar[str] = ""
+    licence: ClassVar[str] = ""
+    link: ClassVar[str] = ""
+    note: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+    #: the SYNTHETIC sample tree (``curate samples``): its ``sources.<name>`` block and its actions;
+    #: :meth:`write_sample_tree` writes the tree (a source without one is left out of the samples)
+    SAMPLE_OPTIONS: ClassVar[dict[str, Any] | None] = None
+    SAMPLE_ACTIONS: ClassVar[list[dict[str, Any]]] = []
     OPTIONS: dict[str, Option] = {}
     SELECT: dict[str, Callable[[ClipRecord, Any], bool]] = {}
     #: select key -> "this clip has no value for it" (such clips are counted as dropped ``no <key>``)
     MISSING: ClassVar[dict[str, Callable[[ClipRecord], bool]]] = {}
+
+    @staticmethod
+    def write_sample_tree(root: Path, rng: Any) -> None:  # pragma: no cover - overridden per source
+        """Write this source's SYNTHETIC sample tree under ``root`` (see curation/sample_sources.py)."""
+        raise NotImplementedError
 
     # ---- options and root
     def options(self, options: dict | None) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from curation.sources.base import (
     ON_BAD_MEDIA,
     BaseAdapter,
@@ -34,7 +36,7 @@ from curation.sources.base import (
     probe_videos,
 )
 from schemas.errors import ToolkitError
-from schemas.io import read_json
+from schemas.io import read_json, write_json
 
 PROFICIENCY_RANK = {"novice": 0, "early expert": 1, "intermediate expert": 2, "late expert": 3}
 SKIP_CAMS = {"collage", "best_exo"}
@@ -51,10 +53,37 @@ def _match_view(clip: ClipRecord, want: Any) -> bool:
     return norm(clip.view) == want
 
 
+#: the task of the SYNTHETIC sample takes
+SAMPLE_TASK = "Basketball Drills - Mikan Layup"
+
+
 class EgoExo4DAdapter(BaseAdapter):
     """Parses an ``egoexo`` download (takes.json + takes/ + annotations/)."""
 
     name = "egoexo4d"
+    dataset_name = "EgoExo4D"
+    aliases = ('egoexo',)
+    title = 'Ego-Exo4D'
+    licence = 'Ego-Exo4D licence (research and commercial use after approval; redistribution forbidden)'
+    link = 'https://ego4d.dev/request/ego-exo4d'
+    note = 'The licence forbids redistributing the videos: users must obtain them from Ego-Exo4D themselves (take and frame references are in `videos[i].source`).'
+    citation = """@inproceedings{grauman2024egoexo4d,
+  title     = {{Ego-Exo4D}: Understanding Skilled Human Activity from First- and Third-Person Perspectives},
+  author    = {Grauman, Kristen and others},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2024}
+}"""
+    SAMPLE_OPTIONS = {'root': 'egoexo4d'}
+    SAMPLE_ACTIONS = [{'key': 'ballsports_0',
+      'name': 'basketball mikan layup',
+      'description': 'Mikan layup drill, best exo view (SYNTHETIC sample).',
+      'domain': 'ballsports',
+      'split': 'medium',
+      'source': 'egoexo4d',
+      'select': {'task_name': SAMPLE_TASK, 'view': 'best_exo'},
+      'trim': {'by': 'clip'},
+      'fps': 10,
+      'pairs': {'count': 2, 'strategy': 'skill_contrast'}}]
     OPTIONS = {
         "fps": Option(float, 30.0, "declared frame rate of the frame-aligned videos", positive),
         "prefer_downscaled": Option(bool, True, "use downscaled/<resolution>/ when present"),
@@ -73,6 +102,11 @@ class EgoExo4DAdapter(BaseAdapter):
         "participant": lambda c, v: c.participant == str(v),
         "university": lambda c, v: norm(c.meta.get("university_name") or "") == norm(v),
     }
+
+    @staticmethod
+    def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
         takes_file = root / opts["takes_json"]
@@ -281,3 +315,82 @@ def _read_proficiency(root: Path, pattern: str) -> dict[str, str]:
             if score is not None:
                 out[str(item["take_uid"])] = str(score)
     return out
+
+
+# ------------------------------------------------------------------- SYNTHETIC sample tree
+
+TAKES = [
+    # take_name, university, participant, best_exo, task times, cameras, files present (full / downscaled)
+    ("unc_basketball_03-31-23_02_8", "unc", 101, "cam01", (0.2, 1.3), ["cam01", "cam02", "aria01"],
+     {"full": ["cam01"], "small": ["cam01", "cam02", "aria01"]}),
+    ("unc_basketball_03-31-23_02_9", "unc", 102, "cam02", (0.1, 1.4), ["cam01", "cam02", "aria01"],
+     {"full": [], "small": ["cam01", "cam02"]}),
+    ("upenn_0726_Basketball_1_3", "upenn", 103, "gp01", (0.0, 1.0), ["gp01", "gp02", "aria02"],
+     {"full": [], "small": ["gp01", "gp02"]}),
+    ("unc_basketball_03-31-23_02_10", "unc", 104, None, (None, None), ["cam01", "aria01"],
+     {"full": ["cam01"], "small": []}),
+    ("iiith_soccer_053_6", "iiith", 105, "cam03", (1.0, 5.0), ["cam03"], {"full": [], "small": []}),
+]
+LEVELS = {101: "Novice", 102: "Late Expert", 103: "Intermediate Expert", 104: "Early Expert"}
+
+
+def _egoexo_file(cam: str) -> str:
+    return f"{cam}_214-1.mp4" if cam.startswith("aria") else f"{cam}.mp4"
+
+
+def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
+    from curation import sample_sources as ss
+
+    takes, captures = [], []
+    for i, (name, univ, pid, best, (t0, t1), cams, files) in enumerate(TAKES):
+        root_dir = f"takes/{name}"
+        fav: dict[str, Any] = {}
+        for cam in cams:
+            if cam.startswith("aria"):
+                fav[cam] = {s: {"cam_id": cam, "stream_id": sid, "readable_stream_id": s, "clip_uid": f"clip-{i}-{s}",
+                                "relative_path": f"frame_aligned_videos/{cam}_{sid}.mp4"}
+                            for s, sid in (("rgb", "214-1"), ("slam-left", "1201-1"), ("et", "211-1"))}
+            else:
+                fav[cam] = {"0": {"cam_id": cam, "stream_id": "0", "readable_stream_id": "0",
+                                  "clip_uid": f"clip-{i}-{cam}", "relative_path": f"frame_aligned_videos/{cam}.mp4"}}
+        fav["collage"] = {"0": {"relative_path": "ego_preview.mp4"}}
+        fav["best_exo"] = {"0": {"relative_path": None}}
+        scenario = "Soccer" if "soccer" in name else "Basketball"
+        # the capture's camera list, as takes.json carries it (metadata docs): is_ego says which are egocentric
+        cameras = [{"cam_id": cam, "is_ego": cam.startswith("aria"),
+                    "device_type": "aria" if cam.startswith("aria") else "hero10",
+                    "relative_path": f"videos/{cam}.{'vrs' if cam.startswith('aria') else 'mp4'}"} for cam in cams]
+        capture = {"capture_uid": f"cap-{i}", "capture_name": name.rsplit("_", 1)[0], "university_name": univ,
+                   "cameras": cameras}
+        captures.append(capture)
+        takes.append({
+            "take_uid": f"00000000-0000-4000-8000-{i:012d}", "take_name": name, "root_dir": root_dir,
+            "parent_task_name": scenario, "parent_task_id": 6000 if scenario == "Basketball" else 8000,
+            "task_name": SAMPLE_TASK if scenario == "Basketball" else "Soccer Drills - Penalty Kick",
+            "task_id": 6001 if scenario == "Basketball" else 8001, "participant_uid": pid, "university_name": univ,
+            "best_exo": best, "task_start_sec": t0, "task_end_sec": t1, "duration_sec": 1.5, "take_idx": i + 1,
+            "capture_uid": f"cap-{i}", "timesync_start_idx": 1000 * i, "timesync_end_idx": 1000 * i + 45,
+            "frame_aligned_videos": fav,
+            **({} if i == 1 else {"capture": capture}),  # take 1: cameras only in captures.json
+        })
+        n = int(rng.integers(42, 49))
+        take = root / root_dir / "frame_aligned_videos"
+        for cam in files["full"]:  # full size: a different size than the 448 copies, so a test can tell them apart
+            ss.write_video(take / _egoexo_file(cam), n, "egoexo4d", color=ss.write_color(rng), size=(192, 144))
+        for cam in files["small"]:
+            ss.write_video(take / "downscaled" / "448" / _egoexo_file(cam), n, "egoexo4d", color=ss.write_color(rng))
+    write_json(root / "takes.json", takes)
+    write_json(root / "captures.json", captures)
+    labels = [{"take_uid": t["take_uid"], "task_id": t["task_id"], "task_name": t["task_name"],
+               "scenario_name": t["parent_task_name"], "university_id": f"ego4d-{t['university_name']}",
+               "origin_participant_id": str(t["participant_uid"]),
+               "video_paths": {"ego": f"{t['root_dir']}/frame_aligned_videos/aria01_214-1.mp4"},
+               "proficiency_score": LEVELS[t["participant_uid"]]}
+              for t in takes if t["participant_uid"] in LEVELS]
+    write_json(root / "annotations" / "proficiency_demonstrator_train.json", {"annotations": labels[:3]})
+    write_json(root / "annotations" / "proficiency_demonstrator_val.json", labels[3:])  # the docs' bare list
+    write_json(root / "annotations" / "atomic_descriptions_train.json", {"annotations": {
+        takes[0]["take_uid"]: [{"annotator_id": "a1", "rejected": False, "descriptions": [
+            {"text": "C dribbles the ball", "timestamp": 0.5, "subject": "C", "ego_visible": "1",
+             "best_exo": {"cam_id": "cam01"}, "unsure": "0"}]}]}})

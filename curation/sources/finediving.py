@@ -142,6 +142,29 @@ class FineDivingAdapter(BaseAdapter):
     """Parses the FineDiving frames and annotation pickles."""
 
     name = "finediving"
+    dataset_name = "FineDiving"
+    aliases = ('finadiving',)
+    title = 'FineDiving'
+    licence = 'FineDiving release agreement (signed agreement required; research use)'
+    link = 'https://github.com/xujinglin/FineDiving'
+    note = 'The data is obtained from the authors after signing their release agreement.'
+    citation = """@inproceedings{xu2022finediving,
+  title     = {{FineDiving}: A Fine-grained Dataset for Procedure-aware Action Quality Assessment},
+  author    = {Xu, Jinglin and Rao, Yongming and Yu, Xumin and Chen, Guangyi and Zhou, Jie and Lu, Jiwen},
+  booktitle = {IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2022}
+}"""
+    SAMPLE_OPTIONS = {'root': 'finediving', 'fps': 12}
+    SAMPLE_ACTIONS = [{'key': 'diving_0',
+      'name': 'diving 107B from 10m',
+      'description': 'Forward 3.5 somersaults pike from the 10m platform (SYNTHETIC sample).',
+      'domain': 'diving',
+      'split': 'medium',
+      'source': 'finediving',
+      'select': {'action_type': '107B', 'height': '10m'},
+      'trim': {'by': 'subactions', 'first': '3.5 Soms.Pike', 'last': 'Entry'},
+      'fps': 6,
+      'pairs': {'count': 2, 'strategy': 'score_gap'}}]
     OPTIONS = {
         "fps": Option(float, 12.0, "frame rate of the frame folders (12 is VidDiff's value, unverified upstream)",
                       positive),
@@ -163,6 +186,11 @@ class FineDivingAdapter(BaseAdapter):
         "split": lambda c, v: c.meta.get("split") == v,
         "source": lambda c, v: c.meta.get("source") == str(v),
     }
+
+    @staticmethod
+    def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
         frames_root = _frames_root(root, opts["frames_dir"])
@@ -321,3 +349,47 @@ def _read_splits(root: Path, ann_dir: Path) -> dict[tuple[str, int], str]:
                 out.update({_key(k, path): split for k in keys})
                 break
     return out
+
+
+# ------------------------------------------------------------------- SYNTHETIC sample tree
+
+SUB_ACTIONS = {1: "Forward", 2: "Back", 7: "3.5 Soms.Pike", 9: "2.5 Soms.Pike", 13: "Entry"}
+DIVES = [
+    # source, instance, digits, first absolute frame, action_type as written, label/frame mismatch
+    ("FINADivingWorldCup2021_Men10m_final_r1", 0, 5, 489, "107B", 0),
+    ("FINADivingWorldCup2021_Men10m_final_r1", 1, 5, 2210, "107b", 0),
+    ("FINADivingWorldCup2021_Men10m_final_r1", 2, 5, 14425, "107B", 0),
+    ("FINADivingWorldCup2021_Men10m_final_r1", 5, 5, 30112, "107B", 4),
+    ("01", 3, 8, 19758, "107B", 0),
+]
+
+
+def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
+    from curation import sample_sources as ss
+
+    frames_root = root / "FINADiving_MTL_256s"
+    fine, coarse, aqa = {}, {}, {}
+    for source, inst, digits, first, action, mismatch in DIVES:
+        runs = [(1, int(rng.integers(5, 8))), (7, int(rng.integers(10, 15))), (13, int(rng.integers(5, 8)))]
+        labels = np.concatenate([np.full(n, lab, dtype=np.int64) for lab, n in runs])
+        n = len(labels) + mismatch
+        ss.write_image_folder(frames_root / source / str(inst), list(range(first, first + n)), "finediving",
+                      digits=digits, ext="jpg", color=ss.write_color(rng))
+        judges = np.round(rng.uniform(5.0, 9.5, size=7) * 2) / 2
+        score = float(np.round(np.sort(judges)[2:5].sum() * 3.3, 2))
+        transits = np.cumsum([n for _, n in runs])[:-1]
+        key = (source, inst)
+        fine[key] = {"action_type": action, "dive_score": np.float64(score), "frames_labels": labels,
+                     "steps_transit_frames": transits, "sub-action_types": {1: "Forward", 7: "3.5 Soms.Pike"}}
+        coarse[key] = {"action_type": action, "dive_score": score, "difficulty": np.float64(3.3),
+                       "judge_scores": judges, "start_frame": first, "end_frame": first + n - 1}
+        aqa[key] = [action, score, 3.3, transits, labels]
+    ann = root / "Annotations"
+    ss.write_pickle(ann / "FineDiving_fine-grained_annotation.pkl", fine)
+    ss.write_pickle(ann / "FineDiving_coarse_annotation.pkl", coarse)
+    ss.write_pickle(ann / "fine-grained_annotation_aqa.pkl", aqa)
+    ss.write_pickle(ann / "Sub_action_Types_Table.pkl", SUB_ACTIONS)  # "Entry" (13) is only in the table
+    keys = sorted(fine)
+    ss.write_pickle(ann / "train_split.pkl", keys[::2])
+    ss.write_pickle(ann / "test_split.pkl", keys[1::2])

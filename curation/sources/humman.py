@@ -19,6 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from curation.sources.base import (
     ON_BAD_MEDIA,
     BaseAdapter,
@@ -32,6 +34,7 @@ from curation.sources.base import (
     positive,
     probe_videos,
 )
+from schemas.io import write_json
 
 SEQ_RE = re.compile(r"^p(\d{6})_a(\d{6})$")
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov")
@@ -63,6 +66,44 @@ class HuMManAdapter(BaseAdapter):
     """Parses HuMMan Recon and Point releases."""
 
     name = "humman"
+    dataset_name = "HuMMan"
+    aliases = ('humann',)
+    title = 'HuMMan'
+    licence = 'S-Lab License 1.0 (non-commercial use only)'
+    link = 'https://github.com/caizhongang/humman_toolbox/blob/main/LICENSE'
+    note = 'Clips may be used for non-commercial research only.'
+    citation = """@inproceedings{cai2022humman,
+  title     = {{HuMMan}: Multi-Modal {4D} Human Dataset for Versatile Sensing and Modeling},
+  author    = {Cai, Zhongang and Ren, Daxuan and Zeng, Ailing and Lin, Zhengyu and Yu, Tao and Wang, Wenjia and
+               Fan, Xiangyu and Gao, Yang and Yu, Yifan and Pan, Liang and Hong, Fangzhou and Zhang, Mingyuan and
+               Loy, Chen Change and Yang, Lei and Liu, Ziwei},
+  booktitle = {European Conference on Computer Vision (ECCV)},
+  year      = {2022}
+}"""
+    SAMPLE_OPTIONS = {'root': 'humman',
+     'action_names': {'a000001': 'squat', 'a000002': 'lunge'},
+     'fps_recon': 5,
+     'fps_point': 30,
+     'on_bad_media': 'skip'}
+    SAMPLE_ACTIONS = [{'key': 'fitness_0',
+      'name': 'squat',
+      'description': 'A bodyweight squat (SYNTHETIC sample).',
+      'domain': 'fitness',
+      'split': 'easy',
+      'source': 'humman',
+      'select': {'action': 'squat', 'view': 'kinect_000', 'subset': 'recon'},
+      'trim': {'by': 'clip'},
+      'pairs': {'count': 2, 'strategy': 'random'}},
+     {'key': 'fitness_1',
+      'name': 'lunge',
+      'description': 'A forward lunge (SYNTHETIC sample).',
+      'domain': 'fitness',
+      'split': 'medium',
+      'source': 'humman',
+      'select': {'action': 'a000002', 'view': 'kinect_000', 'subset': 'point'},
+      'trim': {'by': 'clip'},
+      'fps': 15,
+      'pairs': {'count': 2, 'strategy': 'random'}}]
     OPTIONS = {
         "action_names": Option(dict, {}, "action id -> name, e.g. {a000001: squat}", _is_action_names),
         "fps_recon": Option(float, 5.0, "frame rate of Recon image folders", positive),
@@ -76,6 +117,11 @@ class HuMManAdapter(BaseAdapter):
         "subset": lambda c, v: c.meta.get("subset") == norm(v),
         "participant": lambda c, v: c.participant == _person_key(v),
     }
+
+    @staticmethod
+    def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
         names = {_action_key(k): v for k, v in opts["action_names"].items()}
@@ -158,3 +204,29 @@ def _find_sequences(root: Path) -> list[Path]:
     for level in (root, *sorted(p for p in root.iterdir() if p.is_dir() and not SEQ_RE.match(p.name))):
         found.extend(p for p in sorted(level.iterdir()) if p.is_dir() and SEQ_RE.match(p.name))
     return found
+
+
+# ------------------------------------------------------------------- SYNTHETIC sample tree
+
+def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
+    from curation import sample_sources as ss
+
+    recon = root / "humman_release_v1.0_recon"
+    for p in (1, 2, 3, 4):
+        seq = recon / f"p{p:06d}_a000001"
+        n = int(rng.integers(16, 23))
+        ids = [6 * i for i in range(n)]
+        if p == 4:  # a dropped file: the folder has a gap and must be skipped
+            del ids[5]
+        ss.write_image_folder(seq / "kinect_color" / "kinect_000", ids, "humman", digits=6, ext="png", color=ss.write_color(rng))
+        write_json(seq / "cameras.json", {"kinect_color_000": {"K": np.eye(3).tolist(), "R": np.eye(3).tolist(),
+                                                               "T": [0.0, 0.0, 0.0]}})
+    point = root / "humman_release_v1.0_point"
+    for p in (11, 12, 13):
+        seq = point / f"p{p:06d}_a000002"
+        ss.write_video(seq / "kinect_color" / "kinect_000.mp4", int(rng.integers(28, 37)), "humman", color=ss.write_color(rng))
+        write_json(seq / "cameras.json", {"kinect_color_000": {"K": np.eye(3).tolist()}})
+    # the toolbox's video_splitter output next to one mp4 (ffmpeg numbering from 1): same media, skipped
+    ss.write_image_folder(point / "p000011_a000002" / "kinect_color" / "kinect_000", [1, 2, 3], "humman",
+                  digits=6, ext="png")

@@ -25,6 +25,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from curation.sources.base import (
     ON_BAD_MEDIA,
     BaseAdapter,
@@ -37,6 +39,7 @@ from curation.sources.base import (
     probe_videos,
 )
 from schemas.errors import ToolkitError
+from schemas.io import atomic_write
 
 SKILL_RANK = {"N": 0, "I": 1, "E": 2}
 SKILL_NAME = {"N": "novice", "I": "intermediate", "E": "expert"}
@@ -59,6 +62,41 @@ class JigsawsAdapter(BaseAdapter):
     """Parses the JIGSAWS task folders (meta file, videos, transcriptions)."""
 
     name = "jigsaws"
+    dataset_name = "JIGSAWS"
+    aliases = ()
+    title = 'JIGSAWS'
+    licence = 'JIGSAWS terms (non-commercial research use; access by registration)'
+    link = 'https://cirl.lcsr.jhu.edu/research/hmm/datasets/jigsaws_release/'
+    note = ''
+    citation = """@inproceedings{gao2014jigsaws,
+  title     = {{JHU-ISI} Gesture and Skill Assessment Working Set ({JIGSAWS}): A Surgical Activity Dataset for
+               Human Motion Modeling},
+  author    = {Gao, Yixin and Vedula, S. Swaroop and Reiley, Carol E. and Ahmidi, Narges and Varadarajan,
+               Balakrishnan and Lin, Henry C. and Tao, Lingling and Zappella, Luca and B{\\'e}jar, Benjam{\\'i}n and
+               Yuh, David D. and Chen, Chi Chiung Grace and Vidal, Ren{\\'e} and Khudanpur, Sanjeev and
+               Hager, Gregory D.},
+  booktitle = {MICCAI Workshop: Modeling and Monitoring of Computer Assisted Interventions (M2CAI)},
+  year      = {2014}
+}"""
+    SAMPLE_OPTIONS = {'root': 'jigsaws', 'transcription_base': 1}
+    SAMPLE_ACTIONS = [{'key': 'surgery_0',
+      'name': 'suturing',
+      'description': 'Suturing, left endoscope (SYNTHETIC sample).',
+      'domain': 'surgery',
+      'split': 'hard',
+      'source': 'jigsaws',
+      'select': {'task': 'Suturing', 'capture': 'capture1'},
+      'trim': {'by': 'clip'},
+      'pairs': {'count': 2, 'strategy': 'score_gap'}},
+     {'key': 'surgery_1',
+      'name': 'knot tying',
+      'description': 'Knot tying from the first reach to the last drop (SYNTHETIC sample).',
+      'domain': 'surgery',
+      'split': 'hard',
+      'source': 'jigsaws',
+      'select': {'task': 'Knot_Tying', 'capture': 'capture1'},
+      'trim': {'by': 'subactions', 'first': 'G1', 'last': 'G11'},
+      'pairs': {'count': 2, 'strategy': 'skill_contrast'}}]
     OPTIONS = {
         "fps": Option(float, 30.0, "declared frame rate of the videos and transcriptions", positive),
         "transcription_base": Option(int, 1, "frame number of the first video frame in transcriptions (0 or 1)",
@@ -75,6 +113,11 @@ class JigsawsAdapter(BaseAdapter):
             norm(v), norm(SKILL_NAME.get(str(v).upper(), v))),
         "participant": lambda c, v: c.participant == str(v),
     }
+
+    @staticmethod
+    def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
         metas = _find_meta_files(root)
@@ -247,3 +290,61 @@ def _find_transcription(dirs: list[Path], trial: str) -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+# ------------------------------------------------------------------- SYNTHETIC sample tree
+
+SUTURING = [("B", "N", 13), ("C", "I", 22), ("D", "E", 27), ("H", "N", 10)]
+KNOT = [("B", "N", 12), ("E", "E", 25), ("G", "I", 18)]
+
+
+def _meta_line(trial: str, level: str, grs: int, rng: np.random.Generator) -> str:
+    items = "\t".join(str(int(x)) for x in rng.integers(1, 6, size=6))
+    return f"{trial}\t\t{level}\t{grs}\t\t{items}\n"  # the real file's empty columns
+
+
+def _transcription(n: int, gestures: list[str], rng: np.random.Generator, *, overrun: bool = False) -> str:
+    """``start end Gk`` lines, 1-based inclusive, first start > 1; ``overrun`` ends past the video."""
+    cuts = np.sort(rng.choice(np.arange(6, n - 6), size=len(gestures) - 1, replace=False))
+    start, lines = int(rng.integers(2, 5)), []
+    ends = [int(c) for c in cuts] + [n + 2 if overrun else n - int(rng.integers(1, 4))]
+    for g, end in zip(gestures, ends):
+        lines.append(f"{start} {end} {g}")
+        start = end + 1
+    return "\n".join(lines) + "\n"
+
+
+def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
+    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
+    from curation import sample_sources as ss
+
+    # Suturing: the <Task>/{video,transcriptions,kinematics} layout
+    task = root / "Suturing"
+    meta = ""
+    for k, (s, level, grs) in enumerate(SUTURING):
+        trial = f"Suturing_{s}001"
+        meta += _meta_line(trial, level, grs, rng)
+        n = int(rng.integers(36, 45))
+        big = k == 0
+        ss.write_video(task / "video" / f"{trial}_capture1.avi", n, "jigsaws", color=ss.write_color(rng),
+               size=(320, 240) if big else (ss.W, ss.H), codec="mjpeg")
+        if big:
+            ss.write_video(task / "video" / f"{trial}_capture2.avi", n, "jigsaws", color=ss.write_color(rng), codec="mjpeg")
+            kin = rng.normal(size=(n, 76))
+            atomic_write(task / "kinematics" / "AllGestures" / f"{trial}.txt",
+                         "\n".join("     ".join(f"{v:.6e}" for v in row) for row in kin) + "\n")
+        atomic_write(task / "transcriptions" / f"{trial}.txt",
+                     _transcription(n, ["G1", "G2", "G3", "G6", "G11"], rng, overrun=k == 1))
+    meta += _meta_line("Suturing_H002", "N", 11, rng)  # listed, but there is no video (as in the real data)
+    atomic_write(task / "meta_file_Suturing.txt", meta)
+    # Knot_Tying: the <Task>_video/video + <Task>_kinematic/transcriptions mirror layout
+    meta = ""
+    for s, level, grs in KNOT:
+        trial = f"Knot_Tying_{s}001"
+        meta += _meta_line(trial, level, grs, rng)
+        n = int(rng.integers(36, 45))
+        ss.write_video(root / "Knot_Tying_video" / "video" / f"{trial}_capture1.avi", n, "jigsaws", color=ss.write_color(rng),
+               codec="mjpeg")
+        atomic_write(root / "Knot_Tying_kinematic" / "transcriptions" / f"{trial}.txt",
+                     _transcription(n, ["G1", "G12", "G13", "G14", "G15", "G11"], rng))
+    atomic_write(root / "Knot_Tying_kinematic" / "meta_file_Knot_Tying.txt", meta)

@@ -59,7 +59,7 @@ def test_missing_root(tree, tmp_path):
 
 def test_unknown_source(tree, tmp_path):
     cfg = edit_config(tree, lambda d: action(d, "surgery_0").update(source="kinetics"))
-    run_bad(cfg, tmp_path / "out", "config.yaml", "$.actions[4].source")
+    run_bad(cfg, tmp_path / "out", "config.yaml", "actions[4].source: unknown source 'kinetics'")
 
 
 def test_select_matching_nothing(tree, tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curation import media, sample_sources
+from curation import media
 from curation.sample_sources import write_sample_sources
 from curation.sources import get_adapter
 from curation.synthetic import read_barcode
@@ -80,7 +80,9 @@ def test_rerun_keeps_files_and_interruption_leaves_no_half_tree(tmp_path, monkey
         (root / "partial.txt").write_text("half")
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(sample_sources.WRITERS, "finediving", boom)
+    from curation.sources.finediving import FineDivingAdapter
+
+    monkeypatch.setattr(FineDivingAdapter, "write_sample_tree", staticmethod(boom))
     with pytest.raises(KeyboardInterrupt):
         write_sample_sources(out)
     assert sorted(p.name for p in out.iterdir()) == ["egoexo4d", "humman"]  # no .tmp, no config, no stamp
