@@ -251,6 +251,9 @@ def score_open(data: EvalData, preds: Predictions, judge: Judge, *, progress: bo
     metrics["unknown_samples"] = preds.unknown_samples
     usage = getattr(getattr(judge, "client", None), "usage", None)
     metrics["usage"] = usage.as_dict() if usage is not None else None
+    client = getattr(judge, "client", None)
+    if hasattr(client, "endpoint_report"):
+        metrics["llm_endpoint"] = client.endpoint_report()  # structured-output mode and model the server reported
     metrics["protocol"] = PROTOCOL
     metrics["inputs"] = inputs_block(data, preds.path, preds.sha256, predictions_layout=preds.layout)
     return OpenResults(items=items, matching=[s.log for s in samples], metrics=metrics)

@@ -623,7 +623,8 @@ class LLMClient:
             except ValueError as e:
                 problem = str(e)
                 nxt = self._next_mode(mode)
-                if cfg.structured_output == "auto" and nxt and not confirmed:
+                not_json = problem.startswith("not valid JSON") or problem.startswith("$: the answer must be")
+                if cfg.structured_output == "auto" and nxt and not confirmed and (mode == "json_schema" or not_json):
                     # HTTP 200 but not what response_format asked for: the server ignored it
                     self._set_mode(req.model, nxt, False, f"answer in {mode} mode did not follow the schema "
                                                           f"({problem})")
@@ -642,6 +643,8 @@ class LLMClient:
             if not confirmed:
                 self._set_mode(req.model, mode, True)
                 confirmed = True
+            with self._lock:  # a fixed mode is recorded too (usage.json, results)
+                self._modes.setdefault(self._mode_key(req.model), (mode, True))
             if reply.model:
                 with self._lock:
                     self.reported_models[req.model] = reply.model
