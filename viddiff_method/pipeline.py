@@ -29,18 +29,24 @@ import numpy as np
 
 from curation import media
 from schemas import check
-from schemas.dataset_dir import DatasetDir, diff_key_order, load_dataset, row_open_prediction_budget, sha256_file
+from schemas.dataset_dir import (
+    DatasetDir,
+    diff_key_order,
+    load_dataset,
+    row_open_prediction_budget,
+    sha256_file,
+)
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
 from viddiff_method import localizer as loc
 from viddiff_method.backends.clip import ClipBackend
-from viddiff_method.backends.llm import LLMError, default_cache_dir
 from viddiff_method.backends.clip_cache import ClipCache
+from viddiff_method.backends.llm import LLMError, default_cache_dir
+from viddiff_method.backends.usage import with_cumulative
 from viddiff_method.baselines import LMMBaseline, PositionPrior, random_frames
 from viddiff_method.config import RunConfig
 from viddiff_method.differencer import Differencer, DiffQuery, resize_max_side
 from viddiff_method.embed import FrameEmbedder, VideoRef
-from viddiff_method.backends.usage import with_cumulative
 from viddiff_method.llm_calls import make_client
 from viddiff_method.proposer import Proposal, Proposer, seed_for
 

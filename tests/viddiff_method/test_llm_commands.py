@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from curation.cli import main as curate
 from schemas.io import read_json
 from tests.curation.test_taxonomy import STAGES_ANSWER, diffs_answer
-from tests.eval.test_open import PREDS, _oracle_match, _oracle_opposite, _rows
 from tests.eval.fixtures import write_dataset
+from tests.eval.test_open import PREDS, _oracle_match, _oracle_opposite, _rows
 from tests.helpers.openai_server import FakeOpenAI, write_llm_config
 from tests.viddiff_method.shapes import STAGES_ANSWER as SHAPE_STAGES
 from tests.viddiff_method.shapes import links_answer, make_shapes_dataset, oracle_reply, toy_clip_config
@@ -133,8 +133,8 @@ def test_rerunning_the_same_taxonomy_propose_makes_no_call(tiny_dataset, tmp_pat
 def test_server_echo_of_the_key_never_reaches_the_screen_or_files(shapes, tmp_path):
     secret = "sk-proj-" + "Zx9" * 10
     with FakeOpenAI() as srv:
-        srv.add("Split the action into", ("status", 400, "Incorrect API key provided: {authorization}. You can "
-                                                       "find your API key at https://example.invalid/keys."))
+        msg = "Incorrect API key provided: {authorization}. You can find your API key at https://example.invalid/k."
+        srv.add("Split the action into", ("status", 400, msg))
         cfg = run_config(tmp_path / "run.yaml", srv)
         res = invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", tmp_path / "r", "--config", cfg,
                      "--no-progress", ok=False, env={"OPENAI_API_KEY": secret})

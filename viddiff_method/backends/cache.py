@@ -80,11 +80,12 @@ class SQLiteCache:
             return None
         try:
             answer = json.loads(row[0])
-            if not isinstance(answer, dict):
-                raise ValueError("not a JSON object")
+            problem = None if isinstance(answer, dict) else "not a JSON object"
         except (ValueError, TypeError) as e:
+            problem = str(e)[:80]
+        if problem is not None:
             log.warning("%s: %s: corrupt cached answer ignored and removed (%s); it will be asked again",
-                        self.path, key[:16], str(e)[:80])
+                        self.path, key[:16], problem)
             self._conn().execute("DELETE FROM answers WHERE key = ?", (key,))
             return None
         return answer

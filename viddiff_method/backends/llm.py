@@ -310,7 +310,7 @@ def _schema_instruction(schema: dict[str, Any]) -> str:
 def parse_json_answer(content: str) -> Any:
     """Parse a model's JSON answer, tolerating code fences and prose around one JSON object."""
     text = (content or "").strip()
-    fence = re.match(r"^```(?:json|JSON)?\s*(.*?)\s*```$", text, re.S)
+    fence = re.match(r"^```(?:json|JSON)?\s*(.*?)\s*```$", text, re.DOTALL)
     if fence:
         text = fence.group(1)
     try:
@@ -346,12 +346,12 @@ def schema_errors(schema: dict[str, Any], obj: Any) -> list[str]:
     return out
 
 
-_IMAGE_RE = re.compile(r"image|vision|mmproj|multimodal|multi-modal|can only concatenate str \(not \"list\"\)", re.I)
+_IMAGE_RE = re.compile(r"image|vision|mmproj|multimodal|multi-modal|can only concatenate str \(not \"list\"\)", re.IGNORECASE)
 _MODEL_RE = re.compile(r"\bmodel\b[^.]{0,80}\b(not found|does not exist|unknown|not served|not available|not loaded)"
-                       r"|unknown model|no such model|model_not_found", re.I)
+                       r"|unknown model|no such model|model_not_found", re.IGNORECASE)
 _FORMAT_RE = re.compile(r"response_format|json_schema|json schema|structured output|validation error|"
                         r"unsupported (field|parameter|value)|extra (fields|inputs) not permitted|"
-                        r"unrecognized request argument", re.I)
+                        r"unrecognized request argument", re.IGNORECASE)
 _HINTS = {
     "image": "this endpoint does not accept images: serve a vision model (llama.cpp: pass --mmproj) or use a "
              "text-only method",
@@ -623,7 +623,7 @@ class LLMClient:
             except ValueError as e:
                 problem = str(e)
                 nxt = self._next_mode(mode)
-                not_json = problem.startswith("not valid JSON") or problem.startswith("$: the answer must be")
+                not_json = problem.startswith(("not valid JSON", "$: the answer must be"))
                 if cfg.structured_output == "auto" and nxt and not confirmed and (mode == "json_schema" or not_json):
                     # HTTP 200 but not what response_format asked for: the server ignored it
                     self._set_mode(req.model, nxt, False, f"answer in {mode} mode did not follow the schema "

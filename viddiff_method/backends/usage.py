@@ -4,8 +4,8 @@ Kept apart from the client so reports (``viddiff run``, ``curate taxonomy``) can
 """
 from __future__ import annotations
 
-import threading
 import os
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 

@@ -18,8 +18,14 @@ from PIL import Image
 
 from tests.helpers.openai_server import FakeOpenAI
 from viddiff_method.backends.cache import SQLiteCache
-from viddiff_method.backends.llm import (BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest,
-                                         load_llm_config)
+from viddiff_method.backends.llm import (
+    BudgetExceeded,
+    LLMClient,
+    LLMConfig,
+    LLMError,
+    LLMRequest,
+    load_llm_config,
+)
 
 SCHEMA = {"type": "object", "required": ["answer"], "additionalProperties": False,
           "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}}}

@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 
 from schemas.errors import ToolkitError
-from tests.helpers.openai_server import (LLAMA_CPP_PYTHON_IMAGE_500, LLAMA_SERVER_IMAGE_500, PROSE_ANSWER,
-                                         FakeOpenAI)
+from tests.helpers.openai_server import (
+    LLAMA_CPP_PYTHON_IMAGE_500,
+    LLAMA_SERVER_IMAGE_500,
+    PROSE_ANSWER,
+    FakeOpenAI,
+)
 from viddiff_method.backends.cache import SQLiteCache
 from viddiff_method.backends.llm import LLMClient, LLMConfig, LLMError, LLMRequest, load_llm_config
 
