@@ -97,7 +97,9 @@ def closed_differences(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- the run
 
 #: Settings that change how a run is executed but not what it computes; a resumed run may change them.
-EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices", "timeout_s"),
+EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices", "timeout_s",
+                          "max_retries", "backoff_initial_s", "backoff_max_s", "max_tokens_retry",
+                          "structured_output", "json_object_schema", "strict_schema"),
                   "clip": ("device", "batch_size")}
 
 
