@@ -242,3 +242,14 @@ def test_one_config_file_for_every_command(tmp_path):
     assert c.models == {"proposer": "p-model", "lmm": "l-model"} and c.max_tokens == 64
     assert c.structured_output == "auto"
 
+
+
+@pytest.mark.parametrize("llm,key", [({"temperature": 1000}, "llm.temperature"), ({"max_tokens": -5}, "llm.max_tokens"),
+                                     ({"max_concurrency": -3}, "llm.max_concurrency"),
+                                     ({"timeout_s": -1}, "llm.timeout_s"), ({"prices": {"m": 5}}, "llm.prices.m")])
+def test_run_config_llm_section_uses_the_same_checks(llm, key):
+    from viddiff_method.config import RunConfig
+
+    with pytest.raises(ToolkitError) as ei:
+        RunConfig.from_dict({"llm": llm}, file="run.yaml")
+    assert str(ei.value).startswith(f"run.yaml: {key}: ")
