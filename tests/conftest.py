@@ -35,7 +35,7 @@ def tiny_dataset(tiny_dataset_template, tmp_path) -> Path:
 
 # The LLM cache every command shares lives in the user's cache folder; tests must never touch it. A
 # session-wide folder covers subprocesses, and every test gets its own (so no test sees another's answers).
-import tempfile  # noqa: E402
+import tempfile
 
 os.environ["VIDDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="viddiff-test-cache-")
 
