@@ -41,6 +41,18 @@ CREATE TABLE IF NOT EXISTS endpoint_modes (
 BUSY_TIMEOUT_S = 30.0
 
 
+def sqlite_reason(e: sqlite3.Error) -> str:
+    """SQLite's message, with the likely cause when it only says "disk I/O error" (SQLite hides errno)."""
+    text = str(e)
+    if "disk i/o error" in text.lower() or "disk is full" in text.lower():
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        text += (" (a file-size limit is set: ulimit -f)" if soft != resource.RLIM_INFINITY
+                 else " (is the disk full or read-only?)")
+    return text
+
+
 class SQLiteCache:
     """``get(key) -> dict | None`` and ``put(key, answer, ...)`` over one SQLite file."""
 
@@ -51,7 +63,7 @@ class SQLiteCache:
         try:
             self._conn().executescript(_SCHEMA)
         except sqlite3.DatabaseError as e:
-            raise ToolkitError(f"cannot open LLM cache: {e}", file=str(self.path)) from None
+            raise ToolkitError(f"cannot open LLM cache: {sqlite_reason(e)}", file=str(self.path)) from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -62,7 +74,7 @@ class SQLiteCache:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as e:
-                raise ToolkitError(f"cannot open LLM cache: {e}", file=str(self.path)) from None
+                raise ToolkitError(f"cannot open LLM cache: {sqlite_reason(e)}", file=str(self.path)) from None
             self._local.conn = conn
         return conn
 
