@@ -28,6 +28,7 @@ import yaml
 from PIL import Image
 
 from curation import media
+from curation.sample_taxonomies import write_sample_taxonomies
 from curation.synthetic import render_frame
 from schemas import check
 from schemas.io import atomic_write, write_json
@@ -335,6 +336,7 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     stamp = {"generator": GENERATOR_VERSION, "seed": seed}
     config_path = out / "config.yaml"
     done = out / STAMP
+    write_sample_taxonomies(out / "taxonomies", sample_config())  # one per action, for annotation rounds
     if (not force and done.is_file() and json.loads(done.read_text()) == stamp and config_path.is_file()
             and all((out / name).is_dir() for name in WRITERS)):
         return config_path

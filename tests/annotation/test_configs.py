@@ -9,8 +9,8 @@ from annotation.composite import aligned_indices, make_composite
 from annotation.configs import RULE, label_config
 from annotation.frames import index_to_ls, ls_to_index, ls_to_span, span_to_ls
 from annotation.results import config_items
-from annotation.taxonomy import load_action_taxonomy
 from annotation.tasks import task_data
+from annotation.taxonomy import load_action_taxonomy
 from curation import media
 from curation.synthetic import read_barcode
 from schemas.dataset_dir import load_dataset
