@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -101,15 +102,34 @@ def annotation_authors(annotation: dict[str, Any]) -> tuple[str, str | None]:
     """``(annotator, created_by)`` of an exported annotation.
 
     The labels belong to the user who last changed them: Label Studio lets a second user open someone
-    else's annotation and press *Update*, which keeps ``completed_by`` (the creator) and sets ``updated_by``.
-    ``created_by`` is the creator when that is someone else (kept in ``labels.jsonl`` as history), else None.
+    else's annotation and press *Update*, which keeps ``completed_by`` (the creator), sets ``updated_by``
+    and moves ``updated_at`` on. An annotation created through the API *for* a user (``completed_by``) gets
+    the caller as ``updated_by`` at the same instant: that is no change, so it stays the creator's. The
+    rule: ``updated_by`` when it differs from ``completed_by`` and ``updated_at`` is more than
+    :data:`CHANGED_AFTER_S` after ``created_at``; else ``completed_by``. ``created_by`` is the creator when
+    someone else changed it later (kept in ``labels.jsonl`` as history), else None.
     """
     creator = annotator_name(annotation.get("completed_by"))
     updater = annotation.get("updated_by")
     if updater in (None, "") or (isinstance(updater, dict) and not updater):
         return creator, None
     last = annotator_name(updater)
-    return last, (creator if creator != last else None)
+    if last == creator or not _changed_later(annotation):
+        return creator, None
+    return last, creator
+
+
+CHANGED_AFTER_S = 1.0
+
+
+def _changed_later(annotation: dict[str, Any]) -> bool:
+    """True when ``updated_at`` is more than :data:`CHANGED_AFTER_S` after ``created_at`` (both ISO 8601)."""
+    try:
+        created = datetime.fromisoformat(str(annotation["created_at"]).replace("Z", "+00:00"))
+        updated = datetime.fromisoformat(str(annotation["updated_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return False
+    return (updated - created).total_seconds() > CHANGED_AFTER_S
 
 
 def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[str, Any], *,

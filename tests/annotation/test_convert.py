@@ -204,13 +204,17 @@ def test_missing_items_are_judged_per_annotation(ds, tmp_path):
 
 
 def test_labels_belong_to_the_user_who_last_changed_the_annotation(ds, tmp_path):
-    # user 3 opened user 2's annotation and pressed Update: Label Studio keeps completed_by 2, updated_by 3
-    key = "fitness_0_0"
+    # user 3 opened user 2's annotation and pressed Update a minute later: Label Studio keeps completed_by 2,
+    # sets updated_by 3. An annotation the admin (user 1) created through the API for user 4 has updated_by 1
+    # at the same instant: it stays user 4's.
     result = [choice("0", "b"), choice("1", "b"), choice("2", "c")]
-    export = [export_task(1, _data(ds, key), [{"completed_by": 2, "updated_by": 3, "result": result}])]
+    export = [export_task(1, _data(ds, "fitness_0_0"), [{"completed_by": 2, "updated_by": 3, "result": result,
+                                                         "updated_at": "2026-11-26T04:10:02.000000Z"}]),
+              export_task(2, _data(ds, "fitness_0_1"), [{"completed_by": 4, "updated_by": 1, "result": result}])]
     convert_file(_write(tmp_path, export), ds.root, "differences")
     labels = [json.loads(x) for x in (ds.root / "annotation/differences/labels.jsonl").read_text().splitlines()]
-    assert {(r["annotator"], r.get("created_by")) for r in labels} == {("user:3", "user:2")}
+    assert {(r["sample_key"], r["annotator"], r.get("created_by")) for r in labels} == {
+        ("fitness_0_0", "user:3", "user:2"), ("fitness_0_1", "user:4", None)}
     assert "last changed" in load_dataset(ds.root).meta["annotation"]["resolution_rule"]
 
 
