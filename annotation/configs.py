@@ -28,7 +28,8 @@ TIMESTAMP_RULE = ("Mark each keypoint (key:...) on both videos as a single frame
                   "number into the player's frame box (or step to it), then click THAT FRAME'S CELL in the "
                   "timeline row, not the playhead (near the end of a clip the playhead is drawn over the wrong "
                   "frame). Drag a stage:... label over the frames the stage spans. The frame-step buttons move "
-                  "10 frames by default: open Settings (gear icon above the editor) and set 'Video hop size' to 1.")
+                  "10 frames by default: open the editor's settings (the sliders icon next to Undo/Redo at the bottom), "
+                  "tab Video, and set 'Video hop size' to 1.")
 VIDEO_CONTROLS = {"a": ("video_a", "tl_a"), "b": ("video_b", "tl_b")}
 COMPOSITE = "video_ab"
 KEY_PREFIX, STAGE_PREFIX = "key:", "stage:"

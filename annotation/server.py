@@ -261,6 +261,7 @@ def _serve(server: LabelStudioServer, echo) -> None:
         echo(f"export LABEL_STUDIO_URL={server.url}")
         echo(f"export LABEL_STUDIO_API_KEY={server.api_key}")
         echo(f"export LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={server.media_root}")
+        echo(f"annotators create their own login at {server.url}/user/signup/ (then log in at {server.url})")
         echo("press Ctrl-C (or send SIGTERM) to stop")
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(0.5)

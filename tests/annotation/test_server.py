@@ -267,9 +267,8 @@ def test_push_of_a_dataset_skips_actions_with_nothing_to_mark(ls, served_dataset
 
 
 def test_label_studio_errors_are_one_line_without_headers_or_token(ls, ls_env):
-    with pytest.raises(ToolkitError) as ei:
-        with api_errors("read the project", key="p"):
-            ls.projects.get(id=987654321)
+    with pytest.raises(ToolkitError) as ei, api_errors("read the project", key="p"):
+        ls.projects.get(id=987654321)
     msg = str(ei.value)
     assert "HTTP 404" in msg and "\n" not in msg and "headers" not in msg.lower()
     assert ls_env["api_key"] not in msg
