@@ -50,9 +50,9 @@ def video_scale(width: int, height: int) -> float:
 def _style(scale: float) -> list[str]:
     if scale <= 1.0:
         return []
-    return ["  <Style>.viddiff-pair .lsf-video__main { overflow: hidden; } "
-            ".viddiff-pair .lsf-video-canvas__view canvas { transform: scale(%.3f); transform-origin: center; }"
-            "</Style>" % scale]
+    return [("  <Style>.viddiff-pair .lsf-video__main { overflow: hidden; } "
+             f".viddiff-pair .lsf-video-canvas__view canvas {{ transform: scale({scale:.3f}); "
+             "transform-origin: center; }</Style>")]
 
 
 # Keeps the pair (sample key, both videos) in view while the questions below scroll.
@@ -73,8 +73,8 @@ def _video_column(side: str, with_timeline: bool, labels: list[tuple[str, str]])
     out = [
         '    <View style="flex: 1; min-width: 0;">',
         f'      <Header value="Video {side.upper()} ($n_frames_{side} frames, $fps_{side} fps)" size="5"/>',
-        f'      <Video name="{name}" value="${name}" frameRate="$fps_{side}" height="{PLAYER_HEIGHT}" '
-        'timelineHeight="90"/>',
+        (f'      <Video name="{name}" value="${name}" frameRate="$fps_{side}" height="{PLAYER_HEIGHT}" '
+         'timelineHeight="90"/>'),
     ]
     if with_timeline:
         out.append(f'      <TimelineLabels name="{tl}" toName="{name}">')
@@ -94,8 +94,8 @@ def _videos(with_timeline: bool, labels: list[tuple[str, str]], composite: bool,
            "    </View>", "  </View>"]
     if composite:
         out += ['  <View className="viddiff-composite">',
-                '    <Header value="A | B side by side, time-aligned; captions give each video\'s frame number '
-                '(counted from 1, like the player) and time" size="6"/>',
+                ('    <Header value="A | B side by side, time-aligned; captions give each video\'s frame number '
+                 '(counted from 1, like the player) and time" size="6"/>'),
                 f'    <Video name="{COMPOSITE}" value="${COMPOSITE}" frameRate="$fps_ab" height="{PLAYER_HEIGHT}"/>',
                 "  </View>"]
     return out
