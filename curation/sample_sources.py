@@ -336,7 +336,6 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     stamp = {"generator": GENERATOR_VERSION, "seed": seed}
     config_path = out / "config.yaml"
     done = out / STAMP
-    write_sample_taxonomies(out / "taxonomies", sample_config())  # one per action, for annotation rounds
     if (not force and done.is_file() and json.loads(done.read_text()) == stamp and config_path.is_file()
             and all((out / name).is_dir() for name in WRITERS)):
         return config_path
@@ -360,5 +359,6 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     atomic_write(config_path, "# SYNTHETIC sample sources: see README.txt. Relative roots resolve against this folder.\n"
                  "# humman on_bad_media: skip leaves out the Recon folder with a gap (p000004) instead of stopping.\n"
                  + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
+    write_sample_taxonomies(out / "taxonomies", config)  # one per action, for annotation rounds
     write_json(done, stamp)
     return config_path

@@ -29,3 +29,11 @@ def test_every_sample_action_gets_a_valid_taxonomy_with_something_to_mark(tmp_pa
     before = {p: p.stat().st_mtime_ns for p in paths}
     write_sample_taxonomies(tmp_path, config)
     assert {p: p.stat().st_mtime_ns for p in paths} == before
+
+
+def test_curate_samples_writes_them_next_to_the_config(tmp_path):
+    from curation.sample_sources import write_sample_sources
+
+    write_sample_sources(tmp_path / "s")
+    assert sorted(p.stem for p in (tmp_path / "s" / "taxonomies").glob("*.json")) == sorted(
+        a["key"] for a in sample_config()["actions"])
