@@ -426,7 +426,8 @@ def pull(dataset: str | os.PathLike, kind: str | None = None, *, project: str | 
                                                                  download_all_tasks=True))
             tasks = parse_export(raw, f"project {p.id} export")
             if not any(a for t in tasks for a in t.get("annotations") or []):
-                reports.append(ConvertReport(k, f"none (project {p.id} has no annotations yet)", tasks=len(tasks)))
+                reports.append(ConvertReport(k, "", tasks=len(tasks),
+                                             note=f"{p.title} (project {p.id}): no annotations yet, nothing kept"))
                 continue  # an empty export is not kept
             name = export_name_for(raw, f"{action}-project{p.id}")  # by content: unchanged => not written again
             reports.append(convert_tasks(ds, k, tasks, raw=raw, export_name=name, configs={action: full.label_config},

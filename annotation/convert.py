@@ -64,9 +64,12 @@ class ConvertReport:
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rules: dict[str, int] = field(default_factory=dict)
+    note: str | None = None  # set instead of a conversion, e.g. for a project without annotations
 
     def summary(self) -> str:
         """One line for the CLI."""
+        if self.note:
+            return f"{self.kind}: {self.note}"
         return (f"{self.kind}: {self.annotated_tasks}/{self.tasks} tasks annotated, {self.annotations} annotations, "
                 f"{self.resolved} items resolved {dict(sorted(self.rules.items()))}, {len(self.unresolved)} unresolved, "
                 f"{len(self.problems)} problems; raw export kept as {self.export}")
