@@ -129,18 +129,17 @@ class _Plan:
     title: str
     folders: list[Path]
     composites: dict[str, Path] = field(default_factory=dict)
+    found: Any = None  # the project already on the server, if any
 
 
-def _ensure_project(ls, title: str, xml: str, *, force: bool, dataset_name: str):
-    """Find or create the project and set its label config (the change was checked by
-    :func:`_check_config_change`); returns ``(project, created, config_updated)``."""
-    project = find_project(ls, title)
+def _ensure_project(ls, title: str, xml: str, *, dataset_name: str, full=None):
+    """Create the project, or set the label config of ``full`` (the existing project, whose change was
+    checked by :func:`_check_config_change`); returns ``(project, created, config_updated)``."""
     with api_errors("create or update the project", key=title):
-        if project is None:
+        if full is None:
             p = ls.projects.create(title=title, label_config=xml,
                                    description=f"VidDiff toolkit project for dataset {dataset_name}")
             return ls.projects.get(id=p.id), True, False
-        full = ls.projects.get(id=project.id)
         if _norm_xml(full.label_config) == _norm_xml(xml):
             return full, False, False
         ls.projects.update(id=full.id, label_config=xml)
@@ -161,17 +160,19 @@ def _meaning(xml: str | None) -> tuple:
             tuple(a or b for a, b in _STATEMENT.findall(xml or "")))
 
 
-def _check_config_change(ls, title: str, xml: str, *, force: bool) -> None:
-    """Refuse (before anything is changed) a change of what an annotated project asks, unless ``force``."""
+def _check_config_change(ls, title: str, xml: str, *, force: bool):
+    """The existing project titled ``title`` (None if there is none); refuses (before anything is changed)
+    a change of what an annotated project asks, unless ``force``."""
     project = find_project(ls, title)
     if project is None:
-        return
+        return None
     with api_errors("read the project", key=title):
         full = ls.projects.get(id=project.id)
     if _meaning(full.label_config) != _meaning(xml) and (full.total_annotations_number or 0) > 0 and not force:
         raise ToolkitError(f"the label config of project {full.id} changed (taxonomy edited?) and it already has "
                            f"{full.total_annotations_number} annotations; pass --force to update it anyway",
                            key=title)
+    return full
 
 
 def _api_detail(e) -> str:
@@ -299,7 +300,7 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
                            + "; ".join(f"{r.action}: {r.skipped}" for r in skipped), file=str(ds.root))
     ls = ls or connect()
     for plan in plans:
-        _check_config_change(ls, plan.title, plan.xml, force=force)
+        plan.found = _check_config_change(ls, plan.title, plan.xml, force=force)
     if composite:
         from annotation.composite import make_composites
 
@@ -308,22 +309,22 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
     results = []
     for plan in plans:
         with api_errors(f"accept the push of {plan.action}", key=plan.title):
-            results.append(_push_one(ls, ds, kind, plan, root, run, version, settings, force, progress, tqdm))
+            results.append(_push_one(ls, ds, kind, plan, root, run, version, settings, progress, tqdm))
     _record_projects(ds, results)
     return results + skipped
 
 
-def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, version, settings, force, progress,
+def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, version, settings, progress,
               tqdm) -> PushResult:
     """The server side of one action's push (everything was checked by :func:`_plan`)."""
-    found = find_project(ls, plan.title)
+    found = plan.found
     updated = 0
     if found is not None and plan.composites:  # give old tasks the composite before the config shows it
         for folder in plan.folders:
             _ensure_storage(ls, found.id, folder, root)
         updated = _fill_composites(ls, ds, found.id, plan, root)
-    proj, created, config_updated = _ensure_project(ls, plan.title, plan.xml, force=force,
-                                                    dataset_name=ds.meta["name"])
+    proj, created, config_updated = _ensure_project(ls, plan.title, plan.xml, dataset_name=ds.meta["name"],
+                                                    full=found)
     res = PushResult(plan.action, kind, proj.id, plan.title, created, config_updated, tasks_updated=updated)
     for folder in plan.folders:
         _ensure_storage(ls, proj.id, folder, root)
