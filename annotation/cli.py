@@ -20,7 +20,7 @@ def annotate() -> None:
 @click.option("--media-root", default=".", show_default=True, type=click.Path(exists=True, file_okay=False),
               help="Folder Label Studio may serve videos from; datasets to push must be inside it.")
 def serve_cmd(data_dir: str, port: int, media_root: str) -> None:
-    """Start a local Label Studio on 127.0.0.1 (its own venv) until Ctrl-C."""
+    """Start a local Label Studio on 127.0.0.1 (its own venv) until Ctrl-C or SIGTERM."""
     from annotation.server import serve
 
     serve(data_dir, port=port, media_root=media_root, echo=click.echo)
@@ -38,13 +38,19 @@ def serve_cmd(data_dir: str, port: int, media_root: str) -> None:
 @click.option("--action", "actions", multiple=True, help="Only these actions (repeatable).")
 @click.option("--composite", is_flag=True, help="Also build and show a side-by-side A|B clip per pair.")
 @click.option("--force", is_flag=True, help="Update the label config even if the project has annotations.")
-def push_cmd(dataset, kind, project, run_dir, model_version, media_root, actions, composite, force) -> None:
+@click.option("--overlap", type=int, default=None,
+              help="Annotators per task in the overlap share (Label Studio's maximum_annotations).")
+@click.option("--review", type=float, default=None,
+              help="Share of tasks (0-1] that get --overlap annotators (default 2); e.g. 0.25.")
+def push_cmd(dataset, kind, project, run_dir, model_version, media_root, actions, composite, force, overlap,
+             review) -> None:
     """Create or find the projects of DATASET and import one task per new pair (idempotent)."""
     from annotation.client import push
 
     for r in push(dataset, kind, project=project, predictions=run_dir, model_version=model_version,
-                  media_root=media_root, force=force, composite=composite, actions=list(actions) or None):
-        click.echo(r.summary())
+                  media_root=media_root, force=force, composite=composite, actions=list(actions) or None,
+                  overlap=overlap, review=review):
+        click.echo(r.summary(), err=bool(r.skipped))
         for m in r.predictions_skipped[:10]:
             click.echo(f"  prediction skipped: {m}", err=True)
 
@@ -57,7 +63,9 @@ def _print_reports(reports) -> None:
         if len(rep.problems) > 20:
             click.echo(f"  ... {len(rep.problems) - 20} more in annotation/{rep.kind}/problems.json", err=True)
         for u in rep.unresolved[:10]:
-            click.echo(f"  unresolved: {u['sample_key']} {u.get('diff_key') or u.get('name')}: {u['values']}", err=True)
+            video = f" video {u['video'].upper()}" if u.get("video") else ""
+            click.echo(f"  unresolved: {u['sample_key']}{video} {u.get('diff_key') or u.get('name')}: {u['values']}",
+                       err=True)
 
 
 @annotate.command("pull")
@@ -123,7 +131,11 @@ def status_cmd(dataset, project) -> None:
     from annotation.client import status
 
     rows = status(dataset, project=project)
-    click.echo(f"{'kind':<12} {'action':<16} {'project':>7} {'pairs':>5} {'tasks':>5} {'annotated':>9} {'double':>6}")
+    click.echo(f"{'kind':<12} {'action':<16} {'project':>7} {'pairs':>5} {'tasks':>5} {'annotated':>9} {'double':>6} "
+               f"{'overlap':>8}")
     for s in rows:
+        ov = f"{s.overlap_tasks}x{s.max_annotations}" if s.project_id else "-"
         click.echo(f"{s.kind:<12} {s.action:<16} {s.project_id or '-':>7} {s.pairs_in_dataset:>5} {s.tasks:>5} "
-                   f"{s.annotated:>9} {s.doubly_annotated:>6}")
+                   f"{s.annotated:>9} {s.doubly_annotated:>6} {ov:>8}")
+    click.echo("double: tasks with two or more annotations; overlap: tasks handed to several annotators "
+               "x annotators each (push --overlap/--review)")

@@ -7,21 +7,25 @@ config change on a project that already has annotations is refused unless ``forc
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from annotation.configs import KINDS, label_config
-from annotation.convert import ConvertReport, DEFAULT_TOLERANCE, convert_tasks, parse_export
+from annotation.configs import KINDS, label_config, video_scale
+from annotation.convert import DEFAULT_TOLERANCE, ConvertReport, convert_tasks, export_name_for, parse_export
 from annotation.predictions import load_run, prediction_result
-from annotation.taxonomy import load_action_taxonomy
+from annotation.results import config_items
 from annotation.tasks import media_root_from_env, relative_to_root, task_data
+from annotation.taxonomy import load_action_taxonomy
+from curation import media
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
+from schemas.redact import register_secret
 
 TITLE_MAX = 50  # Label Studio's project title limit
 IMPORT_BATCH = 250
@@ -37,6 +41,7 @@ def connect(url: str | None = None, api_key: str | None = None):
     if not url or not api_key:
         raise ToolkitError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (printed by `curate annotate serve`)",
                            key="LABEL_STUDIO_URL" if not url else "LABEL_STUDIO_API_KEY")
+    register_secret(api_key)
     ls = LabelStudio(base_url=url.rstrip("/"), api_key=api_key)
     try:
         ls.users.whoami()
@@ -83,54 +88,114 @@ def _norm_xml(xml: str | None) -> str:
 
 @dataclass
 class PushResult:
-    """What a push did to one project."""
+    """What a push did to one project (or why an action was skipped)."""
 
     action: str
     kind: str
-    project_id: int
+    project_id: int | None
     title: str
     created: bool = False
     config_updated: bool = False
     tasks_added: int = 0
     tasks_existing: int = 0
+    tasks_updated: int = 0
     predictions_added: int = 0
     predictions_skipped: list[str] = field(default_factory=list)
+    overlap: dict[str, Any] | None = None
+    skipped: str | None = None
 
     def summary(self) -> str:
         """One line for the CLI."""
+        if self.skipped:
+            return f"{self.action} ({self.kind}): skipped, {self.skipped}"
         state = "created" if self.created else ("config updated" if self.config_updated else "found")
         pred = f", {self.predictions_added} predictions" if self.predictions_added else ""
+        upd = f", {self.tasks_updated} given the composite" if self.tasks_updated else ""
+        ov = ""
+        if self.overlap:
+            ov = (f", overlap {self.overlap['maximum_annotations']} annotators on "
+                  f"{self.overlap['overlap_cohort_percentage']}% of tasks")
         return (f"{self.title} (project {self.project_id}, {state}): {self.tasks_added} tasks added, "
-                f"{self.tasks_existing} already there{pred}")
+                f"{self.tasks_existing} already there{upd}{pred}{ov}")
 
 
-def _ensure_project(ls, title: str, xml: str, *, force: bool, dataset_name: str):
-    from label_studio_sdk.core.api_error import ApiError
+@dataclass
+class _Plan:
+    """One action's push, checked before the server is touched."""
 
-    project = find_project(ls, title)
-    try:
-        if project is None:
+    action: str
+    rows: list[dict[str, Any]]
+    xml: str
+    title: str
+    folders: list[Path]
+    composites: dict[str, Path] = field(default_factory=dict)
+    found: Any = None  # the project already on the server, if any
+
+
+def _ensure_project(ls, title: str, xml: str, *, dataset_name: str, full=None):
+    """Create the project, or set the label config of ``full`` (the existing project, whose change was
+    checked by :func:`_check_config_change`); returns ``(project, created, config_updated)``."""
+    with api_errors("create or update the project", key=title):
+        if full is None:
             p = ls.projects.create(title=title, label_config=xml,
                                    description=f"VidDiff toolkit project for dataset {dataset_name}")
             return ls.projects.get(id=p.id), True, False
-        full = ls.projects.get(id=project.id)
         if _norm_xml(full.label_config) == _norm_xml(xml):
             return full, False, False
-        if (full.total_annotations_number or 0) > 0 and not force:
-            raise ToolkitError(f"the label config of project {full.id} changed (taxonomy edited?) and it already has "
-                               f"{full.total_annotations_number} annotations; pass --force to update it anyway",
-                               key=title)
         ls.projects.update(id=full.id, label_config=xml)
         return ls.projects.get(id=full.id), False, True
-    except ApiError as e:
-        raise ToolkitError(f"Label Studio refused the project: {_api_detail(e)}", key=title) from None
+
+
+_STATEMENT = re.compile(r"""<Header value=(?:"(\[[^"]*)"|'(\[[^']*)')""")
+
+
+def _meaning(xml: str | None) -> tuple:
+    """What a label config asks (controls, labels and difference statements), without its layout: a
+    layout-only change (composite player, rule text, sample key) is safe on an annotated project."""
+    try:
+        diffs, timelines = config_items(xml or "")
+    except Exception:  # noqa: BLE001 - not a config this toolkit wrote: any change counts
+        return (_norm_xml(xml),)
+    return (tuple(diffs), tuple(sorted((k, tuple(v)) for k, v in timelines.items())),
+            tuple(a or b for a, b in _STATEMENT.findall(xml or "")))
+
+
+def _check_config_change(ls, title: str, xml: str, *, force: bool):
+    """The existing project titled ``title`` (None if there is none); refuses (before anything is changed)
+    a change of what an annotated project asks, unless ``force``."""
+    project = find_project(ls, title)
+    if project is None:
+        return None
+    with api_errors("read the project", key=title):
+        full = ls.projects.get(id=project.id)
+    if _meaning(full.label_config) != _meaning(xml) and (full.total_annotations_number or 0) > 0 and not force:
+        raise ToolkitError(f"the label config of project {full.id} changed (taxonomy edited?) and it already has "
+                           f"{full.total_annotations_number} annotations; pass --force to update it anyway",
+                           key=title)
+    return full
 
 
 def _api_detail(e) -> str:
+    """The useful part of an SDK ``ApiError`` (status and the body's message), never its HTTP headers."""
     body = getattr(e, "body", None)
     if isinstance(body, dict):
-        return json.dumps(body.get("validation_errors") or body.get("detail") or body)[:300]
-    return str(body)[:300]
+        text = json.dumps(body.get("validation_errors") or body.get("detail") or body, ensure_ascii=False)
+    else:
+        text = str(body)
+    text = " ".join(text.split())[:300]
+    status = getattr(e, "status_code", None)
+    return f"HTTP {status}: {text}" if status else text
+
+
+@contextlib.contextmanager
+def api_errors(what: str, **where):
+    """Turn a Label Studio ``ApiError`` raised inside the block into one ToolkitError line (no headers)."""
+    from label_studio_sdk.core.api_error import ApiError
+
+    try:
+        yield
+    except ApiError as e:
+        raise ToolkitError(f"Label Studio refused to {what}: {_api_detail(e)}", **where) from None
 
 
 def _ensure_storage(ls, project_id: int, folder: Path, media_root: Path) -> None:
@@ -147,77 +212,173 @@ def _common_folder(paths: list[Path]) -> Path:
     return Path(os.path.commonpath([str(p.parent) for p in paths]))
 
 
+def overlap_settings(overlap: int | None, review: float | None) -> dict[str, Any] | None:
+    """Label Studio project fields for "``overlap`` annotators on a ``review`` share of the tasks".
+
+    Label Studio Community distributes tasks by ``maximum_annotations`` (annotators per task) and
+    ``overlap_cohort_percentage`` (the share of tasks that get that many; the rest get one). ``--review``
+    alone means two annotators on that share (the benchmark's second-annotator share); ``--overlap`` alone
+    means every task.
+    """
+    if overlap is None and review is None:
+        return None
+    if overlap is not None and overlap < 1:
+        raise ToolkitError(f"must be at least 1, got {overlap}", key="--overlap")
+    if review is not None and not 0 < review <= 1:
+        raise ToolkitError(f"must be a share in (0, 1], got {review}", key="--review")
+    return {"maximum_annotations": overlap if overlap is not None else 2,
+            "overlap_cohort_percentage": round(100 * review) if review is not None else 100,
+            "show_overlap_first": True}
+
+
+def _plan(ds: DatasetDir, kind: str, wanted: list[str], explicit: bool, root: Path, title: str | None,
+          composite: bool) -> tuple[list[_Plan], list[PushResult]]:
+    """Every action's config, title, clips and media folders, validated offline; actions with nothing to
+    mark are skipped (an error when the action was asked for by name)."""
+    plans, skipped = [], []
+    for action in wanted:
+        tax = load_action_taxonomy(ds, action)
+        rows = [s for s in ds.samples if s["action"] == action]
+        videos = [ds.video_path(s, i) for s in rows for i in range(2)]
+        for s in rows:
+            for i in range(2):
+                if not ds.video_path(s, i).is_file():
+                    raise ToolkitError("stored clip not found", file=str(ds.video_path(s, i)),
+                                       key=f"{s['sample_key']}.videos[{i}].path")
+        sizes = [media.probe(v) for v in videos[:4]]  # an action's clips share one source view: its first pairs
+        scale = video_scale(max(i.width for i in sizes), max(i.height for i in sizes))
+        try:
+            xml = label_config(kind, tax, composite=composite, scale=scale)
+        except ToolkitError as e:
+            if explicit:
+                raise
+            skipped.append(PushResult(action, kind, None, "", skipped=f"nothing to mark: {e.args[0]}"))
+            continue
+        folders = [_common_folder(videos)]
+        if composite:
+            from annotation.composite import composite_path
+
+            folders.append(_common_folder([composite_path(ds, s) for s in rows]))
+        for folder in folders:
+            relative_to_root(folder / "x", root)  # the folder's files must be served from under the root
+        plans.append(_Plan(action, rows, xml, project_title(ds, kind, action, title), folders))
+    return plans, skipped
+
+
 def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
          predictions: str | os.PathLike | None = None, model_version: str | None = None,
          media_root: str | os.PathLike | None = None, force: bool = False, composite: bool = False,
-         actions: list[str] | None = None, ls=None, progress: bool = True) -> list[PushResult]:
+         actions: list[str] | None = None, overlap: int | None = None, review: float | None = None,
+         ls=None, progress: bool = True) -> list[PushResult]:
     """Create or find one project per action, set up local-files access and import tasks for new pairs.
 
+    Everything that can fail is checked before the server is changed: paths (made absolute), the media
+    root and that every clip is under it, the label configs, config changes on annotated projects, and
+    the composites (built first). Actions with nothing to mark are skipped and returned with the reason.
     ``predictions``: a run directory; its outputs are imported as predictions with ``model_version``
-    (default: the run directory's name), once per task and model version.
+    (default: the run directory's name), once per task and model version. ``composite``: existing tasks
+    without the side-by-side clip get it. ``overlap`` / ``review``: see :func:`overlap_settings`.
     """
     from tqdm import tqdm
 
     if kind not in KINDS:
         raise ToolkitError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}", key="--kind")
-    ds = load_dataset(dataset)
+    ds = load_dataset(Path(dataset).resolve())
     root = media_root_from_env(media_root)
+    if not root.is_dir():
+        raise ToolkitError("the Label Studio media root is not a folder", file=str(root), key="--media-root")
+    settings = overlap_settings(overlap, review)
     run = load_run(predictions, kind) if predictions else None
     version = model_version or (Path(predictions).resolve().name if predictions else None)
-    ls = ls or connect()
     wanted = actions or sorted({s["action"] for s in ds.samples})
     unknown = set(wanted) - {s["action"] for s in ds.samples}
     if unknown:
         raise ToolkitError(f"no samples of action {sorted(unknown)[0]!r}", file=str(ds.root), key="--action")
-    results = []
-    for action in wanted:
-        rows = [s for s in ds.samples if s["action"] == action]
-        xml = label_config(kind, load_action_taxonomy(ds, action), composite=composite)
-        title = project_title(ds, kind, action, project)
-        proj, created, updated = _ensure_project(ls, title, xml, force=force, dataset_name=ds.meta["name"])
-        res = PushResult(action, kind, proj.id, title, created, updated)
-        comps = {}
-        if composite:
-            from annotation.composite import make_composites
+    plans, skipped = _plan(ds, kind, wanted, bool(actions), root, project, composite)
+    if not plans:
+        raise ToolkitError(f"no action has anything to mark in a {kind} project: "
+                           + "; ".join(f"{r.action}: {r.skipped}" for r in skipped), file=str(ds.root))
+    ls = ls or connect()
+    for plan in plans:
+        plan.found = _check_config_change(ls, plan.title, plan.xml, force=force)
+    if composite:
+        from annotation.composite import make_composites
 
-            comps = make_composites(ds, rows)
-        _ensure_storage(ls, proj.id, _common_folder([ds.video_path(s, i) for s in rows for i in range(2)]), root)
-        if comps:
-            _ensure_storage(ls, proj.id, _common_folder(list(comps.values())), root)
-        existing = {t.data.get("sample_key"): t for t in list_tasks(ls, proj.id, with_predictions=run is not None)}
-        res.tasks_existing = sum(1 for s in rows if s["sample_key"] in existing)
-        new_tasks, new_preds = [], []
-        for s in tqdm(rows, desc=f"push {action}", unit="pair", disable=not progress):
-            key = s["sample_key"]
-            if key in existing and (run is None or key not in run or version in _versions(existing[key])):
-                continue  # the task is there, and so is this run's prediction (or there is none to add)
-            data = task_data(ds, s, root, comps.get(key))
-            pred = None
-            if run is not None and key in run:
-                result, skipped = prediction_result(kind, proj.label_config, run[key], data)
-                res.predictions_skipped += [f"{key}: {m}" for m in skipped]
-                if result:
-                    pred = {"model_version": version, "result": result}
-            if key not in existing:
-                task = {"data": data}
-                if pred:
-                    task["predictions"] = [pred]
-                    res.predictions_added += 1
-                new_tasks.append(task)
-            elif pred:
-                new_preds.append({"task": existing[key].id, **pred})
-        for i in range(0, len(new_tasks), IMPORT_BATCH):
-            ls.projects.import_tasks(id=proj.id, request=new_tasks[i:i + IMPORT_BATCH], return_task_ids=True)
-        res.tasks_added = len(new_tasks)
-        if new_preds:
-            ls.projects.import_predictions(id=proj.id, request=new_preds)
-            res.predictions_added += len(new_preds)
-        had = any(version in _versions(t) for t in existing.values())
-        if run is not None and (res.predictions_added or had):
-            ls.projects.update(id=proj.id, model_version=version)  # these predictions pre-fill the editor
-        results.append(res)
+        for plan in plans:
+            plan.composites = make_composites(ds, plan.rows)
+    results = []
+    for plan in plans:
+        with api_errors(f"accept the push of {plan.action}", key=plan.title):
+            results.append(_push_one(ls, ds, kind, plan, root, run, version, settings, progress, tqdm))
     _record_projects(ds, results)
-    return results
+    return results + skipped
+
+
+def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, version, settings, progress,
+              tqdm) -> PushResult:
+    """The server side of one action's push (everything was checked by :func:`_plan`)."""
+    found = plan.found
+    updated = 0
+    if found is not None and plan.composites:  # give old tasks the composite before the config shows it
+        for folder in plan.folders:
+            _ensure_storage(ls, found.id, folder, root)
+        updated = _fill_composites(ls, ds, found.id, plan, root)
+    proj, created, config_updated = _ensure_project(ls, plan.title, plan.xml, dataset_name=ds.meta["name"],
+                                                    full=found)
+    res = PushResult(plan.action, kind, proj.id, plan.title, created, config_updated, tasks_updated=updated)
+    for folder in plan.folders:
+        _ensure_storage(ls, proj.id, folder, root)
+    existing = {t.data.get("sample_key"): t for t in list_tasks(ls, proj.id, with_predictions=run is not None)}
+    res.tasks_existing = sum(1 for s in plan.rows if s["sample_key"] in existing)
+    new_tasks, new_preds = [], []
+    for s in tqdm(plan.rows, desc=f"push {plan.action}", unit="pair", disable=not progress):
+        key = s["sample_key"]
+        if key in existing and (run is None or key not in run or version in _versions(existing[key])):
+            continue  # the task is there, and so is this run's prediction (or there is none to add)
+        data = task_data(ds, s, root, plan.composites.get(key))
+        pred = None
+        if run is not None and key in run:
+            result, skipped = prediction_result(kind, proj.label_config, run[key], data)
+            res.predictions_skipped += [f"{key}: {m}" for m in skipped]
+            if result:
+                pred = {"model_version": version, "result": result}
+        if key not in existing:
+            task = {"data": data}
+            if pred:
+                task["predictions"] = [pred]
+                res.predictions_added += 1
+            new_tasks.append(task)
+        elif pred:
+            new_preds.append({"task": existing[key].id, **pred})
+    for i in range(0, len(new_tasks), IMPORT_BATCH):
+        ls.projects.import_tasks(id=proj.id, request=new_tasks[i:i + IMPORT_BATCH], return_task_ids=True)
+    res.tasks_added = len(new_tasks)
+    if new_preds:
+        ls.projects.import_predictions(id=proj.id, request=new_preds)
+        res.predictions_added += len(new_preds)
+    had = any(version in _versions(t) for t in existing.values())
+    if run is not None and (res.predictions_added or had):
+        ls.projects.update(id=proj.id, model_version=version)  # these predictions pre-fill the editor
+    if settings is not None:
+        ls.projects.update(id=proj.id, **settings)
+        res.overlap = settings
+    return res
+
+
+def _fill_composites(ls, ds: DatasetDir, project_id: int, plan: _Plan, root: Path) -> int:
+    """Add ``video_ab`` (and its fps and frame count) to existing tasks that lack it; returns how many."""
+    from annotation.tasks import composite_data
+
+    n = 0
+    for t in list_tasks(ls, project_id):
+        path = plan.composites.get(t.data.get("sample_key"))
+        if path is None:
+            continue
+        extra = composite_data(path, root)
+        if any(t.data.get(k) != v for k, v in extra.items()):
+            ls.tasks.update(id=str(t.id), data={**t.data, **extra})
+            n += 1
+    return n
 
 
 def _versions(task) -> list[str]:
@@ -228,7 +389,8 @@ def _record_projects(ds: DatasetDir, results: list[PushResult]) -> None:
     meta = json.loads(json.dumps(ds.meta))
     projects = meta.setdefault("annotation", {}).setdefault("projects", {})
     for r in results:
-        projects.setdefault(r.kind, {})[r.action] = {"id": r.project_id, "title": r.title}
+        if r.project_id is not None:
+            projects.setdefault(r.kind, {})[r.action] = {"id": r.project_id, "title": r.title}
     if meta != ds.meta:
         save_dataset(ds.root, meta, ds.samples)
         ds.meta = meta
@@ -259,13 +421,18 @@ def pull(dataset: str | os.PathLike, kind: str | None = None, *, project: str | 
         if not projects and kind:
             raise ToolkitError(f"no {k} project of this dataset on the server (push first)", file=str(ds.root))
         for action, p in projects.items():
-            full = ls.projects.get(id=p.id)
-            raw = b"".join(ls.projects.exports.download_sync(id=p.id, export_type="JSON", download_all_tasks=True))
-            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            with api_errors(f"export project {p.id}", key=p.title):
+                full = ls.projects.get(id=p.id)
+                raw = b"".join(ls.projects.exports.download_sync(id=p.id, export_type="JSON",
+                                                                 download_all_tasks=True))
             tasks = parse_export(raw, f"project {p.id} export")
-            reports.append(convert_tasks(ds, k, tasks, raw=raw, export_name=f"{action}-project{p.id}-{stamp}.json",
-                                         configs={action: full.label_config}, reviewer=reviewer,
-                                         tolerance=tolerance))
+            if not any(a for t in tasks for a in t.get("annotations") or []):
+                reports.append(ConvertReport(k, "", tasks=len(tasks),
+                                             note=f"{p.title} (project {p.id}): no annotations yet, nothing kept"))
+                continue  # an empty export is not kept
+            name = export_name_for(raw, f"{action}-project{p.id}")  # by content: unchanged => not written again
+            reports.append(convert_tasks(ds, k, tasks, raw=raw, export_name=name, configs={action: full.label_config},
+                                         reviewer=reviewer, tolerance=tolerance))
     return reports
 
 
@@ -280,6 +447,9 @@ class ActionStatus:
     annotated: int = 0
     doubly_annotated: int = 0
     pairs_in_dataset: int = 0
+    overlap_tasks: int = 0             # tasks Label Studio hands to two or more annotators
+    max_annotations: int = 1           # the project's maximum_annotations
+    cohort_percent: int | None = None  # the project's overlap_cohort_percentage
 
 
 def status(dataset: str | os.PathLike, *, project: str | None = None, ls=None) -> list[ActionStatus]:
@@ -296,10 +466,16 @@ def status(dataset: str | os.PathLike, *, project: str | None = None, ls=None) -
             p = projects.get(action)
             st = ActionStatus(kind, action, p.id if p else None, pairs_in_dataset=counts[action])
             if p is not None:
-                for t in list_tasks(ls, p.id):
+                with api_errors(f"list the tasks of project {p.id}", key=p.title):
+                    full = ls.projects.get(id=p.id)
+                    tasks = list_tasks(ls, p.id)
+                st.max_annotations = full.maximum_annotations or 1
+                st.cohort_percent = full.overlap_cohort_percentage
+                for t in tasks:
                     n = (t.total_annotations or 0)
                     st.tasks += 1
                     st.annotated += n >= 1
                     st.doubly_annotated += n >= 2
+                    st.overlap_tasks += (getattr(t, "overlap", None) or 1) >= 2
             out.append(st)
     return out

@@ -3,7 +3,8 @@
 Label Studio cannot step two players frame by frame together, so each pair can also get one clip that
 shows both videos at the same moment: output frame ``k`` (at ``fps = max(fps_a, fps_b)``) shows A's frame
 ``min(floor(k * fps_a / fps), n_a - 1)`` and the same for B; the shorter clip holds its last frame. Each
-half is captioned with its video letter, frame index (0-based, toolkit numbering) and time.
+half is captioned with its video letter, frame number counted from 1 (like the Label Studio player, so
+"A 7/90" is the frame the player shows as "7 of 90"; toolkit index 6) and time.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from annotation.frames import index_to_ls
 from curation import media
 from schemas.dataset_dir import DatasetDir
 
@@ -59,8 +61,8 @@ def make_composite(ds: DatasetDir, sample: dict[str, Any], *, max_height: int = 
 
     def frames():
         for k, (a, b) in enumerate(zip(ia, ib)):
-            left = _half(da.frames[a], height, f"A {a}/{len(da.frames)} {a / da.fps:.2f}s")
-            right = _half(db.frames[b], height, f"B {b}/{len(db.frames)} {b / db.fps:.2f}s")
+            left = _half(da.frames[a], height, f"A {index_to_ls(a)}/{len(da.frames)} {a / da.fps:.2f}s")
+            right = _half(db.frames[b], height, f"B {index_to_ls(b)}/{len(db.frames)} {b / db.fps:.2f}s")
             gap = np.full((left.shape[0], 4, 3), 255, np.uint8)
             yield np.concatenate([left, gap, right], axis=1)
 

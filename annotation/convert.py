@@ -2,13 +2,19 @@
 
 What it writes, under ``DATASET/annotation/<kind>/``:
 
-* ``exports/<name>.json``: the raw export, byte for byte;
+* ``exports/<name>.json``: the raw export, byte for byte, named by its content hash (an unchanged export
+  is not written again);
 * ``labels.jsonl``: every annotator's labels (0-based frames, half-open spans, with the clip's fps);
 * ``resolved.jsonl``: one label per item and the rule that chose it;
-* ``problems.json``: bad or missing results of the last conversion;
+* ``problems.json``: bad or missing results, each with its project, task, annotator and video; a
+  conversion replaces only the entries of the tasks in its export (so every project's problems are kept);
 
 and into ``samples.jsonl``: ``differences_gt`` (+ ``n_differences_open_prediction`` = ceil(1.5 x non-null))
 or ``retrieval_frames`` (0-based indices into the stored clips).
+
+An annotation's labels belong to the user who **last changed** it (``updated_by``, else ``completed_by``):
+a second annotator who opens the first one's annotation and presses *Update* has changed it. The creator
+is kept as ``created_by`` in ``labels.jsonl`` when it is someone else.
 
 Resolution rule (one label per item), in order:
 
@@ -33,15 +39,16 @@ from typing import Any
 
 from annotation.configs import KEY_PREFIX, KINDS, label_config
 from annotation.results import ParsedAnnotation, Problem, config_items, parse_annotation
-from annotation.taxonomy import load_action_taxonomy
 from annotation.tasks import clip_info
+from annotation.taxonomy import load_action_taxonomy
 from schemas.dataset_dir import DatasetDir, load_dataset, open_prediction_budget, save_dataset
 from schemas.errors import ToolkitError
 from schemas.ids import check_id
 from schemas.io import atomic_write, read_json, read_jsonl, write_json, write_jsonl
 
 DEFAULT_TOLERANCE = 2
-RESOLUTION_RULE = ("reviewer > Label Studio ground-truth annotation > agreement (a/b/c: strict majority; "
+RESOLUTION_RULE = ("labels belong to the user who last changed the annotation (updated_by, else completed_by); "
+                   "reviewer > Label Studio ground-truth annotation > agreement (a/b/c: strict majority; "
                    "keypoint: all frames within tolerance, lower median; stage: strict majority) > unresolved (null)")
 
 
@@ -58,9 +65,12 @@ class ConvertReport:
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rules: dict[str, int] = field(default_factory=dict)
+    note: str | None = None  # set instead of a conversion, e.g. for a project without annotations
 
     def summary(self) -> str:
         """One line for the CLI."""
+        if self.note:
+            return f"{self.kind}: {self.note}"
         return (f"{self.kind}: {self.annotated_tasks}/{self.tasks} tasks annotated, {self.annotations} annotations, "
                 f"{self.resolved} items resolved {dict(sorted(self.rules.items()))}, {len(self.unresolved)} unresolved, "
                 f"{len(self.problems)} problems; raw export kept as {self.export}")
@@ -175,7 +185,10 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
     resolved_rows: list[dict[str, Any]] = []
     touched: dict[str, dict[str, Any]] = {}
     seen_keys: set[str] = set()
+    mark = 0
     for t in tasks:
+        _stamp(report.problems[mark:], t)
+        mark = len(report.problems)
         data = t["data"]
         key = data["sample_key"]
         row = by_key.get(key)
@@ -201,9 +214,19 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
         new_row, resolved = _apply(row, kind, config, parsed, data, rev, tolerance, report)
         touched[key] = new_row
         resolved_rows += resolved
-    _write(ds, kind, raw, export_name, label_rows, resolved_rows, touched, report, reviewer=rev,
+    if tasks:
+        _stamp(report.problems[mark:], tasks[-1])
+    exported = {t["data"]["sample_key"] for t in tasks}
+    _write(ds, kind, raw, export_name, label_rows, resolved_rows, touched, report, exported, reviewer=rev,
            tolerance=tolerance)
     return report
+
+
+def _stamp(problems: list[Problem], task: dict[str, Any]) -> None:
+    """Fill in the Label Studio project and task ids of the problems found in one exported task."""
+    for p in problems:
+        p.project = p.project if p.project is not None else task.get("project")
+        p.task = p.task if p.task is not None else task.get("id")
 
 
 def _label_rows(row, parsed: list[ParsedAnnotation], data, users) -> list[dict[str, Any]]:
@@ -213,6 +236,8 @@ def _label_rows(row, parsed: list[ParsedAnnotation], data, users) -> list[dict[s
         base = {"sample_key": row["sample_key"], "action": row["action"], "annotator": p.annotator,
                 "annotator_email": users.get(p.annotator), "annotation_id": p.annotation_id,
                 "ground_truth": p.ground_truth}
+        if p.created_by:
+            base["created_by"] = p.created_by  # someone else created it; `annotator` changed it last
         for k, v in sorted(p.choices.items()):
             out.append({**base, "item": "difference", "diff_key": k, "label": v})
         for (side, loc), idx in sorted(p.keypoints.items()):
@@ -284,11 +309,19 @@ def _merge_jsonl(path: Path, keys: set[str], rows: list[dict[str, Any]]) -> None
     write_jsonl(path, [r for r in old if r.get("sample_key") not in keys] + rows)
 
 
-def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_rows, touched, report, *,
-           reviewer, tolerance) -> None:
+def _merge_problems(path: Path, exported: set[str], problems: list[Problem]) -> None:
+    """``problems.json`` keeps every project's problems: this export's tasks replace only their own entries."""
+    old = read_json(path) if path.exists() else []
+    keep = [p for p in old if isinstance(p, dict) and p.get("sample_key") not in exported]
+    write_json(path, keep + [p.to_dict() for p in problems])
+
+
+def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_rows, touched, report,
+           exported: set[str], *, reviewer, tolerance) -> None:
     out = annotation_dir(ds, kind)
     export_path = out / "exports" / export_name
-    if not export_path.exists():
+    new_export = not export_path.exists()
+    if new_export:
         atomic_write(export_path, raw)
     for r in resolved_rows:  # tuples (stage spans) become lists in JSON
         if isinstance(r["value"], tuple):
@@ -296,16 +329,20 @@ def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_r
     # every converted task's row is in `touched`; its earlier label and resolved rows are replaced
     _merge_jsonl(out / "labels.jsonl", set(touched), label_rows)
     _merge_jsonl(out / "resolved.jsonl", set(touched), resolved_rows)
-    write_json(out / "problems.json", [p.to_dict() for p in report.problems])
+    _merge_problems(out / "problems.json", exported, report.problems)
     samples = [touched.get(s["sample_key"], s) for s in ds.samples]
     meta = copy.deepcopy(ds.meta)
     ann = meta.setdefault("annotation", {})
     ann["resolution_rule"] = RESOLUTION_RULE
-    ann.setdefault("rounds", []).append({
-        "kind": kind, "export": f"annotation/{kind}/exports/{export_name}",
-        "converted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "reviewer": reviewer,
-        "tolerance_frames": tolerance, "annotated_tasks": report.annotated_tasks, "annotations": report.annotations,
-        "resolved": report.resolved, "unresolved": len(report.unresolved), "problems": len(report.problems)})
+    entry = f"annotation/{kind}/exports/{export_name}"
+    rounds = ann.setdefault("rounds", [])
+    if new_export or not any(r.get("export") == entry for r in rounds):  # the same export again: no new round
+        rounds.append({
+            "kind": kind, "export": entry,
+            "converted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "reviewer": reviewer,
+            "tolerance_frames": tolerance, "annotated_tasks": report.annotated_tasks,
+            "annotations": report.annotations, "resolved": report.resolved, "unresolved": len(report.unresolved),
+            "problems": len(report.problems)})
     save_dataset(ds.root, meta, samples)
     ds.meta, ds.samples = meta, samples
 

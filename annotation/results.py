@@ -7,31 +7,56 @@ stage marked at most once per video. A bad or missing item is reported, never gu
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from annotation.configs import KEY_PREFIX, STAGE_PREFIX, VIDEO_CONTROLS
 from annotation.frames import ls_to_index, ls_to_span
 
+_VIDEO_OF = re.compile(r"(?:tl|fps|n_frames|video)_([ab])\b")
+
+
+def video_of(where: str) -> str | None:
+    """Which video (``a``/``b``) a problem location such as ``tl_b key:start`` or ``data.fps_a`` is about."""
+    m = _VIDEO_OF.search(where)
+    return m.group(1) if m else None
+
 
 @dataclass
 class Problem:
-    """One bad or missing item of an export: where it is and what is wrong."""
+    """One bad or missing item of an export: where it is, what is wrong, and whose task and annotation it is.
+
+    ``project`` / ``task`` are the Label Studio ids (from the export), ``annotator`` the ``user:<id>`` who
+    last changed the annotation, ``video`` the side (``a``/``b``) the item belongs to, when it has one.
+    """
 
     sample_key: str | None
     where: str
     message: str
     annotation_id: int | None = None
+    annotator: str | None = None
+    project: int | None = None
+    task: int | None = None
+    video: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.video is None:
+            self.video = video_of(self.where)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"sample_key": self.sample_key, "annotation_id": self.annotation_id, "where": self.where,
-                "message": self.message}
+        """JSON form (one entry of ``problems.json``)."""
+        return {"sample_key": self.sample_key, "project": self.project, "task": self.task,
+                "annotation_id": self.annotation_id, "annotator": self.annotator, "video": self.video,
+                "where": self.where, "message": self.message}
 
     def __str__(self) -> str:
+        proj = f" project {self.project}" if self.project is not None else ""
         ann = f" annotation {self.annotation_id}" if self.annotation_id is not None else ""
-        return f"{self.sample_key}{ann}: {self.where}: {self.message}"
+        who = f" by {self.annotator}" if self.annotator else ""
+        return f"{self.sample_key}{proj}{ann}{who}: {self.where}: {self.message}"
 
 
 @dataclass
@@ -41,6 +66,7 @@ class ParsedAnnotation:
     annotation_id: int | None
     annotator: str
     ground_truth: bool
+    created_by: str | None = None  # the first author, when someone else changed the annotation later
     choices: dict[str, str] = field(default_factory=dict)            # diff_key -> a|b|c
     keypoints: dict[tuple[str, str], int] = field(default_factory=dict)  # (side, loc_id) -> frame index
     stages: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (side, stage) -> [s, e)
@@ -72,18 +98,52 @@ def annotator_name(completed_by: Any) -> str:
     return f"user:{completed_by}"
 
 
+def annotation_authors(annotation: dict[str, Any]) -> tuple[str, str | None]:
+    """``(annotator, created_by)`` of an exported annotation.
+
+    The labels belong to the user who last changed them: Label Studio lets a second user open someone
+    else's annotation and press *Update*, which keeps ``completed_by`` (the creator), sets ``updated_by``
+    and moves ``updated_at`` on. An annotation created through the API *for* a user (``completed_by``) gets
+    the caller as ``updated_by`` at the same instant: that is no change, so it stays the creator's. The
+    rule: ``updated_by`` when it differs from ``completed_by`` and ``updated_at`` is more than
+    :data:`CHANGED_AFTER_S` after ``created_at``; else ``completed_by``. ``created_by`` is the creator when
+    someone else changed it later (kept in ``labels.jsonl`` as history), else None.
+    """
+    creator = annotator_name(annotation.get("completed_by"))
+    updater = annotation.get("updated_by")
+    if updater in (None, "") or (isinstance(updater, dict) and not updater):
+        return creator, None
+    last = annotator_name(updater)
+    if last == creator or not _changed_later(annotation):
+        return creator, None
+    return last, creator
+
+
+CHANGED_AFTER_S = 1.0
+
+
+def _changed_later(annotation: dict[str, Any]) -> bool:
+    """True when ``updated_at`` is more than :data:`CHANGED_AFTER_S` after ``created_at`` (both ISO 8601)."""
+    try:
+        created = datetime.fromisoformat(str(annotation["created_at"]).replace("Z", "+00:00"))
+        updated = datetime.fromisoformat(str(annotation["updated_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return False
+    return (updated - created).total_seconds() > CHANGED_AFTER_S
+
+
 def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[str, Any], *,
                      sample_key: str, problems: list[Problem]) -> ParsedAnnotation:
     """Parse one exported annotation; append a :class:`Problem` for each bad or missing item."""
     ann_id = annotation.get("id")
-    parsed = ParsedAnnotation(ann_id, annotator_name(annotation.get("completed_by")),
-                              bool(annotation.get("ground_truth")))
+    annotator, created_by = annotation_authors(annotation)
+    parsed = ParsedAnnotation(ann_id, annotator, bool(annotation.get("ground_truth")), created_by)
 
     flagged: list[str] = []  # where each problem of this annotation is (a flagged item is not also "missing")
 
     def bad(where: str, msg: str) -> None:
         flagged.append(where)
-        problems.append(Problem(sample_key, where, msg, ann_id))
+        problems.append(Problem(sample_key, where, msg, ann_id, annotator))
 
     result = annotation.get("result")
     if not isinstance(result, list):
@@ -150,8 +210,10 @@ def _parse_timeline(region, side, task_data, where, bad, parsed: ParsedAnnotatio
         return
     n = task_data.get(f"n_frames_{side}")
     if not 1 <= start <= end or (isinstance(n, int) and end > n):
+        frame = f"frame {start}" if start == end else f"range [{start}, {end}]"
         bad(f"{where} ({name} {label})",
-            f"range [{start}, {end}] is outside the clip's frames 1..{n} (Label Studio numbering)")
+            f"video {side.upper()} {frame} is outside the clip's frames 1..{n} (Label Studio numbering; "
+            "the editor accepts marks after the last frame)")
         return
     if label.startswith(KEY_PREFIX):
         loc = label[len(KEY_PREFIX):]

@@ -226,23 +226,50 @@ def copy_data_dir(template_dir: str | os.PathLike, dest: str | os.PathLike) -> P
     return dest
 
 
+class _Stop(Exception):
+    """Raised in the main thread by the SIGTERM handler of :func:`serve`."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
 def serve(data_dir: str | os.PathLike, *, port: int | None = None, media_root: str | os.PathLike | None = None,
           echo=print) -> None:
-    """Run Label Studio until Ctrl-C: print URL, API key and the env lines the client side reads."""
+    """Run Label Studio until Ctrl-C (SIGINT) or SIGTERM: print URL, API key and the env lines the client side
+    reads. Either signal stops the server process group before returning, so no Label Studio is left behind."""
     server = LabelStudioServer(data_dir, port=port or 8080, media_root=media_root)
     echo(f"starting Label Studio ({server.bin_path}) with data in {server.data_dir} ...")
-    server.start()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        _serve(server, echo)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(server: LabelStudioServer, echo) -> None:
+    try:
+        server.start()
+    except _Stop as e:
+        echo(f"{e.args[0]}: stopping Label Studio ...")
+        server.stop()
+        echo("Label Studio stopped")
+        return
     try:
         echo(f"Label Studio is up: {server.url}  (login {server.creds.email} / password in "
              f"{server.data_dir / CREDENTIALS_FILE})")
         echo(f"export LABEL_STUDIO_URL={server.url}")
         echo(f"export LABEL_STUDIO_API_KEY={server.api_key}")
         echo(f"export LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={server.media_root}")
-        echo("press Ctrl-C to stop")
+        echo(f"annotators create their own login at {server.url}/user/signup/ (then log in at {server.url})")
+        echo("press Ctrl-C (or send SIGTERM) to stop")
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(0.5)
         raise ToolkitError(f"label-studio exited with code {server.proc.returncode}", file=str(server.log_path))
     except KeyboardInterrupt:
-        echo("stopping Label Studio ...")
+        echo("SIGINT: stopping Label Studio ...")
+    except _Stop as e:
+        echo(f"{e.args[0]}: stopping Label Studio ...")
     finally:
         server.stop()
+    echo("Label Studio stopped")

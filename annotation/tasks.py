@@ -66,6 +66,11 @@ def task_data(ds: DatasetDir, sample: dict[str, Any], media_root: Path,
         data[f"fps_{side}"] = fps
         data[f"n_frames_{side}"] = n
     if composite is not None:
-        fps, n = clip_info(composite)
-        data.update(video_ab=local_file_url(composite, media_root), fps_ab=fps, n_frames_ab=n)
+        data.update(composite_data(composite, media_root))
     return data
+
+
+def composite_data(composite: Path, media_root: Path) -> dict[str, Any]:
+    """``video_ab, fps_ab, n_frames_ab`` of a side-by-side clip (also added to tasks pushed without one)."""
+    fps, n = clip_info(composite)
+    return {"video_ab": local_file_url(composite, media_root), "fps_ab": fps, "n_frames_ab": n}

@@ -20,24 +20,29 @@ action_opt = click.option("--action", "action", required=True, help="Action key,
 
 
 def llm_options(f):
-    """--config, --model and --max-cost for commands that call the LLM."""
+    """--config, --model, --max-cost, --cache-dir and --no-cache for commands that call the LLM."""
+    f = click.option("--no-cache", is_flag=True, help="Do not read or write cached LLM answers.")(f)
+    f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="LLM cache folder (default: the cache every command shares, $VIDDIFF_CACHE_DIR or "
+                          "~/.cache/viddiff-toolkit).")(f)
     f = click.option("--max-cost", type=float, envvar="VIDDIFF_MAX_COST", default=None,
                      help="Stop before a call that would exceed this cost (price table in --config). "
                           "Env: VIDDIFF_MAX_COST.")(f)
     f = click.option("--model", default=None, help="Model name (default: config models.<role>, "
                                                    f"VIDDIFF_LLM_MODEL, else {DEFAULT_MODEL}).")(f)
     f = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="LLM YAML: base_url, models per role, structured_output, prices, max_cost, cache_path.")(f)
+                     help="LLM YAML (or a `viddiff run` config's llm: section): base_url, models per role, "
+                          "structured_output, prices, max_cost.")(f)
     return f
 
 
-def make_client(dataset: Path, config: Path | None, model: str | None, max_cost: float | None, role: str):
-    """An LLM client for ``role`` (cache defaults to DATASET/.cache/llm.sqlite) and the model to use."""
-    from viddiff_method.backends.llm import LLMClient, load_llm_config
+def make_client(dataset: Path, config: Path | None, model: str | None, max_cost: float | None, role: str,
+                cache_dir: Path | None = None, no_cache: bool = False):
+    """An LLM client for ``role`` (answers in the shared user cache unless told otherwise) and the model to use."""
+    from viddiff_method.backends.llm import LLMClient, load_llm_config, resolve_cache_path
 
     cfg = load_llm_config(config, max_cost=max_cost)
-    if cfg.cache_path is None:
-        cfg.cache_path = str(dataset / ".cache" / "llm.sqlite")
+    cfg.cache_path = resolve_cache_path(cfg, cache_dir, no_cache)
     model = model or cfg.model_for(role, default=os.environ.get("VIDDIFF_LLM_MODEL") or DEFAULT_MODEL)
     return LLMClient(cfg), model
 
@@ -66,12 +71,12 @@ def taxonomy() -> None:
 @click.option("--dup-threshold", type=click.FloatRange(0, 100), default=90.0, show_default=True,
               help="Similarity (0-100) at which a proposal counts as a duplicate and is skipped.")
 @llm_options
-def propose_cmd(dataset, action, n, context, dup_threshold, config, model, max_cost):
+def propose_cmd(dataset, action, n, context, dup_threshold, config, model, max_cost, cache_dir, no_cache):
     """LLM proposals of stages, keypoints and differences for ACTION, added as drafts."""
     from curation.taxonomy_propose import propose
 
     _need_dataset(dataset)
-    client, model = make_client(dataset, config, model, max_cost, "taxonomy")
+    client, model = make_client(dataset, config, model, max_cost, "taxonomy", cache_dir, no_cache)
     text = context.read_text(encoding="utf-8", errors="replace") if context else None
     try:
         report = propose(dataset, action, client=client, model=model, n=n, context=text,
@@ -285,7 +290,7 @@ def splits() -> None:
 @click.option("--action", "actions", multiple=True, help="Only rank these actions.")
 @click.option("--force", is_flag=True, help="Also re-rank actions whose split was set by hand.")
 @llm_options
-def assign_cmd(dataset, sets, actions, force, config, model, max_cost):
+def assign_cmd(dataset, sets, actions, force, config, model, max_cost, cache_dir, no_cache):
     """Let the LLM rank each action from its description, taxonomy and median clip length (with reasons)."""
     from curation.splits import assign_splits, parse_overrides
 
@@ -293,7 +298,7 @@ def assign_cmd(dataset, sets, actions, force, config, model, max_cost):
     overrides = parse_overrides(sets)
     client = None
     if not sets or actions:
-        client, model = make_client(dataset, config, model, max_cost, "splits")
+        client, model = make_client(dataset, config, model, max_cost, "splits", cache_dir, no_cache)
     try:
         report = assign_splits(dataset, client=client, model=model, overrides=overrides, force=force,
                                actions=actions or None)

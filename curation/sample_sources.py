@@ -27,6 +27,7 @@ import yaml
 from PIL import Image
 
 from curation import media
+from curation.sample_taxonomies import write_sample_taxonomies
 from curation.sources import BaseAdapter, sources
 from curation.synthetic import render_frame
 from schemas import check
@@ -147,5 +148,6 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     atomic_write(config_path, "# SYNTHETIC sample sources: see README.txt. Relative roots resolve against this folder.\n"
                  "# humman on_bad_media: skip leaves out the Recon folder with a gap (p000004) instead of stopping.\n"
                  + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
+    write_sample_taxonomies(out / "taxonomies", config)  # one per action, for annotation rounds
     write_json(done, stamp)
     return config_path

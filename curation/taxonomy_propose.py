@@ -153,7 +153,8 @@ def merge_stages(tax: dict[str, Any], answer: dict[str, Any], origin: str, repor
             seen.add(name.casefold())
             tax["stages"].append({"name": name,
                                   "description": _clean(st.get("description"), MAX_DESCRIPTION,
-                                                        f"stage {name!r} description", report)})
+                                                        f"stage {name!r} description", report),
+                                  "origin": origin})
             report.stages_added.append(name)
     stage_names = {s["name"]: s["name"] for s in tax["stages"]}
     kps = tax["keypoints"]
@@ -232,9 +233,15 @@ def merge_differences(tax: dict[str, Any], answer: dict[str, Any], id_map: dict[
         report.added.append(add_difference(tax, entry, status="draft", origin=origin))
 
 
-def _existing_differences_text(tax: dict[str, Any]) -> str:
+def _own_draft(item: dict[str, Any], origin: str) -> bool:
+    """An item this model proposed that nobody has accepted yet: left out of the prompts, so a rerun of the
+    same proposal asks exactly the same question (and the LLM cache answers it)."""
+    return item.get("origin") == origin and item.get("status", "draft") == "draft"
+
+
+def _existing_differences_text(tax: dict[str, Any], origin: str = "") -> str:
     live = [tax["differences"][k] for k in sorted_keys(tax["differences"])
-            if tax["differences"][k]["status"] != "retired"]
+            if tax["differences"][k]["status"] != "retired" and not _own_draft(tax["differences"][k], origin)]
     if not live:
         return ""
     return ("Already in the taxonomy (do not repeat these):\n"
@@ -258,12 +265,14 @@ def propose(root: str | os.PathLike, action: str, *, client: LLMClient, model: s
         context = context[:MAX_CONTEXT_CHARS]
     ctx = _context_block(context)
     existing = ""
-    if tax["stages"]:
+    stages_known = [s for s in tax["stages"] if not _own_draft(s, origin)]
+    kps_known = {k: v for k, v in tax["keypoints"].items() if not _own_draft(v, origin)}
+    if stages_known:
         existing = ("\nThe taxonomy already has these stages; reuse them exactly: "
-                    + "; ".join(f"{s['name']} ({s['description']})" for s in tax["stages"]) + "\n")
-    if tax["keypoints"]:
+                    + "; ".join(f"{s['name']} ({s['description']})" for s in stages_known) + "\n")
+    if kps_known:
         existing += ("Existing keypoints (reuse their ids): "
-                     + "; ".join(f"{k}: {v['description']}" for k, v in tax["keypoints"].items()) + "\n")
+                     + "; ".join(f"{k}: {v['description']}" for k, v in kps_known.items()) + "\n")
     answer = client.complete(LLMRequest(
         stage="taxonomy.stages", model=model, system=SYSTEM, schema=STAGES_SCHEMA, schema_name="stage_transcript",
         prompt=STAGES_PROMPT.format(name=tax["name"], description=tax["description"], context=ctx,
@@ -277,7 +286,7 @@ def propose(root: str | os.PathLike, action: str, *, client: LLMClient, model: s
         schema_name="differences",
         prompt=DIFFERENCES_PROMPT.format(name=tax["name"], description=tax["description"], context=ctx, n=n,
                                          stages=stages, keypoints=keypoints,
-                                         existing=_existing_differences_text(tax))))
+                                         existing=_existing_differences_text(tax, origin))))
     merge_differences(tax, answer, id_map, n, origin, report, dup_threshold=dup_threshold)
     report.written = save_taxonomy(root, tax, op="propose",
                                    detail=f"{model}: +{len(report.added)} differences, "

@@ -80,23 +80,39 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path, strict: bool) ->
     help="Exact prompt text for the protocol: the official eval_viddiff.py, or JSON {match, opposite}.",
 )
 @_STRICT
-@click.option("--judge-model", default=None, help="Matching model (default: the protocol's).")
-@click.option("--opposite-model", default=None, help="Direct-opposite model (default: the protocol's).")
+@click.option("--judge-model", default=None, help="Matching model (default: config models.judge, else the protocol's).")
+@click.option("--opposite-model", default=None, help="Direct-opposite model (default: config models.opposite, else the protocol's).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Judge seed (part of every cache key).")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="LLM config (the same file as `curate taxonomy --config`, or a `viddiff run` config's llm: section): "
+    "base_url, structured_output, max_tokens, temperature, max_concurrency, prices, max_cost.",
+)
+@click.option("--max-cost", type=float, default=None, help="Stop before a judge call would exceed this cost.")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: config, $OPENAI_BASE_URL).")
 @click.option(
     "--structured-output",
-    type=click.Choice(["json_schema", "json_object", "none"]),
-    default="json_schema",
-    show_default=True,
+    type=click.Choice(["auto", "json_schema", "json_object", "none"]),
+    default=None,
+    help="Overrides the config (default auto: detected per endpoint and model).",
 )
 @click.option(
     "--cache",
     "cache_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Judge cache (SQLite); default OUT/judge_cache.sqlite. Reruns reuse every cached call.",
+    help="Judge cache file (SQLite); default: the LLM cache every command shares.",
 )
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="LLM cache folder (default $VIDDIFF_CACHE_DIR or ~/.cache/viddiff-toolkit).",
+)
+@click.option("--no-cache", is_flag=True, help="Do not read or write cached judge answers.")
 @click.option(
     "--threshold",
     default=0.6,
@@ -115,9 +131,13 @@ def open_cmd(
     judge_model: str | None,
     opposite_model: str | None,
     seed: int,
+    config: Path | None,
+    max_cost: float | None,
     base_url: str | None,
-    structured_output: str,
+    structured_output: str | None,
     cache_path: Path | None,
+    cache_dir: Path | None,
+    no_cache: bool,
     threshold: float,
 ) -> None:
     """Open-set recall@N_diff: judge matching (one to one), opposite flips, N_diff enforced."""
@@ -133,27 +153,22 @@ def open_cmd(
         import os
 
         from schemas.errors import ToolkitError
-        from viddiff_method.backends.llm import LLMClient, LLMConfig
+        from viddiff_method.backends.llm import LLMClient, load_llm_config, resolve_cache_path
 
-        if not (base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
+        cfg = load_llm_config(config, base_url=base_url, structured_output=structured_output,
+                              max_cost=max_cost, seed=seed, cache_path=str(cache_path) if cache_path else None)
+        if not (cfg.base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get(cfg.api_key_env)):
             raise ToolkitError(
-                "no LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY) or pass --base-url; "
-                "--judge local needs none",
+                "no LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), pass --base-url or a --config with "
+                "base_url; --judge local needs none",
                 key="--judge llm",
             )
-
+        cfg.cache_path = resolve_cache_path(cfg, cache_dir, no_cache)
         out_dir.mkdir(parents=True, exist_ok=True)
-        client = LLMClient(
-            LLMConfig(
-                base_url=base_url,
-                structured_output=structured_output,
-                cache_path=str(cache_path or out_dir / "judge_cache.sqlite"),
-                seed=seed,
-            )
-        )
+        client = LLMClient(cfg)
         judge = LLMJudge(
-            client, protocol=protocol, match_model=judge_model, opposite_model=opposite_model, seed=seed,
-            strict=strict,
+            client, protocol=protocol, match_model=judge_model or cfg.models.get("judge"),
+            opposite_model=opposite_model or cfg.models.get("opposite"), seed=seed, strict=strict,
         )
     m = eval_open(dataset, predictions, judge, out_dir, strict=strict).metrics
     note = (

@@ -296,6 +296,9 @@ def score_open(
     metrics["usage"] = usage.as_dict() if usage is not None else None
     metrics["answers_normalised"] = preds.answers_normalised
     metrics["answers_invalid"] = preds.answers_invalid
+    client = getattr(judge, "client", None)
+    if hasattr(client, "endpoint_report"):
+        metrics["llm_endpoint"] = client.endpoint_report()  # structured-output mode and model the server reported
     metrics["protocol"] = {**PROTOCOL, **rules_block(strict)}
     metrics["inputs"] = inputs_block(data, preds.path, preds.sha256, predictions_layout=preds.layout)
     return OpenResults(items=items, matching=[s.log for s in samples], metrics=metrics)

@@ -31,3 +31,16 @@ def tiny_dataset(tiny_dataset_template, tmp_path) -> Path:
     root = tmp_path / "ds"
     shutil.copytree(tiny_dataset_template, root)
     return root
+
+
+# The LLM cache every command shares lives in the user's cache folder; tests must never touch it. A
+# session-wide folder covers subprocesses, and every test gets its own (so no test sees another's answers).
+import tempfile
+
+os.environ["VIDDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="viddiff-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def _private_llm_cache(tmp_path_factory, monkeypatch):
+    """Point VIDDIFF_CACHE_DIR at a fresh folder for each test."""
+    monkeypatch.setenv("VIDDIFF_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))

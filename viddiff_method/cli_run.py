@@ -19,16 +19,18 @@ from schemas.errors import ToolkitError
 @click.option("--split", default=None, help="Only samples of this split (e.g. easy).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N selected samples.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
-              help="Where the LLM and CLIP caches live (default RUN_DIR/cache); share it between runs.")
+              help="Where the LLM and CLIP caches live (default: the cache every command shares, "
+                   "$VIDDIFF_CACHE_DIR, else $XDG_CACHE_HOME/viddiff-toolkit or ~/.cache/viddiff-toolkit).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write cached LLM answers (every call is made).")
 @click.option("--no-progress", is_flag=True, help="Hide progress bars.")
-def run(dataset, mode, out, config_file, method, split, limit, cache_dir, no_progress) -> None:
+def run(dataset, mode, out, config_file, method, split, limit, cache_dir, no_cache, no_progress) -> None:
     """Run the VidDiff method (or a baseline) on DATASET and write predictions and localizations."""
     from viddiff_method.config import RunConfig
     from viddiff_method.pipeline import run as run_pipeline
 
     cfg = RunConfig.load(config_file)
     summary = run_pipeline(dataset, out, mode=mode, method=method, config=cfg, split=split, limit=limit,
-                           cache_dir=cache_dir, progress=not no_progress)
+                           cache_dir=cache_dir, progress=not no_progress, no_cache=no_cache)
     total = summary.usage.get("total", {})
     clip = summary.usage.get("clip", {})
     click.echo(f"{summary.n_selected} samples selected: {summary.n_done_before} already done, "
@@ -42,8 +44,9 @@ def run(dataset, mode, out, config_file, method, split, limit, cache_dir, no_pro
                   f"{clip.get('frames_from_cache', 0)} from cache" if clip else ""))
     click.echo(f"wrote {summary.out}/predictions.json, localization.json, difference_frames.json, usage.json")
     if summary.n_incomplete:
+        first = f"; first: {summary.errors[0]}" if summary.errors else ""
         raise ToolkitError(f"{summary.n_incomplete} samples have failed LLM calls (see report.json); "
-                           "rerun the same command to retry them", file=str(summary.out))
+                           f"rerun the same command to retry them{first}", file=str(summary.out))
 
 
 def summary_notes(summary, mode: str) -> list[str]:

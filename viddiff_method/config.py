@@ -24,12 +24,13 @@ class LLMSettings:
     proposer_model: str = "gpt-4o-mini-2024-07-18"
     differencer_model: str = "gpt-4o-2024-05-13"
     lmm_model: str = "gpt-4o-2024-08-06"
-    structured_output: str = "json_schema"
+    structured_output: str = "auto"
     json_object_schema: bool = False
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float | None = 1.0
     max_tokens: int | None = 2048
+    max_tokens_retry: int | None = None
     max_concurrency: int = 4
     max_invalid_retries: int = 2
     timeout_s: float = 120.0
@@ -38,6 +39,12 @@ class LLMSettings:
     images_per_request: int = 250
     image_detail: str | None = "high"
     image_format: str = "png"
+    # the rest of the LLM config every command reads (viddiff_method/backends/llm.py LLMConfig)
+    models: dict[str, Any] = field(default_factory=dict)
+    max_retries: int = 5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 8.0
+    strict_schema: bool = False
 
 
 @dataclass
@@ -118,6 +125,10 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any] | None, *, file: str | None = None) -> "RunConfig":
         """Build from a (partial) mapping; unknown keys and wrong types are :class:`ToolkitError`."""
         cfg = _build(cls, data or {}, file, "")
+        for role in ("proposer", "differencer", "lmm"):  # models: {role: name} is the other commands' spelling
+            name = cfg.llm.models.get(role) if isinstance(cfg.llm.models, dict) else None
+            if isinstance(name, str) and name:
+                setattr(cfg.llm, f"{role}_model", name)
         _check(cfg, file)
         return cfg
 
@@ -173,8 +184,9 @@ def _check(cfg: RunConfig, file: str | None) -> None:
     def bad(key: str, msg: str):
         raise ToolkitError(msg, file=file, key=key)
 
-    if cfg.llm.structured_output not in ("json_schema", "json_object", "none"):
-        bad("llm.structured_output", "must be json_schema, json_object or none")
+    from viddiff_method.backends.llm import check_llm_values  # the LLM settings' checks live with the client
+
+    check_llm_values(asdict(cfg.llm), file=file, prefix="llm.")
     if not 1 <= cfg.llm.images_per_request <= 250:
         bad("llm.images_per_request", "must be between 1 and 250 (OpenAI refuses more than 250 images)")
     if cfg.clip.device not in ("auto", "cpu", "cuda") and not cfg.clip.device.startswith("cuda:"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,15 +22,11 @@ SYSTEM_PROMPT = ("The images come from a public machine-learning research datase
 
 
 def make_client(cfg: RunConfig, cache_path: str | Path | None) -> LLMClient:
-    """An :class:`LLMClient` for the run's ``llm`` settings, caching in ``cache_path``."""
-    s = cfg.llm
-    return LLMClient(LLMConfig(
-        base_url=s.base_url, api_key_env=s.api_key_env, structured_output=s.structured_output,
-        json_object_schema=s.json_object_schema, max_invalid_retries=s.max_invalid_retries, timeout_s=s.timeout_s,
-        max_concurrency=s.max_concurrency, cache_path=str(cache_path) if cache_path else None,
-        prices=dict(s.prices), max_cost=s.max_cost, temperature=s.temperature, max_tokens=s.max_tokens,
-        image_format=s.image_format, image_detail=s.image_detail,
-    ))
+    """An :class:`LLMClient` for the run's ``llm`` settings (the same LLM config every command reads),
+    caching in ``cache_path`` (None: no cache)."""
+    llm = LLMConfig.from_run_settings(asdict(cfg.llm))
+    llm.cache_path = str(cache_path) if cache_path else None
+    return LLMClient(llm)
 
 
 def complete_all(client: LLMClient, reqs: Sequence[LLMRequest], errors: list[str] | None = None,

@@ -6,13 +6,15 @@ RUN_DIR layout::
     predictions.json         {sample_key: {diff_key: {description, prediction}}}
     localization.json        {sample_key: [{loc_id: [frame]}, {...}]}  keypoints, stored-clip frames
     difference_frames.json   {sample_key: [{diff_key: [frames]}, {...}]}  frames shown per difference
-    usage.json               LLM calls/cache hits/tokens/cost per stage, and the CLIP stage's counters
+    usage.json               LLM calls/cache hits/tokens/cost per stage of this invocation, the CLIP stage's
+                             counters, the endpoint's structured-output mode and served model, and
+                             ``cumulative``: the LLM totals over every invocation into this RUN_DIR
     report.json              samples done/skipped, proposer repairs, failed calls
     proposals/<action>.json  the proposer's stages, links and repairs (reused on rerun)
     samples/<key>.json       one finished sample, with the fingerprint of its inputs (a rerun skips it
                              while its clips, differences, proposal and config are unchanged)
     .viddiff-folder.json     marks the folder as a RUN_DIR (another non-empty folder is refused)
-    cache/llm.sqlite, cache/clip.sqlite   (unless --cache-dir points elsewhere)
+    (no cache here: llm.sqlite and clip.sqlite live in the cache every command shares, see --cache-dir)
 
 Frames written out are 0-based indices into the stored clips at their native fps, mapped back from
 the rows of the downsampled clip the localizer worked on.
@@ -39,8 +41,9 @@ from schemas.outdir import output_folder
 from schemas.redact import redact
 from viddiff_method import localizer as loc
 from viddiff_method.backends.clip import ClipBackend
-from viddiff_method.backends.llm import LLMError
 from viddiff_method.backends.clip_cache import ClipCache
+from viddiff_method.backends.llm import LLMError, default_cache_dir
+from viddiff_method.backends.usage import with_cumulative
 from viddiff_method.baselines import LMMBaseline, PositionPrior, random_frames
 from viddiff_method.config import RunConfig
 from viddiff_method.differencer import Differencer, DiffQuery, resize_max_side
@@ -66,6 +69,7 @@ class RunSummary:
     skipped: dict[str, str] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
     redone: dict[str, str] = field(default_factory=dict)  # sample_key -> why its earlier result was not reused
+    errors: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------------- dataset
@@ -95,7 +99,9 @@ def closed_differences(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- the run
 
 #: Settings that change how a run is executed but not what it computes; a resumed run may change them.
-EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices", "timeout_s"),
+EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices", "timeout_s",
+                          "max_retries", "backoff_initial_s", "backoff_max_s", "max_tokens_retry",
+                          "structured_output", "json_object_schema", "strict_schema"),
                   "clip": ("device", "batch_size")}
 
 
@@ -122,7 +128,7 @@ class Run:
 
     def __init__(self, dataset: str | os.PathLike, out: str | os.PathLike, *, mode: str, method: str = "viddiff",
                  config: RunConfig | None = None, split: str | None = None, limit: int | None = None,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True):
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True, no_cache: bool = False):
         if mode not in MODES:
             raise ToolkitError(f"unknown mode {mode!r}; use closed or open", key="--mode")
         if method not in METHODS:
@@ -133,7 +139,10 @@ class Run:
         self.cfg = config or RunConfig()
         self.split, self.limit = split, limit
         self.progress = progress
-        self.cache_dir = Path(cache_dir) if cache_dir else self.out / "cache"
+        # LLM answers and CLIP embeddings: --cache-dir, else the cache every command shares (VIDDIFF_CACHE_DIR,
+        # else the user cache folder), so a rerun into a new RUN_DIR, another split or eval never pays twice
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.llm_cache = None if no_cache else self.cache_dir / "llm.sqlite"
         self.skipped: dict[str, str] = {}
         self.redone: dict[str, str] = {}
         self.inputs: dict[str, str] = {}
@@ -149,7 +158,7 @@ class Run:
     @property
     def client(self):
         if self._client is None:
-            self._client = make_client(self.cfg, self.cache_dir / "llm.sqlite")
+            self._client = make_client(self.cfg, self.llm_cache)
         return self._client
 
     @property
@@ -234,11 +243,12 @@ class Run:
                         if not n_now and not answered and result["errors"] and n_incomplete >= 2:
                             # nothing has worked yet: the endpoint is down or misconfigured, stop early
                             raise LLMError(f"no valid answer for the first {n_incomplete} pairs; stopping "
-                                           f"({result['errors'][0]})", key="differencer")
+                                           f"({result['errors'][0]})",
+                                           key="lmm" if self.method == "lmm" else "differencer")
         finally:
             usage = self._write_outputs(selected)
         return RunSummary(self.out, len(selected), len(done), n_now, n_incomplete, dict(self.skipped), usage,
-                          redone=redone)
+                          redone=redone, errors=list(self.errors))
 
     def _sample_path(self, key: str) -> Path:
         return inside(self.out, f"samples/{key}.json", what="sample_key")
@@ -521,7 +531,7 @@ class Run:
         write_json(self.out / "localization.json", locs)
         write_json(self.out / "difference_frames.json", dframes)
         usage = self.usage()
-        write_json(self.out / "usage.json", usage)
+        write_json(self.out / "usage.json", with_cumulative(usage, self.out / "usage.json"))
         write_json(self.out / "report.json", {
             "samples_selected": len(selected), "samples_written": len(preds), "incomplete": incomplete,
             "skipped": self.skipped, "proposer_repairs": self.repairs,
@@ -533,6 +543,8 @@ class Run:
         from viddiff_method.backends.usage import Usage
 
         out = (self._client.usage if self._client is not None else Usage()).as_dict()
+        if self._client is not None:
+            out["llm_endpoint"] = self._client.endpoint_report()
         if self._embedder is not None:
             c = self._clip.counters()
             out["clip"] = {"calls": c["batches"], "frames_encoded": c["frames_encoded"],
@@ -544,7 +556,7 @@ class Run:
 
 def run(dataset: str | os.PathLike, out: str | os.PathLike, *, mode: str, method: str = "viddiff",
         config: RunConfig | None = None, split: str | None = None, limit: int | None = None,
-        cache_dir: str | os.PathLike | None = None, progress: bool = True) -> RunSummary:
+        cache_dir: str | os.PathLike | None = None, progress: bool = True, no_cache: bool = False) -> RunSummary:
     """Run the VidDiff method or a baseline on a dataset directory; see the module docstring for outputs."""
     return Run(dataset, out, mode=mode, method=method, config=config, split=split, limit=limit,
-               cache_dir=cache_dir, progress=progress).run()
+               cache_dir=cache_dir, progress=progress, no_cache=no_cache).run()

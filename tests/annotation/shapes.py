@@ -27,10 +27,10 @@ def export_task(task_id: int, data: dict, annotations: list[dict]) -> dict:
     return {"id": task_id, "annotations": [
         {"id": a.get("id", 100 * task_id + i), "completed_by": a["completed_by"], "result": a["result"],
          "was_cancelled": a.get("was_cancelled", False), "ground_truth": a.get("ground_truth", False),
-         "created_at": "2026-11-26T04:09:01.326386Z", "updated_at": "2026-11-26T04:09:01.326421Z",
+         "created_at": "2026-11-26T04:09:01.326386Z", "updated_at": a.get("updated_at", "2026-11-26T04:09:01.326421Z"),
          "draft_created_at": None, "lead_time": 9.2, "prediction": {}, "result_count": len(a["result"]),
          "unique_id": "dd4cf354-e32d-4338-a23b-2270c58a8ff4", "import_id": None, "last_action": None,
-         "bulk_created": False, "task": task_id, "project": 1, "updated_by": a["completed_by"],
+         "bulk_created": False, "task": task_id, "project": 1, "updated_by": a.get("updated_by", a["completed_by"]),
          "parent_prediction": None, "parent_annotation": None, "last_created_by": None}
         for i, a in enumerate(annotations)],
         "drafts": [], "predictions": [], "data": data, "meta": {}, "created_at": "2026-11-26T04:09:00.842436Z",

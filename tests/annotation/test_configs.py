@@ -9,8 +9,8 @@ from annotation.composite import aligned_indices, make_composite
 from annotation.configs import RULE, label_config
 from annotation.frames import index_to_ls, ls_to_index, ls_to_span, span_to_ls
 from annotation.results import config_items
-from annotation.taxonomy import load_action_taxonomy
 from annotation.tasks import task_data
+from annotation.taxonomy import load_action_taxonomy
 from curation import media
 from curation.synthetic import read_barcode
 from schemas.dataset_dir import load_dataset
@@ -113,3 +113,26 @@ def test_composite_clip_is_time_aligned(ds):
     mtime = path.stat().st_mtime_ns
     make_composite(ds, s, max_height=64)  # resumable: not rewritten
     assert path.stat().st_mtime_ns == mtime
+
+
+def test_configs_help_the_annotator(ds):
+    from annotation.configs import TIMESTAMP_RULE, video_scale
+
+    tax = load_action_taxonomy(ds, "fitness_0")
+    scale = video_scale(160, 120)
+    assert scale == pytest.approx(280 / 120) and video_scale(1920, 1080) == 1.0   # only small clips grow
+    diff = label_config("differences", tax, scale=scale)
+    root = ET.fromstring(diff)
+    headers = [h.get("value") for h in root.iter("Header")]
+    assert "Pair $sample_key" in headers and "Video A ($n_frames_a frames, $fps_a fps)" in headers
+    pair = next(v for v in root.iter("View") if v.get("className") == "viddiff-pair")
+    assert "position: sticky" in pair.get("style")                     # the videos stay in view
+    assert {v.get("name") for v in pair.iter("Video")} == {"video_a", "video_b"}
+    assert f"scale({scale:.3f})" in next(root.iter("Style")).text
+    assert "<Style>" not in label_config("differences", tax, scale=1.0)
+    ts = ET.fromstring(label_config("timestamps", tax, composite=True))
+    assert TIMESTAMP_RULE in [h.get("value") for h in ts.iter("Header")]
+    assert "CELL" in TIMESTAMP_RULE and "playhead" in TIMESTAMP_RULE and "hop size' to 1" in TIMESTAMP_RULE
+    # the composite is outside the scaled pair (its own size) and its captions count like the player
+    assert next(v for v in ts.iter("View") if v.get("className") == "viddiff-composite").find("Video") is not None
+    assert "counted from 1" in label_config("timestamps", tax, composite=True)

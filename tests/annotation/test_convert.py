@@ -120,7 +120,10 @@ def test_timestamps_out_of_clip_and_bad_regions_are_reported(ds, tmp_path):
     rep = convert_file(_write(tmp_path, [export_task(3, data, [{"completed_by": 2, "result": result}])]),
                        ds.root, "timestamps")
     msgs = " | ".join(str(p) for p in rep.problems)
-    assert "range [0, 0] is outside" in msgs and f"range [{data['n_frames_a'] + 1}" in msgs
+    n_a = data["n_frames_a"]
+    assert "video A frame 0 is outside" in msgs and f"video A frame {n_a + 1} is outside the clip's frames 1..{n_a}" in msgs
+    outside = [p.to_dict() for p in rep.problems if "outside" in p.message]
+    assert [(p["video"], p["project"], p["task"], p["annotator"]) for p in outside] == [("a", 1, 3, "user:2")] * 2
     assert "single frame" in msgs and "more than once" in msgs and "integers" in msgs
     assert len(rep.problems) == 5 and "missing" not in msgs
     # nothing valid was marked: the row keeps what it had, nothing is guessed
@@ -198,3 +201,44 @@ def test_missing_items_are_judged_per_annotation(ds, tmp_path):
     rep = convert_file(_write(tmp_path, [export_task(1, _data(ds, key), [first, second])]), ds.root, "differences")
     assert [p.where for p in rep.problems] == ["result[1] (diff_1)", "diff_1"]
     assert rep.problems[1].message.startswith("missing")
+
+
+def test_labels_belong_to_the_user_who_last_changed_the_annotation(ds, tmp_path):
+    # user 3 opened user 2's annotation and pressed Update a minute later: Label Studio keeps completed_by 2,
+    # sets updated_by 3. An annotation the admin (user 1) created through the API for user 4 has updated_by 1
+    # at the same instant: it stays user 4's.
+    result = [choice("0", "b"), choice("1", "b"), choice("2", "c")]
+    export = [export_task(1, _data(ds, "fitness_0_0"), [{"completed_by": 2, "updated_by": 3, "result": result,
+                                                         "updated_at": "2026-11-26T04:10:02.000000Z"}]),
+              export_task(2, _data(ds, "fitness_0_1"), [{"completed_by": 4, "updated_by": 1, "result": result}])]
+    convert_file(_write(tmp_path, export), ds.root, "differences")
+    labels = [json.loads(x) for x in (ds.root / "annotation/differences/labels.jsonl").read_text().splitlines()]
+    assert {(r["sample_key"], r["annotator"], r.get("created_by")) for r in labels} == {
+        ("fitness_0_0", "user:3", "user:2"), ("fitness_0_1", "user:4", None)}
+    assert "last changed" in load_dataset(ds.root).meta["annotation"]["resolution_rule"]
+
+
+def test_problems_of_every_project_are_kept_and_unchanged_exports_not_rewritten(ds, tmp_path):
+    fit, div = "fitness_0_0", "diving_0_0"
+    no_peak = [mark("a", "key:start", 2), mark("b", "key:start", 3), mark("b", "key:peak", 5)]
+    fit_export = _write(tmp_path, [export_task(1, _data(ds, fit), [{"completed_by": 2, "result": no_peak}])], "f.json")
+    div_task = export_task(7, _data(ds, div), [{"completed_by": 4, "result": no_peak}])
+    div_task["project"] = 2
+    div_export = _write(tmp_path, [div_task], "d.json")
+    convert_file(fit_export, ds.root, "timestamps")
+    convert_file(div_export, ds.root, "timestamps")            # another project of the same kind
+    path = ds.root / "annotation/timestamps/problems.json"
+    probs = json.loads(path.read_text())
+    assert sorted((p["sample_key"], p["project"], p["task"], p["annotator"], p["video"], p["where"]) for p in probs) == [
+        (div, 2, 7, "user:4", "a", "tl_a key:peak"), (fit, 1, 1, "user:2", "a", "tl_a key:peak")]
+    # the fitness project fixed: only its problem goes
+    fixed = _write(tmp_path, [export_task(1, _data(ds, fit), [{"completed_by": 2, "result": no_peak + [
+        mark("a", "key:peak", 6)]}])], "f2.json")
+    convert_file(fixed, ds.root, "timestamps")
+    assert [p["sample_key"] for p in json.loads(path.read_text())] == [div]
+    # the same export converted again: its raw copy is not written twice, no second round is recorded
+    exports = sorted((ds.root / "annotation/timestamps/exports").iterdir())
+    rounds = len(load_dataset(ds.root).meta["annotation"]["rounds"])
+    convert_file(fixed, ds.root, "timestamps")
+    assert sorted((ds.root / "annotation/timestamps/exports").iterdir()) == exports
+    assert len(load_dataset(ds.root).meta["annotation"]["rounds"]) == rounds

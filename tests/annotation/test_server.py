@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
 from annotation.agreement import agreement
-from annotation.client import pull, push, status
+from annotation.client import api_errors, pull, push, status
 from annotation.server import copy_data_dir, free_port, port_is_free
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.errors import ToolkitError
@@ -149,8 +151,11 @@ def test_pull_round_trip_status_and_agreement(ls, served_dataset):
     users = json.loads((ds.root / "annotation/users.json").read_text())
     assert users[f"user:{u2.id}"] == u2.email
     exports = sorted((ds.root / "annotation/timestamps/exports").iterdir())
-    assert {p.name.split("-project")[0] for p in exports} == {"fitness_0", "diving_0"}
+    assert {p.name.split("-project")[0] for p in exports} == {"fitness_0"}   # diving_0's empty export not kept
     assert all(isinstance(json.loads(p.read_bytes()), list) for p in exports)
+    again = pull(ds.root, "timestamps")                    # nothing changed on the server: nothing rewritten
+    assert sorted((ds.root / "annotation/timestamps/exports").iterdir()) == exports
+    assert ["no annotations yet" in r.summary() for r in again] == [True, False]   # diving_0, fitness_0
 
     # a named reviewer (by e-mail, known from the pull) settles the split
     pull(ds.root, "differences", reviewer=u2.email)
@@ -164,7 +169,8 @@ def test_pull_round_trip_status_and_agreement(ls, served_dataset):
     assert kp["mean_abs_seconds"] == pytest.approx(1 / 30) and kp["within_delta"] == pytest.approx(0.75)
 
 
-def test_serve_prints_url_and_key_and_stops_on_ctrl_c(ls_template, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_prints_url_and_key_and_stops_on_ctrl_c_and_sigterm(ls_template, tmp_path, sig):
     data = copy_data_dir(ls_template, tmp_path / "data")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABEL_STUDIO_") or k == "LABEL_STUDIO_BIN"}
@@ -188,11 +194,81 @@ def test_serve_prints_url_and_key_and_stops_on_ctrl_c(ls_template, tmp_path):
         assert f"export LABEL_STUDIO_URL=http://127.0.0.1:{port}\n" in lines
         r = httpx.get(f"http://127.0.0.1:{port}/api/projects", headers={"Authorization": f"Token {key}"})
         assert r.status_code == 200
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, out
-    assert "stopping" in out and "Traceback" not in out
-    assert port_is_free(port)
+    assert f"{sig.name}: stopping Label Studio" in out and "Label Studio stopped" in out and "Traceback" not in out
+    assert port_is_free(port)  # no orphan Label Studio left answering
+
+
+def test_push_checks_everything_before_touching_the_server(ls, served_dataset, ls_env, monkeypatch, tmp_path):
+    ds = served_dataset
+    media_root = Path(ls_env["media_root"])
+    # the dataset outside the media root: refused, no project made
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(ds.root, outside)
+    with pytest.raises(ToolkitError, match="media root"):
+        push(outside, "differences", composite=True, progress=False)
+    # a clip missing in the second action: nothing is created for the first one either
+    clip = ds.root / "videos/diving_0_0/b.mp4"
+    clip.rename(tmp_path / "b.mp4")
+    with pytest.raises(ToolkitError, match="stored clip not found"):
+        push(ds.root, "differences", composite=True, progress=False)
+    assert [p for p in ls.projects.list(page_size=1000) if p.title.startswith(ds.meta["name"])] == []
+    (tmp_path / "b.mp4").rename(clip)
+    # a relative dataset path works (made absolute for Label Studio's local storage)
+    monkeypatch.chdir(media_root)
+    res = {r.action: r for r in push(ds.root.name, "differences", composite=True, progress=False)}
+    task = _tasks(ls, res["fitness_0"].project_id)["fitness_0_0"]
+    assert task.data["video_ab"].endswith("annotation/composites/fitness_0_0.mp4")
+
+
+def test_repush_with_composite_fills_existing_tasks_and_overlap_is_set(ls, served_dataset):
+    ds = served_dataset
+    first = {r.action: r for r in push(ds.root, "timestamps", progress=False)}
+    pid = first["fitness_0"].project_id
+    task = _tasks(ls, pid)["fitness_0_0"]
+    ls.annotations.create(id=task.id, result=[mark("a", "key:start", 2)], completed_by=_user(ls, "ann").id)
+    assert "video_ab" not in task.data
+    # the composite is a layout change: allowed on an annotated project, and the old tasks get the clip
+    again = {r.action: r for r in push(ds.root, "timestamps", composite=True, overlap=2, review=0.5,
+                                       progress=False)}
+    assert again["fitness_0"].tasks_updated == 2 and again["fitness_0"].config_updated
+    tasks = _tasks(ls, pid)
+    assert all(t.data["video_ab"].endswith(f"composites/{k}.mp4") and t.data["n_frames_ab"] > 0
+               for k, t in tasks.items())
+    proj = ls.projects.get(id=pid)
+    assert (proj.maximum_annotations, proj.overlap_cohort_percentage) == (2, 50)
+    st = {(s.kind, s.action): s for s in status(ds.root)}
+    assert st[("timestamps", "fitness_0")].overlap_tasks == 1      # 50 % of 2 tasks go to two annotators
+    assert st[("timestamps", "fitness_0")].max_annotations == 2
+    assert [a.id for a in ls.annotations.list(id=task.id)] != []
+    # a second push adds nothing and updates nothing
+    third = {r.action: r for r in push(ds.root, "timestamps", composite=True, progress=False)}
+    assert (third["fitness_0"].tasks_added, third["fitness_0"].tasks_updated) == (0, 0)
+
+
+def test_push_of_a_dataset_skips_actions_with_nothing_to_mark(ls, served_dataset):
+    ds = served_dataset
+    path = ds.taxonomy_path("diving_0")
+    tax = json.loads(path.read_text())
+    tax["keypoints"], tax["stages"] = {}, []
+    for d in tax["differences"].values():
+        d["keypoints"] = []
+    write_json(path, tax)
+    res = {r.action: r for r in push(ds.root, "timestamps", progress=False)}
+    assert res["diving_0"].skipped and "no keypoints or stages" in res["diving_0"].summary()
+    assert res["fitness_0"].project_id and res["fitness_0"].tasks_added == 2
+    with pytest.raises(ToolkitError, match="no keypoints or stages"):   # asked for by name: an error
+        push(ds.root, "timestamps", actions=["diving_0"], progress=False)
+
+
+def test_label_studio_errors_are_one_line_without_headers_or_token(ls, ls_env):
+    with pytest.raises(ToolkitError) as ei, api_errors("read the project", key="p"):
+        ls.projects.get(id=987654321)
+    msg = str(ei.value)
+    assert "HTTP 404" in msg and "\n" not in msg and "headers" not in msg.lower()
+    assert ls_env["api_key"] not in msg

@@ -14,6 +14,11 @@ endpoint configured by ``OPENAI_BASE_URL`` + ``OPENAI_API_KEY``; recorded answer
 cassette (the key never is). Nothing here says anything about a model's accuracy: the answers are
 whatever the test scripted.
 
+``quirks=`` makes the server behave as a real server software was measured to behave (see ``QUIRKS``),
+so the default test suite covers every finding without those servers; ``models=`` is what
+``GET /v1/models`` lists (None: the route answers 404, as on servers without it). An error message may
+contain ``{authorization}``: the server echoes the request's Authorization header there, as some do.
+
 Run standalone to replay a cassette for manual trials:
 ``python -m tests.helpers.openai_server --cassette answers.json --port 8011``.
 """
@@ -36,6 +41,42 @@ from typing import Any
 Body = dict[str, Any]
 Match = str | Callable[[Body], bool]
 Reply = Any  # dict | str | ("status", code[, message]) | Callable[[Body], dict | str | tuple]
+
+
+#: Real servers' measured behaviour (llama-cpp-python 0.3.36, llama.cpp ``llama-server``, ``transformers serve``
+#: 5.24.0, each serving SmolLM2-135M), reproduced by ``FakeOpenAI(quirks=NAME)``.
+QUIRKS = {
+    "llama-cpp-python": "HTTP 500 pydantic validation error on response_format json_schema; json_object with a "
+                        "schema works; HTTP 500 'can only concatenate str (not \"list\") to str' on image content; "
+                        "cuts answers at max_tokens (finish_reason length)",
+    "llama-server": "enforces json_schema; HTTP 500 'image input is not supported - hint: ... mmproj' on image "
+                    "content; cuts answers at max_tokens (finish_reason length)",
+    "transformers-serve": "ignores response_format (HTTP 200; the model only sees the prompt); drops images "
+                          "silently and counts only the text's prompt tokens",
+}
+LLAMA_CPP_PYTHON_500 = ("1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be "
+                        "'text' or 'json_object' [type=literal_error, input_value='json_schema', input_type=str]\n"
+                        "    For further information visit https://errors.pydantic.dev/2.11/v/literal_error")
+LLAMA_CPP_PYTHON_IMAGE_500 = 'can only concatenate str (not "list") to str'
+LLAMA_SERVER_IMAGE_500 = ("image input is not supported - hint: if this is unexpected, you may need to provide the "
+                          "mmproj")
+#: What a tiny model says when nothing tells it the answer must be JSON.
+PROSE_ANSWER = "Sure! Video A shows the deeper squat, because the hips go lower."
+
+
+def _has_images(body: Body) -> bool:
+    return any(isinstance(m.get("content"), list) and any(
+        isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"]) for m in body.get("messages", []))
+
+
+def _drop_images(body: Body) -> Body:
+    msgs = []
+    for m in body.get("messages", []):
+        c = m.get("content")
+        if isinstance(c, list):
+            c = "\n".join(p.get("text", "") for p in c if isinstance(p, dict) and p.get("type") == "text")
+        msgs.append({**m, "content": c})
+    return {**body, "messages": msgs}
 
 
 @dataclass
@@ -100,7 +141,12 @@ class FakeOpenAI:
     """
 
     def __init__(self, *, cassette: str | os.PathLike | None = None, record: bool = False,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, quirks: str | None = None,
+                 models: list[str] | None = None):
+        if quirks is not None and quirks not in QUIRKS:
+            raise ValueError(f"unknown quirks {quirks!r}; known: {', '.join(QUIRKS)}")
+        self.quirks = quirks
+        self.models = models
         self.requests: list[Body] = []
         self.rules: list[_Rule] = []
         self.cassette: dict[str, str] = {}
@@ -175,10 +221,31 @@ class FakeOpenAI:
             self.save_cassette()
 
     # -- answering ----------------------------------------------------------------------------
-    def _answer(self, body: Body) -> tuple[int, dict[str, Any], dict[str, str]]:
-        text, key = text_of(body), request_hash(body)
+    def _quirk(self, body: Body) -> tuple[Body, tuple | None]:
+        """The body the model gets under ``self.quirks`` and an HTTP error the server answers instead, if any."""
+        rf = (body.get("response_format") or {}).get("type")
+        if self.quirks == "llama-cpp-python":
+            if rf == "json_schema":
+                return body, ("status", 500, LLAMA_CPP_PYTHON_500)
+            if _has_images(body):
+                return body, ("status", 500, LLAMA_CPP_PYTHON_IMAGE_500)
+        elif self.quirks == "llama-server":
+            if _has_images(body):
+                return body, ("status", 500, LLAMA_SERVER_IMAGE_500)
+        elif self.quirks == "transformers-serve":
+            body = _drop_images({k: v for k, v in body.items() if k != "response_format"})
+        return body, None
+
+    def _answer(self, body: Body, auth: str = "") -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._lock:
             self.requests.append(body)
+        body, refusal = self._quirk(body)
+        if refusal is not None:
+            return self._reply(body, refusal, auth)
+        text, key = text_of(body), request_hash(body)
+        if self.quirks == "transformers-serve" and "JSON Schema" not in text:
+            return self._reply(body, PROSE_ANSWER, auth)  # response_format ignored and no schema in the prompt
+        with self._lock:
             rule = None
             for r in self.rules:
                 if r.times is not None and r.used >= r.times:
@@ -202,12 +269,22 @@ class FakeOpenAI:
                     self.cassette[key] = reply
         else:
             return 404, _error(f"no scripted answer for request {key}", "not_found"), {}
+        return self._reply(body, reply, auth)
+
+    def _reply(self, body: Body, reply: Any, auth: str) -> tuple[int, dict[str, Any], dict[str, str]]:
         if isinstance(reply, tuple) and reply and reply[0] == "status":
             code = int(reply[1])
-            msg = reply[2] if len(reply) > 2 else f"scripted HTTP {code}"
+            msg = (reply[2] if len(reply) > 2 else f"scripted HTTP {code}").replace("{authorization}", auth)
             return code, _error(msg, "rate_limit_exceeded" if code == 429 else "server_error"), {}
         content = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
-        return 200, _completion(body, content), {}
+        finish = "stop"
+        limit = body.get("max_tokens")
+        if self.quirks and isinstance(limit, int) and max(1, len(content) // 4) > limit:
+            content, finish = content[:limit * 4], "length"  # real servers stop at max_tokens mid-answer
+        out = _completion(body, content, finish)
+        if self.quirks and self.models:
+            out["model"] = self.models[0]  # real servers report the model they serve, whatever was asked
+        return 200, out, {}
 
     def _forward(self, body: Body) -> str | tuple:
         """Send ``body`` to the real endpoint (record mode) and return its answer's content."""
@@ -245,8 +322,9 @@ class FakeOpenAI:
                     pass
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]}, {})
+                if self.path.rstrip("/").endswith("/models") and fake.models is not None:
+                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "me"}
+                                                                for m in fake.models]}, {})
                 else:
                     self._send(404, _error("not found", "not_found"), {})
 
@@ -261,7 +339,7 @@ class FakeOpenAI:
                 except json.JSONDecodeError:
                     self._send(400, _error("request body is not JSON", "invalid_request_error"), {})
                     return
-                self._send(*fake._answer(body))
+                self._send(*fake._answer(body, self.headers.get("Authorization", "")))
 
         return Handler
 
@@ -270,7 +348,7 @@ def _error(message: str, kind: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "code": kind}}
 
 
-def _completion(body: Body, content: str) -> dict[str, Any]:
+def _completion(body: Body, content: str, finish_reason: str = "stop") -> dict[str, Any]:
     prompt_tokens = len(text_of(body)) // 4 + 85 * len(images_in(body))
     completion_tokens = max(1, len(content) // 4)
     return {
@@ -278,7 +356,7 @@ def _completion(body: Body, content: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason,
                      "logprobs": None}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},

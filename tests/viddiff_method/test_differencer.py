@@ -68,7 +68,10 @@ def test_an_answer_that_stays_invalid_is_null_not_a(tmp_path):
         preds = d.run("shapes", queries()[:1], seed=1)
         assert preds == {"0": None}
         assert d.errors and "invalid answer" in d.errors[0]
-        assert len(srv.requests) == 3  # the client's invalid-answer retries, then give up
+        # auto mode: the answer in json_schema mode did not follow the schema, so json_object is tried; then
+        # the client's invalid-answer retries (3 attempts), then give up
+        assert [(b.get("response_format") or {}).get("type") for b in srv.requests] == ["json_schema"] + [
+            "json_object"] * 3
 
 
 def test_abc_option_lets_the_model_say_no_difference(tmp_path):

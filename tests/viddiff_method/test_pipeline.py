@@ -105,9 +105,9 @@ def test_closed_run_recovers_stages_keypoints_and_answers(env):
     assert llm_calls(out) == 0 and "clip" not in read_json(out / "usage.json")
     assert read_json(out / "predictions.json") == preds
 
-    # a fresh run directory sharing the warm caches: zero LLM calls, zero CLIP frames, model never loaded
-    fresh = run(ds.root, root / "closed2", mode="closed", config=config(srv), cache_dir=out / "cache",
-                progress=False)
+    # a fresh run directory (no --cache-dir): the shared user cache answers, zero LLM calls, zero CLIP frames,
+    # model never loaded
+    fresh = run(ds.root, root / "closed2", mode="closed", config=config(srv), progress=False)
     usage = fresh.usage
     assert usage["total"]["calls"] == 0 and usage["total"]["cache_hits"] == 8
     assert usage["clip"]["frames_encoded"] == 0 and usage["clip"]["texts_encoded"] == 0
@@ -173,7 +173,7 @@ def test_prior_baseline_uses_the_other_samples_keypoints(env):
 def test_random_baseline_is_seeded_and_inside_the_clips(env):
     ds, srv, root = env
     run(ds.root, root / "rnd1", mode="closed", method="random", config=config(srv), progress=False)
-    run(ds.root, root / "rnd2", mode="closed", method="random", config=config(srv), cache_dir=root / "rnd1" / "cache",
+    run(ds.root, root / "rnd2", mode="closed", method="random", config=config(srv), cache_dir=root / "rnd-cache",
         progress=False)
     a = read_json(root / "rnd1" / "difference_frames.json")
     assert a == read_json(root / "rnd2" / "difference_frames.json")

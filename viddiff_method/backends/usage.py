@@ -4,6 +4,7 @@ Kept apart from the client so reports (``viddiff run``, ``curate taxonomy``) can
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -71,3 +72,34 @@ class Usage:
             lines.append(f"{name:<24}{v['calls']:>7}{v['cache_hits']:>8}{v['prompt_tokens']:>10}"
                          f"{v['completion_tokens']:>9}{v['cost']:>11.4f}")
         return "\n".join(lines)
+
+
+def with_cumulative(usage: dict[str, Any], previous_path: str | os.PathLike) -> dict[str, Any]:
+    """``usage`` (this invocation) plus ``cumulative``: its LLM stages added to those of the ``usage.json``
+    already at ``previous_path`` (a resumed run keeps the first runs' counts) and ``invocations``."""
+    from schemas.io import read_json
+
+    prev: dict[str, Any] = {}
+    if os.path.exists(previous_path):
+        try:
+            prev = read_json(previous_path)
+        except Exception:  # noqa: BLE001 - an unreadable old usage.json only loses the old totals
+            prev = {}
+    if not isinstance(prev, dict):
+        prev = {}
+    before = prev.get("cumulative") if isinstance(prev.get("cumulative"), dict) else {
+        k: v for k, v in prev.items() if isinstance(v, dict) and set(FIELDS) <= set(v) and k != "total"}
+    stages = {k: v for k, v in before.items() if k not in ("total", "invocations") and isinstance(v, dict)}
+    for k, v in usage.items():
+        if k != "total" and isinstance(v, dict) and set(FIELDS) <= set(v):
+            acc = stages.setdefault(k, dict.fromkeys(FIELDS, 0))
+            for f in FIELDS:
+                acc[f] = acc.get(f, 0) + v[f]
+    total = dict.fromkeys(FIELDS, 0)
+    for v in stages.values():
+        for f in FIELDS:
+            total[f] += v.get(f, 0)
+    for v in [*stages.values(), total]:
+        v["cost"] = round(float(v["cost"]), 8)
+    n = int(before.get("invocations", 1 if prev else 0) or 0) + 1
+    return {**usage, "cumulative": {**dict(sorted(stages.items())), "total": total, "invocations": n}}

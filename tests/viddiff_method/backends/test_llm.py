@@ -18,8 +18,14 @@ from PIL import Image
 
 from tests.helpers.openai_server import FakeOpenAI
 from viddiff_method.backends.cache import SQLiteCache
-from viddiff_method.backends.llm import (BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest,
-                                         load_llm_config)
+from viddiff_method.backends.llm import (
+    BudgetExceeded,
+    LLMClient,
+    LLMConfig,
+    LLMError,
+    LLMRequest,
+    load_llm_config,
+)
 
 SCHEMA = {"type": "object", "required": ["answer"], "additionalProperties": False,
           "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}}}
@@ -59,7 +65,9 @@ def test_json_schema_request_shape_and_images(tmp_path):
         assert rf["json_schema"]["name"] == "answer"
         assert body["messages"][0] == {"role": "system", "content": "you compare videos"}
         user = body["messages"][1]["content"]
-        assert user[0] == {"type": "text", "text": "which squat is deeper?"}
+        # auto mode cannot know the server enforces the schema, so the prompt states it as well
+        assert user[0]["type"] == "text" and user[0]["text"].startswith("which squat is deeper?\n")
+        assert json.dumps(SCHEMA) in user[0]["text"]
         assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in user[1:])
         sent = srv.images_in(body)
         assert sent[1] == path.read_bytes()
@@ -89,7 +97,7 @@ def test_invalid_answer_retried_with_feedback_then_valid(tmp_path):
         srv.add("deeper", "I think video A", times=1)
         srv.add("deeper", {"answer": "maybe"}, times=1)
         srv.add("deeper", {"answer": "c"})
-        client = LLMClient(cfg(srv, cache_path=str(tmp_path / "c.sqlite")))
+        client = LLMClient(cfg(srv, cache_path=str(tmp_path / "c.sqlite"), structured_output="json_schema"))
         assert client.complete(req()) == {"answer": "c"}
         assert len(srv.requests) == 3
         retry_text = srv.text_of(srv.requests[2])
@@ -101,7 +109,7 @@ def test_invalid_answers_give_up_with_stage_and_key_and_are_not_cached(tmp_path)
     cache = tmp_path / "c.sqlite"
     with FakeOpenAI() as srv:
         srv.add("deeper", {"answer": "z"})
-        client = LLMClient(cfg(srv, cache_path=str(cache), max_invalid_retries=1))
+        client = LLMClient(cfg(srv, cache_path=str(cache), max_invalid_retries=1, structured_output="json_object"))
         r = req(stage="proposer")
         with pytest.raises(LLMError) as ei:
             client.complete(r)
@@ -133,11 +141,12 @@ def test_retries_exhausted_and_non_retryable_errors():
     with FakeOpenAI() as srv:
         srv.add("rate", ("status", 429))
         srv.add("bad", ("status", 400, "Input should be 'text' or 'json_object' for response_format"))
-        client = LLMClient(cfg(srv, max_retries=2))
+        client = LLMClient(cfg(srv, max_retries=2, structured_output="json_schema"))
         with pytest.raises(LLMError, match="HTTP 429"):
             client.complete(req("rate"))
         assert len(srv.requests) == 3
-        with pytest.raises(LLMError, match="structured_output: json_object"):
+        with pytest.raises(LLMError, match=r"not retried.*'json_object' for response_format -- .*structured_output: "
+                                           r"auto"):
             client.complete(req("bad"))
         assert len(srv.requests) == 4  # a 400 is not retried
 
@@ -146,7 +155,7 @@ def test_cache_hit_on_rerun_makes_zero_requests(tmp_path):
     cache = str(tmp_path / "llm.sqlite")
     reqs = [req(f"deeper {i}") for i in range(3)]
     with FakeOpenAI() as srv:
-        srv.add("deeper", lambda body: {"answer": "abc"[int(srv.text_of(body).split()[-1])]})
+        srv.add("deeper", lambda body: {"answer": "abc"[int(srv.text_of(body).splitlines()[0].split()[-1])]})
         first = LLMClient(cfg(srv, cache_path=cache)).complete_many(reqs)
         assert [a["answer"] for a in first] == ["a", "b", "c"]
         n = len(srv.requests)
@@ -246,7 +255,7 @@ def test_concurrency_is_bounded_and_order_kept():
         time.sleep(0.15)
         with lock:
             state["now"] -= 1
-        return {"answer": "abc"[int(FakeOpenAI.text_of(body).split()[-1]) % 3]}
+        return {"answer": "abc"[int(FakeOpenAI.text_of(body).splitlines()[0].split()[-1]) % 3]}
 
     with FakeOpenAI() as srv:
         srv.add("item", slow)
