@@ -14,8 +14,9 @@ from schemas.errors import ToolkitError
               help="Run directory (created; a rerun resumes it).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
               help="YAML overriding viddiff_method/configs/default.yaml.")
-@click.option("--method", type=click.Choice(["viddiff", "lmm", "random", "prior"]), default="viddiff",
-              show_default=True, help="The method, or a baseline (whole-video LMM, random frames, position prior).")
+@click.option("--method", default="viddiff", show_default=True,
+              help="A registered method (viddiff_method/methods.py): viddiff, or the baselines lmm (whole-video "
+                   "LMM), random (random frames), prior (position prior); plugins add more.")
 @click.option("--split", default=None, help="Only samples of this split (e.g. easy).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N selected samples.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,

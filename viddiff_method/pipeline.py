@@ -44,8 +44,9 @@ from viddiff_method.backends.clip import ClipBackend
 from viddiff_method.backends.clip_cache import ClipCache
 from viddiff_method.backends.llm import LLMError, default_cache_dir
 from viddiff_method.backends.usage import with_cumulative
-from viddiff_method.baselines import LMMBaseline, PositionPrior, random_frames
+from viddiff_method.baselines import LMMBaseline
 from viddiff_method.config import RunConfig
+from viddiff_method.methods import get_method
 from viddiff_method.differencer import Differencer, DiffQuery, resize_max_side
 from viddiff_method.embed import FrameEmbedder, VideoRef
 from viddiff_method.llm_calls import make_client
@@ -54,7 +55,6 @@ from viddiff_method.proposer import Proposal, Proposer, seed_for
 log = logging.getLogger(__name__)
 
 MODES = ("closed", "open")
-METHODS = ("viddiff", "lmm", "random", "prior")
 
 
 @dataclass
@@ -131,8 +131,7 @@ class Run:
                  cache_dir: str | os.PathLike | None = None, progress: bool = True, no_cache: bool = False):
         if mode not in MODES:
             raise ToolkitError(f"unknown mode {mode!r}; use closed or open", key="--mode")
-        if method not in METHODS:
-            raise ToolkitError(f"unknown method {method!r}; use one of {', '.join(METHODS)}", key="--method")
+        self.spec = get_method(method)
         self.ds = load_dataset(dataset)
         self.out = Path(out)
         self.mode, self.method = mode, method
@@ -152,7 +151,6 @@ class Run:
         self._client = None
         self._embedder: FrameEmbedder | None = None
         self._clip: ClipBackend | None = None
-        self._prior: PositionPrior | None = None  # the prior baseline's keypoint positions, made once
 
     # -- lazily made backends -----------------------------------------------------------------
     @property
@@ -226,9 +224,9 @@ class Run:
         try:
             if pending:
                 # clips first: the costly stage, and a CLIP model that cannot load fails before any LLM call
-                videos = self._embed_videos(pending) if self.method == "viddiff" else {}
-                proposals = self._proposals(pending) if self.method != "lmm" else {}
-                embeddings = self._embed_texts(videos, proposals) if self.method == "viddiff" else {}
+                videos = self._embed_videos(pending) if self.spec.embeds_clips else {}
+                proposals = self._proposals(pending) if self.spec.proposes else {}
+                embeddings = self._embed_texts(videos, proposals) if self.spec.embeds_clips else {}
                 from tqdm.auto import tqdm
 
                 for s in tqdm(pending, desc=f"viddiff {self.method}", unit="pair", disable=not self.progress):
@@ -244,7 +242,7 @@ class Run:
                             # nothing has worked yet: the endpoint is down or misconfigured, stop early
                             raise LLMError(f"no valid answer for the first {n_incomplete} pairs; stopping "
                                            f"({result['errors'][0]})",
-                                           key="lmm" if self.method == "lmm" else "differencer")
+                                           key=self.spec.answer_stage)
         finally:
             usage = self._write_outputs(selected)
         return RunSummary(self.out, len(selected), len(done), n_now, n_incomplete, dict(self.skipped), usage,
@@ -270,7 +268,7 @@ class Run:
     # -- fingerprints -------------------------------------------------------------------------
     def _proposal_inputs(self, s: dict[str, Any]) -> str:
         """Fingerprint of what the proposal used by ``s`` is made from (no LLM call needed)."""
-        if self.method == "lmm":
+        if not self.spec.proposes:
             return ""
         per_sample = self.cfg.proposer.per == "sample"
         memo_key = s["sample_key"] if per_sample else s["action"]
@@ -280,7 +278,7 @@ class Run:
         basis: dict[str, Any] = {"action": s["action"], "description": s["action_description"], "mode": self.mode,
                                  "method": self.method, "seed": seed_for(self.cfg, s if per_sample else None),
                                  "keypoints": sample_keypoints(self.ds, s["action"], action_rows)}
-        if self.mode == "closed" and self.method == "viddiff":  # baselines use only each sample's own
+        if self.mode == "closed" and self.spec.proposal_uses_action_differences:  # baselines: the row's own
             diffs: dict[str, Any] = {}
             for r in ([s] if per_sample else action_rows):
                 for k, d in (r.get("differences_annotated") or {}).items():
@@ -305,7 +303,7 @@ class Run:
             basis["differences"] = closed_differences(s)
         else:
             basis["n_open"] = row_open_prediction_budget(s)
-        if self.method == "prior":
+        if self.spec.uses_other_pairs_keypoints:
             basis["prior"] = [r.get("retrieval_frames") for r in self.ds.samples
                               if r["action"] == s["action"] and r["sample_key"] != s["sample_key"]]
         return content_hash(basis)
@@ -352,13 +350,13 @@ class Run:
                 keypoints_of[first["action"]] = sample_keypoints(self.ds, first["action"], action_rows)
             keypoints = dict(keypoints_of[first["action"]])
             _stop_on_proposer_errors(proposer, key)
-            if self.method == "viddiff":
+            if self.spec.llm_proposal:
                 p = proposer.propose(first["action"], first["action_description"], diffs, keypoints, seed)
                 _stop_on_proposer_errors(proposer, key)
             else:
                 p = Proposal(first["action"], first["action_description"], [], diffs, keypoints, [])
             p.n_open = n_needed
-            if self.method == "viddiff" and self.cfg.proposer.filter_retrieval_strings:
+            if self.spec.llm_proposal and self.cfg.proposer.filter_retrieval_strings:
                 strings = [s.retrieval_strings for s in p.stages]
                 emb = self.embedder.embed_texts([t for ss in strings for t in ss])
                 kept, notes = loc.filter_retrieval_strings(strings, emb)
@@ -394,7 +392,7 @@ class Run:
         texts = [t for p in proposals.values() for st in p.stages for t in st.retrieval_strings]
         return {"videos": videos, "texts": self.embedder.embed_texts(texts)}
 
-    def _localize_viddiff(self, s, p: Proposal, embeddings, diffs) -> tuple[list, list, list]:
+    def localize_viddiff(self, s, p: Proposal, embeddings, diffs) -> tuple[list, list, list]:
         cfg = self.cfg.localizer
         kps, dfs, segs_out = [], [], []
         stage_texts = [np.stack([embeddings["texts"][t] for t in st.retrieval_strings]) for st in p.stages]
@@ -418,63 +416,26 @@ class Run:
             dfs.append(df)
         return kps, dfs, segs_out
 
-    def _localize_baseline(self, s, p: Proposal, diffs, prior: PositionPrior | None):
-        cfg = self.cfg.localizer
-        rng = np.random.default_rng(seed_for(self.cfg, s))
-        kps, dfs = [], []
-        for v in range(2):
-            info = media.probe(self.ds.video_path(s, v))
-            T, fps = info.n_frames, float(info.fps)
-            kp: dict[str, list[int] | None] = {}
-            for k in p.keypoints:
-                if self.method == "random":
-                    kp[k] = [int(rng.integers(0, T))]
-                else:
-                    f = prior.frame(s["action"], k, T, exclude=s["sample_key"])
-                    kp[k] = [f] if f is not None else [(T - 1) // 2]
-            df = {}
-            for k, d in diffs.items():
-                if self.method == "random":
-                    df[k] = random_frames(rng, d["num_frames"], T, fps, n=cfg.frames_per_difference,
-                                          spacing_seconds=cfg.spacing_seconds)
-                    continue
-                linked = [kp[x][0] for x in (d.get("keypoints") or []) if x in kp and kp[x]]
-                a, b = (min(linked), max(linked) + 1) if linked else (0, T)
-                centre = (a + b - 1) // 2
-                df[k] = [linked[0]] if d["num_frames"] == "1" and linked else loc.centred_frames(
-                    centre, 1 if d["num_frames"] == "1" else cfg.frames_per_difference,
-                    int(round(cfg.spacing_seconds * fps)), T)
-            kps.append(kp)
-            dfs.append(df)
-        return kps, dfs
-
     # -- stage 3 ------------------------------------------------------------------------------
     def _run_sample(self, s, proposals, embeddings) -> dict[str, Any]:
         key = s["sample_key"]
         errors: list[str] = []
-        if self.method == "lmm":
-            preds = self._run_lmm(s, errors)
-            kps, dfs, segs = [{}, {}], [{}, {}], None
+        if not self.spec.proposes:
+            p, diffs = None, {}
         else:
             p = proposals[self._proposal_key(s)]
             if self.mode == "closed":
                 diffs = closed_differences(s)
             else:
                 diffs = dict(list(p.differences.items())[: row_open_prediction_budget(s)])
-            if self.method == "viddiff":
-                kps, dfs, segs = self._localize_viddiff(s, p, embeddings, diffs)
-            else:
-                if self.method == "prior" and self._prior is None:
-                    self._prior = PositionPrior(self.ds.samples)
-                kps, dfs = self._localize_baseline(s, p, diffs, self._prior)
-                segs = None
-            preds = self._difference(s, diffs, dfs, errors)
+        kps, dfs, segs = self.spec.localize(self, s, p, embeddings, diffs)
+        preds = self.spec.predict(self, s, diffs, dfs, errors)
         complete = all(v["prediction"] is not None for v in preds.values()) and not errors
         self.errors += errors
         return {"sample_key": key, "complete": complete, "predictions": preds, "localization": kps,
                 "difference_frames": dfs, "stage_segments": segs, "errors": [redact(e) for e in errors]}
 
-    def _difference(self, s, diffs, dfs, errors: list[str]) -> dict[str, dict[str, Any]]:
+    def difference(self, s, diffs, dfs, errors: list[str]) -> dict[str, dict[str, Any]]:
         if not diffs:
             return {}
         frames, fps = [], []
@@ -491,7 +452,7 @@ class Run:
         errors += differ.errors
         return {k: {"description": d["description"], "prediction": preds.get(k)} for k, d in diffs.items()}
 
-    def _run_lmm(self, s, errors: list[str]) -> dict[str, dict[str, Any]]:
+    def run_lmm(self, s, errors: list[str]) -> dict[str, dict[str, Any]]:
         base = LMMBaseline(self.client, self.cfg)
         m = base.max_frames_per_video()
         frames, rates = [], []
