@@ -1,5 +1,8 @@
 """Frame-exact video I/O: probe, trim, decode and encode, on PyAV and the ffmpeg binary.
 
+Probing and decoding use PyAV; every ffmpeg command line (trim, encode) is built with ffmpeg-python
+(``import ffmpeg``) from an input, a chain of named filters and output options, never by hand.
+
 Conventions (DESIGN.md): frame indices are 0-based, ranges half-open ``[start, end)``, and always go
 with their fps. A *media* item is a video file or a folder of images ordered by the integer value of the
 file stem. Every clip written here is constant-frame-rate H.264 yuv420p with start_time 0, written to a
@@ -15,7 +18,6 @@ import math
 import os
 import queue
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import av
+import ffmpeg
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -142,14 +145,43 @@ def _disk_refusal(returncode: int, stderr: str, output: str) -> ToolkitError | N
                         file=str(out))
 
 
-def _run_ffmpeg(args: list[str], *, what: str, src: str) -> None:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+Filter = tuple[str, dict[str, object]]
+"""One ffmpeg filter as ffmpeg-python takes it: its name and its named options (``("trim", {"end_frame": 9})``).
+Named options, not positional ones: ffmpeg-python 0.2.0 escapes positional filter arguments twice."""
+
+
+def _chain(stream: ffmpeg.nodes.FilterableStream, filters: Sequence[Filter]) -> ffmpeg.nodes.FilterableStream:
+    """Apply ``filters`` in order (ffmpeg-python compiles them to one ``-filter_complex`` chain)."""
+    for name, options in filters:
+        stream = stream.filter(name, **options)
+    return stream
+
+
+def _finish(stream: ffmpeg.nodes.OutputStream) -> ffmpeg.nodes.OutputStream:
+    """The toolkit's global options: quiet but for errors, never read the terminal, overwrite (the
+    output is always ``atomic_path``'s temporary)."""
+    return stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output()
+
+
+def ffmpeg_command(stream: ffmpeg.nodes.OutputStream) -> list[str]:
+    """The full argv ffmpeg-python compiles for ``stream`` with the toolkit's global options and binary."""
+    return _finish(stream).compile(cmd=ffmpeg_exe())
+
+
+def _ffmpeg_failed(returncode: int, stderr: str, *, what: str, src: str, output: str) -> ToolkitError:
+    """One line for a failed ffmpeg run: a disk refusal names ``output``, anything else names ``src``."""
+    if (refused := _disk_refusal(returncode, stderr, output)) is not None:
+        return refused
+    last = (stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
+    return ToolkitError(f"ffmpeg could not {what}: {last}", file=src)
+
+
+def _run_ffmpeg(stream: ffmpeg.nodes.OutputStream, *, what: str, src: str, output: str) -> None:
+    """Run the ffmpeg command of ``stream`` to completion; a failure is one ToolkitError line."""
+    proc = _finish(stream).run_async(cmd=ffmpeg_exe(), pipe_stdout=True, pipe_stderr=True)
+    _, err = proc.communicate()
     if proc.returncode != 0:
-        if (refused := _disk_refusal(proc.returncode, proc.stderr, args[-1])) is not None:
-            raise refused
-        last = (proc.stderr.strip().splitlines() or ["ffmpeg failed"])[-1]
-        raise ToolkitError(f"ffmpeg could not {what}: {last}", file=src)
+        raise _ffmpeg_failed(proc.returncode, err.decode(errors="replace"), what=what, src=src, output=output)
 
 
 def _open(path: str | os.PathLike):
@@ -320,39 +352,85 @@ def _select_expr(src_fps: Fraction, fps: Fraction) -> str:
     # frame m is kept iff some k has floor(k*r/F) == m  <=>  ceil(m*F/r) < ceil((m+1)*F/r)
     ratio = fps / src_fps
     p, d = ratio.numerator, ratio.denominator
-    return f"lt(floor((n*{p}+{d - 1})/{d})\\,floor(((n+1)*{p}+{d - 1})/{d}))"
+    return f"lt(floor((n*{p}+{d - 1})/{d}),floor(((n+1)*{p}+{d - 1})/{d}))"
 
 
-def _scale_filter(max_height: int | None, size: tuple[int, int] | None = None) -> str:
+def _scale_filters(max_height: int | None, size: tuple[int, int] | None = None) -> list[Filter]:
+    """Even frame sizes for yuv420p: fit inside ``size`` and pad, else cap the height, else round down."""
     if size is not None:  # one frame size for both clips of a pair: fit inside, pad the rest (no distortion)
         w, h = size
-        return (f"scale={w}:{h}:force_original_aspect_ratio=decrease,"
-                f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1")
+        return [("scale", {"w": w, "h": h, "force_original_aspect_ratio": "decrease"}),
+                ("pad", {"w": w, "h": h, "x": "(ow-iw)/2", "y": "(oh-ih)/2"}),
+                ("setsar", {"sar": 1})]
     if max_height:
-        return f"scale=-2:'2*trunc(min(ih\\,{max_height})/2)'"
-    return "scale='2*trunc(iw/2)':'2*trunc(ih/2)'"
+        return [("scale", {"w": -2, "h": f"2*trunc(min(ih,{max_height})/2)"})]
+    return [("scale", {"w": "2*trunc(iw/2)", "h": "2*trunc(ih/2)"})]
 
 
-def _timescale_args(rate: Fraction) -> list[str]:
+def _rate(rate: Fraction) -> str:
+    """A rate as ffmpeg takes it exactly: ``30000/1001``, ``30/1``."""
+    return f"{rate.numerator}/{rate.denominator}"
+
+
+def _timescale_args(rate: Fraction) -> dict[str, object]:
     """An mp4 track timescale that holds ``rate`` exactly (e.g. 10000000 for JIGSAWS' 10000000/333333).
 
     ffmpeg's default timescale reduces rates with a large numerator (10000000/333333 became
     999991/33333); integer rates keep ffmpeg's default so their clips stay byte-identical.
     """
     if rate.denominator == 1 or rate.numerator >= 2**31:
-        return []
+        return {}
     scale = rate.numerator * max(1, math.ceil(10000 / rate.numerator))
-    return ["-video_track_timescale", str(scale)]
+    return {"video_track_timescale": scale}
 
 
-def _encode_args(rate: Fraction, crf: int, preset: str, threads: int) -> list[str]:
-    return [
-        "-an", "-sn", "-dn", "-map_metadata", "-1",
-        "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-        "-threads", str(threads), "-x264-params", f"threads={threads}:lookahead-threads=1",
-        "-r", f"{rate.numerator}/{rate.denominator}", "-fps_mode", "cfr",
-        "-movflags", "+faststart", *_timescale_args(rate), "-f", "mp4",
-    ]
+def _encode_args(rate: Fraction, crf: int, preset: str, threads: int) -> dict[str, object]:
+    """Output options of every trimmed clip: CFR H.264 yuv420p mp4, no other streams or metadata, one
+    x264 thread (byte-identical whatever the load). ``None`` values are flags (``-an``)."""
+    return {
+        "an": None, "sn": None, "dn": None, "map_metadata": -1,
+        "c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
+        "threads": threads, "x264-params": f"threads={threads}:lookahead-threads=1",
+        "r": _rate(rate), "fps_mode": "cfr",
+        "movflags": "+faststart", **_timescale_args(rate), "format": "mp4",
+    }
+
+
+def trim_command(src: Path, tmpdir: str | os.PathLike, out: str | os.PathLike, start: int, end: int, *,
+                 rate: Fraction, out_rate: Fraction, crf: int, preset: str, threads: int,
+                 max_height: int | None, size: tuple[int, int] | None) -> ffmpeg.nodes.OutputStream:
+    """The ffmpeg-python graph that writes frames ``[start, end)`` of ``src`` to ``out`` (see :func:`trim`).
+
+    An image folder is read through numbered links made in ``tmpdir``; a video is cut by timestamp after a
+    seek (:func:`seek_window`) when its pts identify frames, else by frame number from the first frame.
+    """
+    filters: list[Filter] = []
+    if src.is_dir():
+        files = list_frame_files(src)[start:end]
+        ext = files[0].suffix.lower()
+        for i, f in enumerate(files):
+            link = Path(tmpdir) / f"{i:08d}{ext}"
+            try:
+                link.symlink_to(f.resolve())
+            except OSError:
+                shutil.copyfile(f, link)
+        stream = ffmpeg.input(str(Path(tmpdir) / f"%08d{ext}"), framerate=_rate(rate), start_number=0)
+    else:
+        window = seek_window(src, start, end)
+        if window is None:  # decode from the first frame and count frames
+            stream = ffmpeg.input(str(src), threads=threads)
+            filters.append(("trim", {"start_frame": start, "end_frame": end}))
+        else:  # jump near the first frame, then keep exactly the frames whose time is in the window
+            seek, first, last = window
+            stream = ffmpeg.input(str(src), threads=threads, copyts=None, ss=f"{seek:.9f}")
+            filters += [("select", {"expr": f"between(t,{first:.9f},{last:.9f})"}),
+                        ("trim", {"end_frame": end - start})]
+        filters.append(("setpts", {"expr": "PTS-STARTPTS"}))
+    if out_rate != rate:
+        filters.append(("select", {"expr": _select_expr(rate, out_rate)}))
+    filters.append(("setpts", {"expr": f"N/({_rate(out_rate)})/TB"}))
+    filters += _scale_filters(max_height, size)
+    return _chain(stream, filters).output(str(out), **_encode_args(out_rate, crf, preset, threads))
 
 
 def trim(
@@ -387,34 +465,10 @@ def trim(
                            file=str(src), key="trim")
     out_rate = as_fraction(fps) if fps is not None else rate
     expected = len(resample_indices(end - start, rate, out_rate))
-    filters = []
-    if out_rate != rate:
-        filters.append(f"select='{_select_expr(rate, out_rate)}'")
-    filters += [f"setpts=N/({out_rate.numerator}/{out_rate.denominator})/TB", _scale_filter(max_height, size)]
     with tempfile.TemporaryDirectory(prefix="viddiff-trim-") as tmpdir, atomic_path(dst, suffix=".mp4") as tmp:
-        if src.is_dir():
-            files = list_frame_files(src)[start:end]
-            ext = files[0].suffix.lower()
-            for i, f in enumerate(files):
-                link = Path(tmpdir) / f"{i:08d}{ext}"
-                try:
-                    link.symlink_to(f.resolve())
-                except OSError:
-                    shutil.copyfile(f, link)
-            inp = ["-framerate", f"{rate.numerator}/{rate.denominator}", "-start_number", "0",
-                   "-i", str(Path(tmpdir) / f"%08d{ext}")]
-        else:
-            window = seek_window(src, start, end)
-            if window is None:  # decode from the first frame and count frames
-                inp = ["-threads", str(threads), "-i", str(src)]
-                filters.insert(0, f"trim=start_frame={start}:end_frame={end}")
-            else:  # jump near the first frame, then keep exactly the frames whose time is in the window
-                seek, first, last = window
-                inp = ["-threads", str(threads), "-copyts", "-ss", f"{seek:.9f}", "-i", str(src)]
-                filters.insert(0, f"select='between(t\\,{first:.9f}\\,{last:.9f})',trim=end_frame={end - start}")
-            filters.insert(1, "setpts=PTS-STARTPTS")
-        _run_ffmpeg([*inp, "-vf", ",".join(filters), *_encode_args(out_rate, crf, preset, threads), str(tmp)],
-                    what=f"trim frames [{start}, {end})", src=str(src))
+        command = trim_command(src, tmpdir, tmp, start, end, rate=rate, out_rate=out_rate, crf=crf,
+                               preset=preset, threads=threads, max_height=max_height, size=size)
+        _run_ffmpeg(command, what=f"trim frames [{start}, {end})", src=str(src), output=str(tmp))
         got = count_frames(tmp)
         if got < expected:
             raise ToolkitError(f"source yielded only {got} of the {expected} frames asked for "
@@ -569,11 +623,11 @@ def decode(
 
 # --------------------------------------------------------------------------------------------- encode
 
-_CODECS = {
-    "libx264": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p"],
-    "mjpeg": ["-c:v", "mjpeg", "-q:v", "3", "-pix_fmt", "yuvj420p"],
-    "mpeg4": ["-c:v", "mpeg4", "-vtag", "DX50", "-q:v", "3", "-pix_fmt", "yuv420p"],  # MPEG-4 part 2, as JIGSAWS
-    "vp9": ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32", "-deadline", "realtime", "-pix_fmt", "yuv420p"],
+_CODECS: dict[str, dict[str, object]] = {  # ffmpeg output options of each codec write_frames knows
+    "libx264": {"c:v": "libx264", "preset": "veryfast", "crf": 18, "pix_fmt": "yuv420p"},
+    "mjpeg": {"c:v": "mjpeg", "q:v": 3, "pix_fmt": "yuvj420p"},
+    "mpeg4": {"c:v": "mpeg4", "vtag": "DX50", "q:v": 3, "pix_fmt": "yuv420p"},  # MPEG-4 part 2, as JIGSAWS
+    "vp9": {"c:v": "libvpx-vp9", "b:v": 0, "crf": 32, "deadline": "realtime", "pix_fmt": "yuv420p"},
 }
 _FORMATS = {".mp4": "mp4", ".avi": "avi", ".webm": "webm", ".mkv": "matroska", ".mov": "mov"}
 
@@ -604,14 +658,14 @@ def write_frames(
         raise ToolkitError(f"frames must be HxWx3 uint8, got {first.shape} {first.dtype}", file=str(dst))
     height, width = first.shape[:2]
     fmt = _FORMATS.get(dst.suffix.lower(), "mp4")
-    extra = ["-movflags", "+faststart"] if fmt == "mp4" else []
+    extra = {"movflags": "+faststart"} if fmt == "mp4" else {}
     with atomic_path(dst, suffix=dst.suffix or ".mp4") as tmp:
-        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-               "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "-",
-               "-vf", "pad='2*ceil(iw/2)':'2*ceil(ih/2)'", *_CODECS[codec], "-threads", str(threads),
-               "-r", f"{rate.numerator}/{rate.denominator}", "-fps_mode", "cfr", *extra, "-f", fmt, str(tmp)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        stream = (
+            ffmpeg.input("-", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=_rate(rate))
+            .filter("pad", w="2*ceil(iw/2)", h="2*ceil(ih/2)")
+            .output(str(tmp), **_CODECS[codec], threads=threads, r=_rate(rate), fps_mode="cfr", **extra, format=fmt)
+        )
+        proc = _finish(stream).run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
         count = 0
         try:
             proc.stdin.write(np.ascontiguousarray(first).tobytes())
@@ -629,10 +683,7 @@ def write_frames(
             err = proc.stderr.read().decode(errors="replace")
             proc.wait()
         if proc.returncode != 0:
-            if (refused := _disk_refusal(proc.returncode, err, str(dst))) is not None:
-                raise refused
-            last = (err.strip().splitlines() or ["ffmpeg failed"])[-1]
-            raise ToolkitError(f"ffmpeg could not encode: {last}", file=str(dst))
+            raise _ffmpeg_failed(proc.returncode, err, what="encode", src=str(dst), output=str(dst))
         written = verify_clip(tmp, count, rate, label=str(dst))
     return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
                      written.width, written.height, written.codec, True)
