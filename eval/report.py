@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from eval import plots
-from eval.closed import score_closed
 from eval.data import EvalData, clip_fps, gt_labels, load_eval_data
-from eval.localization import score_localization
-from eval.predictions import Localization, Predictions, load_localization, load_predictions
+from eval.predictions import Localization, Predictions
+from eval.registry import protocols
 from eval.report_template import HTML_TEMPLATE, MD_TEMPLATE
 from schemas import toolkit_version
 from schemas.dataset_dir import diff_key_order
@@ -35,7 +34,6 @@ from schemas.errors import ToolkitError
 from schemas.io import atomic_write, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
-TASKS = ("closed", "open", "localization")
 SPLIT_ORDER = {"easy": 0, "medium": 1, "hard": 2}
 MAX_KEYPOINT_BARS = 40
 THUMB_WIDTH = 256  # stored size; shown at 128 px (sharp on high-DPI screens)
@@ -62,7 +60,7 @@ def find_metrics(run_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
     for p in sorted(run_dir.rglob("metrics.json")):
         m = read_json(p)
         task = m.get("task") if isinstance(m, dict) else None
-        if task not in TASKS:
+        if task not in protocols():
             continue
         created = (m.get("inputs") or {}).get("created") or ""
         old = found.get(task)
@@ -101,19 +99,20 @@ def load_run(run_dir: Path, data: EvalData | None) -> Run:
         if task == "localization" and (p.parent / "human_items.jsonl").exists():
             run.items["human"] = read_jsonl(p.parent / "human_items.jsonl")
     if data is not None:
-        if (run_dir / "predictions.json").exists():
-            run.predictions = load_predictions(run_dir / "predictions.json", data)
-            if "closed" not in run.metrics:
-                res = score_closed(data, run.predictions)
-                run.metrics["closed"], run.items["closed"] = res.metrics, res.items
-                run.metrics_origin["closed"] = "computed by viddiff report"
-        if (run_dir / "localization.json").exists():
-            run.localization = load_localization(run_dir / "localization.json", data)
-            if "localization" not in run.metrics:
-                res = score_localization(data, run.localization)
-                run.metrics["localization"], run.items["localization"] = res.metrics, res.items
-                run.metrics_origin["localization"] = "computed by viddiff report"
-                if res.human:
+        for proto in protocols().values():
+            path = run_dir / proto.run_file if proto.run_file else None
+            if path is None or proto.load is None or not path.exists():
+                continue
+            parsed = proto.call("load")(path, data)
+            if proto.run_file == "predictions.json":
+                run.predictions = parsed
+            elif proto.run_file == "localization.json":
+                run.localization = parsed
+            if proto.name not in run.metrics and proto.score is not None:
+                res = proto.call("score")(data, parsed)
+                run.metrics[proto.name], run.items[proto.name] = res.metrics, res.items
+                run.metrics_origin[proto.name] = "computed by viddiff report"
+                if getattr(res, "human", None):
                     run.items["human"] = res.human
     if (run_dir / "difference_frames.json").exists():  # `viddiff run`: frames shown per difference
         dfr = read_json(run_dir / "difference_frames.json")
@@ -490,9 +489,7 @@ def build_report(
             }
             for r in runs
         ],
-        "closed": closed_table(runs),
-        "open": open_table(runs),
-        "loc": localization_table(runs),
+        "tables": {name: proto.call("table")(runs) for name, proto in protocols().items()},
         "figures": figs,
         "strips": strips,
     }

@@ -29,9 +29,9 @@ HTML_TEMPLATE = r"""<!doctype html>
  · viddiff-toolkit {{ toolkit_version }} · runs: {% for r in runs %}<code>{{ r.name }}</code>{% if not loop.last %}, {% endif %}{% endfor %}</p>
 
 <h2>Leaderboard: closed accuracy</h2>
-{% if closed.rows %}
-<table><tr><th class="name">run</th>{% for c in closed.columns %}<th>{{ c }}</th>{% endfor %}<th>unknown keys</th></tr>
-{% for row in closed.rows %}<tr><td class="name" title="{{ row.origin }}">{{ row.name }}</td>
+{% if tables.closed.rows %}
+<table><tr><th class="name">run</th>{% for c in tables.closed.columns %}<th>{{ c }}</th>{% endfor %}<th>unknown keys</th></tr>
+{% for row in tables.closed.rows %}<tr><td class="name" title="{{ row.origin }}">{{ row.name }}</td>
 {% for cell in row.cells %}<td title="{{ cell.title }}">{{ cell.text }}</td>{% endfor %}<td>{{ row.unknown }}</td></tr>
 {% endfor %}</table>
 <p class="note">Only differences labelled a or b are scored; a missing or c answer is wrong. * = exact two-sided
@@ -40,22 +40,28 @@ split accuracies (the public leaderboard's average); All = pooled over items.</p
 {% else %}<p class="note">No closed results.</p>{% endif %}
 
 <h2>Leaderboard: open recall@N<sub>diff</sub></h2>
-{% if open.rows %}
-<table><tr><th class="name">run</th>{% for c in open.columns %}<th>{{ c }}</th>{% endfor %}<th class="name">judge</th></tr>
-{% for row in open.rows %}<tr><td class="name">{{ row.name }}</td>{% for c in row.cells %}<td>{{ c }}</td>{% endfor %}
+{% if tables.open.rows %}
+<table><tr><th class="name">run</th>{% for c in tables.open.columns %}<th>{{ c }}</th>{% endfor %}<th class="name">judge</th></tr>
+{% for row in tables.open.rows %}<tr><td class="name">{{ row.name }}</td>{% for c in row.cells %}<td>{{ c }}</td>{% endfor %}
 <td class="name">{{ row.judge }}{% if not row.comparable %} <b>(not comparable to the published leaderboard: {{ row.why }})</b>{% endif %}</td></tr>
 {% endfor %}</table>
 {% else %}<p class="note">No open results (run <code>viddiff eval open</code> first).</p>{% endif %}
 
 <h2>Localization against annotated keypoints</h2>
-{% if loc.rows %}
-<table><tr><th class="name">run</th>{% for c in loc.columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for row in loc.rows %}<tr class="{{ row.kind }}"><td class="name">{{ row.name }}</td>{% for c in row.cells %}<td>{{ c }}</td>{% endfor %}</tr>
+{% if tables.localization.rows %}
+<table><tr><th class="name">run</th>{% for c in tables.localization.columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in tables.localization.rows %}<tr class="{{ row.kind }}"><td class="name">{{ row.name }}</td>{% for c in row.cells %}<td>{{ c }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 <p class="note">Error = |first predicted frame − first annotated frame|, in frames, seconds (clip fps) and as a share
 of the clip length; hits are inclusive; missing keypoints are not in the errors. Human vs human compares two
 annotators of the same pair, the ceiling for a model.</p>
 {% else %}<p class="note">No localization results.</p>{% endif %}
+{% for name, t in tables.items() if name not in ("closed", "open", "localization") and t.rows %}
+<h2>{{ t.title or name }}</h2>
+<table><tr><th class="name">run</th>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr>
+{% for row in t.rows %}<tr><td class="name">{{ row.name }}</td>{% for c in row.cells %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+{% endfor %}
 
 {% for f in figures %}<div class="fig" id="{{ f.id }}"><h2>{{ f.title }}</h2>
 <img alt="{{ f.title }}" src="data:image/png;base64,{{ f.png | b64 }}"></div>{% endfor %}
@@ -86,10 +92,10 @@ MD_TEMPLATE = r"""# {{ title }}
 Dataset: `{{ dataset or "(none given)" }}`{% if dataset_name %} ({{ dataset_name }}){% endif %} · viddiff-toolkit {{ toolkit_version }}
 
 ## Leaderboard: closed accuracy
-{% if closed.rows %}
-| run | {% for c in closed.columns %}{{ c }} | {% endfor %}unknown keys |
-|---|{% for c in closed.columns %}---:|{% endfor %}---:|
-{% for row in closed.rows %}| {{ row.name | md }} | {% for cell in row.cells %}{{ cell.text }} | {% endfor %}{{ row.unknown }} |
+{% if tables.closed.rows %}
+| run | {% for c in tables.closed.columns %}{{ c }} | {% endfor %}unknown keys |
+|---|{% for c in tables.closed.columns %}---:|{% endfor %}---:|
+{% for row in tables.closed.rows %}| {{ row.name | md }} | {% for cell in row.cells %}{{ cell.text }} | {% endfor %}{{ row.unknown }} |
 {% endfor %}
 Only a/b ground truth is scored; missing or c answers are wrong. `*` = exact two-sided binomial test vs 50%, p < 0.05.
 Avg = mean of split accuracies; All = pooled.
@@ -97,23 +103,30 @@ Avg = mean of split accuracies; All = pooled.
 No closed results.
 {% endif %}
 ## Leaderboard: open recall@N_diff
-{% if open.rows %}
-| run | {% for c in open.columns %}{{ c }} | {% endfor %}judge |
-|---|{% for c in open.columns %}---:|{% endfor %}---|
-{% for row in open.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}{{ row.judge | md }}{% if not row.comparable %} (not comparable to the published leaderboard: {{ row.why | md }}){% endif %} |
+{% if tables.open.rows %}
+| run | {% for c in tables.open.columns %}{{ c }} | {% endfor %}judge |
+|---|{% for c in tables.open.columns %}---:|{% endfor %}---|
+{% for row in tables.open.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}{{ row.judge | md }}{% if not row.comparable %} (not comparable to the published leaderboard: {{ row.why | md }}){% endif %} |
 {% endfor %}
 {% else %}
 No open results.
 {% endif %}
 ## Localization against annotated keypoints
-{% if loc.rows %}
-| run | {% for c in loc.columns %}{{ c }} | {% endfor %}
-|---|{% for c in loc.columns %}---:|{% endfor %}
-{% for row in loc.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}
+{% if tables.localization.rows %}
+| run | {% for c in tables.localization.columns %}{{ c }} | {% endfor %}
+|---|{% for c in tables.localization.columns %}---:|{% endfor %}
+{% for row in tables.localization.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}
 {% endfor %}
 {% else %}
 No localization results.
 {% endif %}
+{% for name, t in tables.items() if name not in ("closed", "open", "localization") and t.rows %}
+## {{ t.title or name }}
+| run | {% for c in t.columns %}{{ c }} | {% endfor %}
+|---|{% for c in t.columns %}---:|{% endfor %}
+{% for row in t.rows %}| {{ row.name | md }} | {% for c in row.cells %}{{ c }} | {% endfor %}
+{% endfor %}
+{% endfor %}
 {% for f in figures %}
 ## {{ f.title }}
 

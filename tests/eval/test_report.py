@@ -129,3 +129,36 @@ def test_run_with_human_items_from_its_eval_folder(tmp_path, monkeypatch):
     assert [f["id"] for f in figures([run])] == ["loc_hits", "loc_keypoints"]
     assert drawn["human vs human"] == [pytest.approx(6 / 30), pytest.approx(3 / 30)]
     assert drawn["run"] == pytest.approx([2 / 8, 4 / 8, 0, 15 / 30, 30 / 30, 1 / 30])  # test_localization.ERR
+
+
+def count_table(runs):
+    """A plugin protocol's leaderboard: how many pairs each run answered."""
+    return {"title": "Answered pairs", "columns": ["pairs"],
+            "rows": [{"name": r.name, "cells": [str(r.metrics["answered"]["pairs"])]} for r in runs
+                     if r.metrics.get("answered")]}
+
+
+class _Answered:
+    def __init__(self, preds):
+        self.metrics = {"task": "answered", "pairs": len([k for k, v in preds.items.items() if v])}
+        self.items = []
+
+
+def score_answered(data, preds):
+    return _Answered(preds)
+
+
+def test_a_registered_protocol_is_scored_and_reported(workspace, tmp_path, monkeypatch):
+    from eval import registry
+    from eval.report import build_report
+
+    root, ds = workspace
+    proto = registry.Protocol("answered", "predictions.json", "eval.predictions:load_predictions",
+                              f"{__name__}:score_answered", f"{__name__}:count_table")
+    monkeypatch.setitem(registry._registry, "answered", registry.protocols() and proto)
+    build_report([root / "method"], tmp_path / "r.html", dataset=ds.root)
+    html = (tmp_path / "r.html").read_text()
+    assert "<h2>Answered pairs</h2>" in html
+    n = len([s for s in ds.samples if any(v in ("a", "b") for v in s["differences_gt"].values())])
+    assert re.search(rf'<td class="name">method</td><td>{n}</td>', html)
+    assert "## Answered pairs" in (tmp_path / "r.md").read_text()
