@@ -13,7 +13,7 @@ $(VENV)/.done: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[all,test,dev]'
 	touch $@
 
 # Label Studio runs from its own virtual environment (it pins openai<2, pyarrow 24, ...).

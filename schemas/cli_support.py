@@ -15,6 +15,7 @@ import traceback
 import click
 
 from schemas.errors import ToolkitError
+from schemas.extras import MissingExtra, missing_extra_message
 from schemas.io import WRITE_ERRNOS, write_error
 from schemas.redact import install_log_redaction, redact
 
@@ -43,6 +44,9 @@ class ToolkitGroup(click.Group):
             if os.environ.get(DEBUG_ENV):
                 click.echo(redact(traceback.format_exc()), err=True, nl=False)
             msg = redact(str(e) if isinstance(e, ToolkitError) else f"{type(e).__name__}: {e}")
+            if isinstance(e, ModuleNotFoundError) and (extra := missing_extra_message(e.name)):
+                click.echo(f"error: {extra}", err=True)
+                sys.exit(MissingExtra.exit_code)
             click.echo(f"error: {msg.splitlines()[0] if msg else type(e).__name__}", err=True)
             if not isinstance(e, ToolkitError) and not os.environ.get(DEBUG_ENV):
                 click.echo("(unexpected error; rerun with --debug for the traceback)", err=True)
