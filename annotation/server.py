@@ -24,16 +24,19 @@ from pathlib import Path
 
 from schemas.errors import ToolkitError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BIN = REPO_ROOT / ".venv-ls" / "bin" / "label-studio"
+#: where `make setup` puts Label Studio's own environment, relative to the directory the command runs in
+DEFAULT_BIN = Path(".venv-ls") / "bin" / "label-studio"
 CREDENTIALS_FILE = "viddiff-admin.json"
 STRAY_VARS = ("USERNAME", "PASSWORD", "HOST", "PORT")
 DEFAULT_EMAIL = "admin@viddiff.local"
 
 
 def label_studio_bin() -> str:
-    """The ``label-studio`` program: ``$LABEL_STUDIO_BIN``, else ``.venv-ls/bin/label-studio`` in the repo."""
-    cand = os.environ.get("LABEL_STUDIO_BIN") or str(DEFAULT_BIN)
+    """The ``label-studio`` program: ``$LABEL_STUDIO_BIN``, else ``.venv-ls/bin/label-studio`` under the
+    current directory (where ``make setup`` creates it), else ``label-studio`` on ``PATH``.
+
+    Never a path next to this file: an installed package has no ``.venv-ls`` beside it."""
+    cand = os.environ.get("LABEL_STUDIO_BIN") or str(Path.cwd() / DEFAULT_BIN)
     if Path(cand).is_file():
         return cand
     found = shutil.which("label-studio")

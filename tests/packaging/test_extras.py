@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def eval_venv(tmp_path_factory) -> Path:
-    venv = tmp_path_factory.mktemp("venv-eval") / "v"
+    base = tmp_path_factory.mktemp("venv-eval")
+    src, venv = base / "src", base / "v"
+    # install from a copy, so the build leaves nothing (build/, *.egg-info) in the working tree
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv*", ".git", "build", "*.egg-info", "__pycache__",
+                                                             "tests", "bench", ".label-studio", "runs"))
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     r = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-c", str(ROOT / "constraints.txt"),
-                        f"{ROOT}[eval]"], capture_output=True, text=True)
+                        f"{src}[eval]"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     return venv
 
