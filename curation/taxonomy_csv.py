@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
 
 import pandas as pd
 
-from curation.taxonomy import (add_difference, edit, load_or_create, load_taxonomy, list_actions, retire,
-                               save_taxonomy, sorted_keys, taxonomy_path)
+from curation.taxonomy import (
+    add_difference,
+    edit,
+    list_actions,
+    load_or_create,
+    load_taxonomy,
+    retire,
+    save_taxonomy,
+    sorted_keys,
+    taxonomy_path,
+)
 from schemas.dataset_dir import DATASET_JSON
 from schemas.errors import ToolkitError
 from schemas.ids import check_id, check_text, is_safe
@@ -187,5 +196,12 @@ def export_csv(root: str | os.PathLike, out: str | os.PathLike | None, actions: 
     return text
 
 
-__all__ = ["COLUMNS", "read_taxonomy_csv", "import_csv", "export_rows", "export_csv", "ImportReport",
-           "load_taxonomy"]
+__all__ = [
+    "COLUMNS",
+    "ImportReport",
+    "export_csv",
+    "export_rows",
+    "import_csv",
+    "load_taxonomy",
+    "read_taxonomy_csv",
+]
