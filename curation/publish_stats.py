@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from curation.publish_rules import labels
+from curation.publish_sources import source_key
 
 #: The integer columns of the statistics table, summed per line.
 COUNTS = ("pairs", "differences", "a", "b", "c", "timestamps", "clips")
@@ -118,3 +119,14 @@ def dataset_stats(rows: list[dict[str, Any]]) -> tuple[list[StatsRow], list[Stat
     actions = [_line(d, a, s["action_name"], s["split"], s) for (d, a), s in per_action.iterrows()]
     domains = [_line(d, d, "", "", s) for d, s in per_domain.iterrows()]
     return actions, domains, _line("all", "all", "", "", total)
+
+
+def source_stats(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per source (its registry key, sorted): ``name`` as its first row spells it, ``pairs``, sorted ``actions``."""
+    table = pd.DataFrame({"source": [source_key(r["source_dataset"]) for r in rows],
+                          "name": [r["source_dataset"] for r in rows], "action": [r["action"] for r in rows]})
+    per_source = table.groupby("source", sort=True).agg(
+        name=("name", lambda names: names.iloc[0]), pairs=("action", "size"),
+        actions=("action", lambda actions: sorted(set(actions))))
+    return {key: {"name": s["name"], "pairs": int(s["pairs"]), "actions": s["actions"]}
+            for key, s in per_source.iterrows()}

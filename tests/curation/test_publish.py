@@ -420,3 +420,12 @@ def test_statistics_table_lines_subtotals_and_total():
         running += r["videos"][0]["n_frames"] / r["videos"][0]["fps_original"]
     assert (total.pairs, total.differences, total.clips, total.clip_seconds) == (4, 6, 4, running)
     assert total.share("a") == 3 / 6 and dataset_stats([])[2].pairs == 0
+
+
+def test_source_lines_merge_spellings_of_one_source():
+    from curation.publish_stats import source_stats
+
+    rows = [{"source_dataset": s, "action": a} for s, a in
+            (("my-lab", "x_1"), ("HuMMan", "fitness_1"), ("humann", "fitness_0"), ("HuMMan", "fitness_1"))]
+    assert source_stats(rows) == {"humman": {"name": "HuMMan", "pairs": 3, "actions": ["fitness_0", "fitness_1"]},
+                                  "mylab": {"name": "my-lab", "pairs": 1, "actions": ["x_1"]}}
