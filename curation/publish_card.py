@@ -14,7 +14,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 
 from curation.publish_rules import SplitBalance
 from curation.publish_sources import VIDDIFF_CITATION, SourceInfo, source_infos, source_key
-from curation.publish_stats import clip_seconds, dataset_stats
+from curation.publish_stats import clip_seconds, dataset_stats, source_stats
 from schemas.errors import ToolkitError
 from schemas.io import read_json
 
@@ -210,17 +210,13 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
     data = card_data(rows, inputs)
     meta = inputs.meta
     annotation = meta.get("annotation") or {}
-    per_source: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        key = source_key(r["source_dataset"])
-        entry = per_source.setdefault(key, {"pairs": 0, "actions": set(), "name": r["source_dataset"]})
-        entry["pairs"] += 1
-        entry["actions"].add(r["action"])
+    per_source = source_stats(rows)
     sources = []
-    for key, entry in sorted(per_source.items()):
-        info = source_infos().get(key) or SourceInfo(entry["name"], "see the source dataset's own terms", "", "", "")
+    infos = source_infos()
+    for key, entry in per_source.items():
+        info = infos.get(key) or SourceInfo(entry["name"], "see the source dataset's own terms", "", "", "")
         sources.append({"title": info.title, "licence": info.licence, "link": info.link, "note": info.note,
-                        "citation": info.citation, "pairs": entry["pairs"], "actions": sorted(entry["actions"])})
+                        "citation": info.citation, "pairs": entry["pairs"], "actions": entry["actions"]})
     seconds = [s for r in rows for v in r["videos"] if (s := clip_seconds(v)) is not None]
     summary = (meta.get("publish") or {}).get("description") or (
         f"{total.pairs} video pairs of {len(actions)} actions in {len(domains)} domain(s), "

@@ -1,12 +1,24 @@
 """Statistics for the data card: per domain and action, pairs, differences, a/b/c shares, timestamps,
-mean clip length."""
+mean clip length.
+
+Each sample row is counted once (:func:`row_counts`), into a pandas table with one record per pair; the
+per-action lines, per-domain subtotals and the total are ``groupby`` aggregations over that table.
+"""
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+import operator
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
+import pandas as pd
+
 from curation.publish_rules import labels
+from curation.publish_sources import source_key
+
+#: The integer columns of the statistics table, summed per line.
+COUNTS = ("pairs", "differences", "a", "b", "c", "timestamps", "clips")
 
 
 @dataclass
@@ -25,22 +37,6 @@ class StatsRow:
     timestamps: int = 0
     clip_seconds: float = 0.0
     clips: int = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        """Count one sample row into this line."""
-        values = labels(row)
-        self.pairs += 1
-        self.differences += len(values)
-        self.a += values.count("a")
-        self.b += values.count("b")
-        self.c += values.count("c")
-        for per_video in row.get("retrieval_frames") or []:
-            self.timestamps += sum(1 for frames in (per_video or {}).values() if frames)
-        for video in row["videos"]:
-            seconds = clip_seconds(video)
-            if seconds is not None:
-                self.clip_seconds += seconds
-                self.clips += 1
 
     def share(self, label: str) -> float:
         """Fraction of this line's labels equal to ``label`` (0 when there are none)."""
@@ -66,21 +62,71 @@ def clip_seconds(video: dict[str, Any]) -> float | None:
     return n / fps
 
 
+def row_counts(row: dict[str, Any]) -> dict[str, Any]:
+    """What one sample row adds to its line: one pair, its labels by value, its timestamps, its clips
+    (``seconds``: the length of each clip whose length is known, in video order)."""
+    values = labels(row)
+    seconds = [s for video in row["videos"] if (s := clip_seconds(video)) is not None]
+    return {
+        "pairs": 1,
+        "differences": len(values),
+        "a": values.count("a"),
+        "b": values.count("b"),
+        "c": values.count("c"),
+        "timestamps": sum(1 for per_video in row.get("retrieval_frames") or []
+                          for frames in (per_video or {}).values() if frames),
+        "clips": len(seconds),
+        "seconds": seconds,
+    }
+
+
+def stats_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """One record per sample row: ``domain, action, action_name, split``, the :data:`COUNTS` and ``seconds``."""
+    return pd.DataFrame(
+        [{"domain": r["domain"], "action": r["action"], "action_name": r.get("action_name") or "",
+          "split": str(r.get("split") or ""), **row_counts(r)} for r in rows],
+        columns=["domain", "action", "action_name", "split", *COUNTS, "seconds"],
+    )
+
+
+def in_order_sum(seconds: pd.Series) -> float:
+    """The clip lengths of some records added one at a time from 0.0, in row then video order.
+
+    pandas' own float sums are compensated (Kahan); their last bit can differ from the card's historical
+    running total and, at a rounding tie, move a printed mean, so the card keeps the running total.
+    """
+    return reduce(operator.add, itertools.chain.from_iterable(seconds), 0.0)
+
+
+def _line(domain: str, action: str, action_name: str, split: str, sums: pd.Series) -> StatsRow:
+    return StatsRow(domain, action, action_name, split, clip_seconds=float(sums["seconds"]),
+                    **{c: int(sums[c]) for c in COUNTS})
+
+
 def dataset_stats(rows: list[dict[str, Any]]) -> tuple[list[StatsRow], list[StatsRow], StatsRow]:
-    """Per-action lines (sorted by domain, action), per-domain subtotals, and the total."""
-    per_action: dict[tuple[str, str], StatsRow] = {}
-    per_domain: dict[str, StatsRow] = defaultdict(lambda: StatsRow("", "", "", ""))
-    total = StatsRow("all", "all", "", "")
-    for row in rows:
-        key = (row["domain"], row["action"])
-        if key not in per_action:
-            per_action[key] = StatsRow(row["domain"], row["action"], row.get("action_name") or "",
-                                       str(row.get("split") or ""))
-        per_action[key].add(row)
-        dom = per_domain[row["domain"]]
-        dom.domain = dom.action = row["domain"]
-        dom.add(row)
-        total.add(row)
-    actions = [per_action[k] for k in sorted(per_action)]
-    domains = [per_domain[k] for k in sorted(per_domain)]
-    return actions, domains, total
+    """Per-action lines (sorted by domain, action), per-domain subtotals, and the total.
+
+    An action's name and split are those of its first row.
+    """
+    table = stats_table(rows)
+    if table.empty:
+        return [], [], StatsRow("all", "all", "", "")
+    sums = {c: (c, "sum") for c in COUNTS} | {"seconds": ("seconds", in_order_sum)}
+    per_action = table.groupby(["domain", "action"], sort=True, dropna=False).agg(
+        action_name=("action_name", "first"), split=("split", "first"), **sums)
+    per_domain = table.groupby("domain", sort=True, dropna=False).agg(**sums)
+    total = pd.Series({c: table[c].sum() for c in COUNTS} | {"seconds": in_order_sum(table["seconds"])})
+    actions = [_line(d, a, s["action_name"], s["split"], s) for (d, a), s in per_action.iterrows()]
+    domains = [_line(d, d, "", "", s) for d, s in per_domain.iterrows()]
+    return actions, domains, _line("all", "all", "", "", total)
+
+
+def source_stats(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per source (its registry key, sorted): ``name`` as its first row spells it, ``pairs``, sorted ``actions``."""
+    table = pd.DataFrame({"source": [source_key(r["source_dataset"]) for r in rows],
+                          "name": [r["source_dataset"] for r in rows], "action": [r["action"] for r in rows]})
+    per_source = table.groupby("source", sort=True).agg(
+        name=("name", lambda names: names.iloc[0]), pairs=("action", "size"),
+        actions=("action", lambda actions: sorted(set(actions))))
+    return {key: {"name": s["name"], "pairs": int(s["pairs"]), "actions": s["actions"]}
+            for key, s in per_source.iterrows()}

@@ -5,15 +5,25 @@ export writes the active differences back in the same columns, so a public CSV r
 """
 from __future__ import annotations
 
-import csv
 import io
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
 
-from curation.taxonomy import (add_difference, edit, load_or_create, load_taxonomy, list_actions, retire,
-                               save_taxonomy, sorted_keys, taxonomy_path)
+import pandas as pd
+
+from curation.taxonomy import (
+    add_difference,
+    edit,
+    list_actions,
+    load_or_create,
+    load_taxonomy,
+    retire,
+    save_taxonomy,
+    sorted_keys,
+    taxonomy_path,
+)
 from schemas.dataset_dir import DATASET_JSON
 from schemas.errors import ToolkitError
 from schemas.ids import check_id, check_text, is_safe
@@ -22,22 +32,52 @@ from schemas.io import atomic_write, read_json
 COLUMNS = ("action", "diff_key", "name", "num_frames", "description", "query_string")
 
 
-def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, str]]]:
-    """``{action: {key: {name, num_frames, description, query_string}}}`` from a CSV; errors name file and line."""
-    path = Path(path)
+def _read_table(path: Path) -> tuple[list[str], pd.DataFrame]:
+    """The header fields and the data records of a CSV, every cell as text, each record with ``line``.
+
+    Cells stay exactly as written: an empty cell is ``""`` and ``NA``/``null`` stay strings (``dtype=str``,
+    ``keep_default_na=False``). The records are read as :class:`csv.DictReader` reads them (this module's
+    earlier reader, whose line numbers the error messages keep): an empty first line is an empty header,
+    empty lines are skipped, a short record's missing cells are ``""``, cells past the header are ignored,
+    and a repeated column name takes its last cell. ``line`` is the physical line the record ends on
+    (a quoted cell may hold newlines).
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ToolkitError("file not found", file=str(path)) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if not text or text.startswith("\n"):
+        return [], pd.DataFrame()
+    opts = {"header": None, "dtype": str, "keep_default_na": False, "skip_blank_lines": False}
+    try:
+        header = pd.read_csv(io.StringIO(text), nrows=1, **opts).iloc[0].tolist()
+        n = len(header)
+        # every physical line outside quotes is a record here (empty lines too), so lines can be counted
+        table = pd.read_csv(io.StringIO(text), names=range(n), usecols=range(n), index_col=False, **opts)
+    except pd.errors.ParserError as e:
+        raise ToolkitError(f"not a readable CSV: {str(e).strip()}", file=str(path)) from None
+    spans = 1 + table.apply(lambda cells: cells.str.count("\n")).sum(axis=1)
+    table["line"] = spans.cumsum()
+    starts = (table["line"] - spans).to_numpy()
+    empty = pd.Series(text.split("\n")).iloc[starts].eq("").to_numpy()  # an empty line holds no record
+    last = {name: i for i, name in enumerate(header)}  # a repeated column name: its last cell
+    records = table[~empty].iloc[1:]
+    columns = {last[c]: c for c in COLUMNS if c in last}
+    return header, records[[*columns, "line"]].rename(columns=columns)
+
+
+def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, str]]]:
+    """``{action: {key: {name, num_frames, description, query_string}}}`` from a CSV; errors name file and line."""
+    path = Path(path)
+    header, records = _read_table(path)
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise ToolkitError(f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
                            file=str(path), key="line 1")
     out: dict[str, dict[str, dict[str, str]]] = {}
-    for row in reader:
-        line = f"line {reader.line_num}"
-        action, key = (row["action"] or "").strip(), (row["diff_key"] or "").strip()
+    for row in records.to_dict("records"):
+        line = f"line {row['line']}"
+        action, key = row["action"].strip(), row["diff_key"].strip()
         if not action:
             raise ToolkitError("empty action", file=str(path), key=line)
         check_id(action, what="action", file=f"{path}:{line}", key="action")
@@ -48,13 +88,11 @@ def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, 
         key = str(int(key))
         if row["num_frames"] not in ("1", "gt_1"):
             raise ToolkitError(f"num_frames {row['num_frames']!r} must be 1 or gt_1", file=str(path), key=line)
-        if not (row["name"] or "").strip() or not (row["description"] or "").strip():
+        if not row["name"].strip() or not row["description"].strip():
             raise ToolkitError("empty name or description", file=str(path), key=line)
         if key in out.get(action, {}):
             raise ToolkitError(f"duplicate diff_key {key} for action {action}", file=str(path), key=line)
-        out.setdefault(action, {})[key] = {"name": row["name"], "num_frames": row["num_frames"],
-                                           "description": row["description"],
-                                           "query_string": row["query_string"] or ""}
+        out.setdefault(action, {})[key] = {c: row[c] for c in ("name", "num_frames", "description", "query_string")}
     return out
 
 
@@ -151,15 +189,19 @@ def export_rows(root: str | os.PathLike, actions: Iterable[str] | None = None, *
 def export_csv(root: str | os.PathLike, out: str | os.PathLike | None, actions: Iterable[str] | None = None, *,
                include_drafts: bool = False) -> str:
     """Write (atomically, when ``out`` is given) and return the CSV text of :func:`export_rows`."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
-    w.writeheader()
-    w.writerows(export_rows(root, actions, include_drafts=include_drafts))
-    text = buf.getvalue()
+    rows = export_rows(root, actions, include_drafts=include_drafts)
+    text = pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False, lineterminator="\n")
     if out is not None:
         atomic_write(out, text)
     return text
 
 
-__all__ = ["COLUMNS", "read_taxonomy_csv", "import_csv", "export_rows", "export_csv", "ImportReport",
-           "load_taxonomy"]
+__all__ = [
+    "COLUMNS",
+    "ImportReport",
+    "export_csv",
+    "export_rows",
+    "import_csv",
+    "load_taxonomy",
+    "read_taxonomy_csv",
+]

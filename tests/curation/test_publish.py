@@ -393,3 +393,39 @@ def test_live_upload_round_trip(hub_folder, monkeypatch):
         assert "README.md" in files and any(f.startswith("data/test-") for f in files)
     finally:
         api.delete_repo(repo_id, repo_type="dataset", missing_ok=True)
+
+
+def test_statistics_table_lines_subtotals_and_total():
+    from curation.publish_stats import dataset_stats
+
+    def row(domain, action, split, gt, fps, n, stamps=None):
+        return {"domain": domain, "action": action, "action_name": f"{action} name", "split": split,
+                "differences_gt": gt, "retrieval_frames": stamps,
+                "videos": [{"fps_original": fps, "n_frames": n}, {"fps_original": None, "n_frames": n}]}
+
+    rows = [row("music", "piano_1", "hard", {"0": "a", "1": "c", "2": None}, 29.97, 91, [{"0": [3]}, {"0": []}]),
+            row("fitness", "squat_0", "easy", {"0": "b"}, 30.0, 61),
+            row("music", "piano_0", "medium", {"0": "a", "1": "b"}, 23.976, 100),
+            row("music", "piano_1", "easy", {"0": "a"}, 59.94, 77)]
+    actions, domains, total = dataset_stats(rows)
+    assert [(r.domain, r.action, r.split) for r in actions] == [
+        ("fitness", "squat_0", "easy"), ("music", "piano_0", "medium"), ("music", "piano_1", "hard")]  # first split
+    piano = actions[2]
+    assert (piano.pairs, piano.differences, piano.a, piano.b, piano.c, piano.timestamps, piano.clips) == (
+        2, 3, 2, 0, 1, 1, 2)
+    assert piano.mean_clip_seconds == (91 / 29.97 + 77 / 59.94) / 2  # a clip without fps is not counted
+    assert [(d.domain, d.pairs, d.differences) for d in domains] == [("fitness", 1, 1), ("music", 3, 5)]
+    running = 0.0
+    for r in rows:  # the total is the running sum in row order, bit for bit
+        running += r["videos"][0]["n_frames"] / r["videos"][0]["fps_original"]
+    assert (total.pairs, total.differences, total.clips, total.clip_seconds) == (4, 6, 4, running)
+    assert total.share("a") == 3 / 6 and dataset_stats([])[2].pairs == 0
+
+
+def test_source_lines_merge_spellings_of_one_source():
+    from curation.publish_stats import source_stats
+
+    rows = [{"source_dataset": s, "action": a} for s, a in
+            (("my-lab", "x_1"), ("HuMMan", "fitness_1"), ("humann", "fitness_0"), ("HuMMan", "fitness_1"))]
+    assert source_stats(rows) == {"humman": {"name": "HuMMan", "pairs": 3, "actions": ["fitness_0", "fitness_1"]},
+                                  "mylab": {"name": "my-lab", "pairs": 1, "actions": ["x_1"]}}

@@ -109,3 +109,37 @@ def test_import_into_a_dataset_skips_actions_it_does_not_have(tmp_path):
     assert tax["name"] == "fitness 0"  # named from dataset.json
     res = run("taxonomy", "import", PUBLIC, tmp_path / "ds", "--action", "music_0", ok=False)
     assert res.exit_code == 1 and "unknown action 'music_0'" in res.output
+
+
+HEADER = ",".join(COLUMNS)
+
+
+def test_na_like_and_empty_cells_stay_text(tmp_path):
+    src = tmp_path / "na.csv"
+    src.write_text(f"{HEADER}\nx,0,NA,1,null,\nx,1,nan,gt_1,None,NULL\n")
+    import_csv(tmp_path, src)
+    diffs = load_taxonomy(taxonomy_path(tmp_path, "x"))["differences"]
+    assert [(d["name"], d["description"], d["query_string"]) for d in diffs.values()] == [
+        ("NA", "null", ""), ("nan", "None", "NULL")]
+    assert run("taxonomy", "export", tmp_path).output == src.read_text()  # and they export as they came
+
+
+@pytest.mark.parametrize("body, where", [
+    (f"{HEADER}\n\nx,0,n,1,d,q\n\n\nx,1,n,2,d,q\n", "line 6"),  # empty lines are skipped but counted
+    (f'{HEADER}\nx,0,n,1,"two\n\nlines",q\nx,0,n,1,d,q\n', "line 5"),  # a quoted cell holds newlines
+    (f"{HEADER}\nx,0,n,1,d,q,ignored\n  \n", "line 3"),  # a blank-looking line is a row (csv's rule)
+])
+def test_error_line_is_the_physical_line(tmp_path, body, where):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(body)
+    res = run("taxonomy", "import", bad, tmp_path / "out", ok=False)
+    assert res.exit_code == 1 and f"{bad}: {where}:" in res.output.strip()
+
+
+def test_unterminated_quote_is_a_one_line_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f'{HEADER}\nx,0,n,1,"never closed,q\n')
+    res = run("taxonomy", "import", bad, tmp_path / "out", ok=False)
+    assert res.exit_code == 1 and "Traceback" not in res.output and "\n" not in res.output.strip()
+    assert str(bad) in res.output and "EOF inside string" in res.output
+    assert not (tmp_path / "out" / "taxonomies").exists()
