@@ -27,7 +27,7 @@ from curation.build_config import ActionSpec, BuildConfig, load_build_config
 from curation.media import fmt_fps
 from curation.pairing import make_pairs
 from curation.sources import ClipRecord, get_adapter, source_class
-from curation.sources.base import count_reasons, reason_of
+from curation.sources.base import Skip, count_reasons, reason_of
 from schemas import toolkit_version
 from schemas.dataset_dir import (
     DATASET_JSON,
@@ -47,8 +47,6 @@ log = logging.getLogger(__name__)
 LATER_STEP_FIELDS = ("differences_annotated", "differences_gt", "n_differences_open_prediction",
                      "retrieval_frames")
 BUILD_DIR = ".build"
-BAD_MEDIA_REASONS = ("image folder with gaps", "unreadable video", "unreadable image",
-                     "media shorter than its annotations")
 PAIR_SIZES = ("smaller", "larger", "keep")
 
 
@@ -214,7 +212,7 @@ def pair_size(a: tuple[int, int] | None, b: tuple[int, int] | None, mode: str,
     return w - w % 2, h - h % 2
 
 
-def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, str] | None = None) -> BuildPlan:
+def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, Skip] | None = None) -> BuildPlan:
     """Scan, select, trim and pair everything; return the samples (without clip facts) and clip tasks.
 
     ``exclude``: media path -> why, for sources that failed :func:`check_plan_media` with
@@ -229,7 +227,7 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, str] | None
         adapter = get_adapter(name)
         block = config.sources[name]
         result = adapter.scan(Path(block["root"]), block)
-        bad = [(c.media_path, exclude[c.media_path]) for c in result.clips if c.media_path in exclude]
+        bad = [exclude[c.media_path] for c in result.clips if c.media_path in exclude]
         result.skipped.extend(bad)
         result.clips = [c for c in result.clips if c.media_path not in exclude]
         scans[name] = result.clips
@@ -240,8 +238,9 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, str] | None
                               "facts": dict(result.facts), "assumptions": list(result.assumptions)}
         warnings.extend(result.assumptions)
         strict = block.get("on_bad_media", "error") != "skip"
-        for what, why in result.skipped:
-            if strict and why.startswith(BAD_MEDIA_REASONS):
+        for item in result.skipped:
+            what, why = item
+            if strict and getattr(item, "bad_media", False):
                 raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=what,
                                    key=f"sources.{name}")
             log.info("%s: skipped %s: %s", name, what, why)
@@ -443,7 +442,7 @@ def _run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[
 
 def _plan_checked(config: BuildConfig, out: Path, *, workers: int, progress: bool | None) -> BuildPlan:
     """Plan, check the media of every clip still to make, and replan without bad media a skip allows."""
-    exclude: dict[str, str] = {}
+    exclude: dict[str, Skip] = {}
     while True:
         plan = plan_build(config, out, exclude=exclude)
         todo = []
@@ -464,7 +463,8 @@ def _plan_checked(config: BuildConfig, out: Path, *, workers: int, progress: boo
             if config.sources.get(name, {}).get("on_bad_media", "error") != "skip":
                 raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=src,
                                    key=f"sources.{name}")
-            exclude[src] = f"unreadable video: {why}" if not Path(src).is_dir() else f"unreadable image: {why}"
+            kind = "unreadable image" if Path(src).is_dir() else "unreadable video"
+            exclude[src] = Skip(src, kind, why, bad_media=True)
 
 
 def load_plan(config_path: str | Path, *, out: str | Path | None = None, workers: int = 1,

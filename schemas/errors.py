@@ -19,6 +19,7 @@ class ToolkitError(Exception):
         super().__init__(redact(": ".join(str(p) for p in parts)))
         self.file = file
         self.key = key
+        self.message = message  # without the file and key prefix
 
 
 class SchemaError(ToolkitError):

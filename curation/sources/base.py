@@ -85,9 +85,39 @@ def reason_of(why: str) -> str:
     return why[:cut].strip()
 
 
+class Skip(tuple):
+    """One item a scan left out or changed: unpacks as ``(what, why)``, and carries its ``reason`` class and
+    whether it is bad media (which stops a build unless the source says ``on_bad_media: skip``) as data, so
+    no decision is taken by reading the message."""
+
+    reason: str
+    bad_media: bool
+
+    def __new__(cls, what: str, reason: str, detail: str = "", *, bad_media: bool = False,
+                why: str | None = None) -> Skip:
+        self = super().__new__(cls, (str(what), why or (f"{reason}: {detail}" if detail else reason)))
+        self.reason, self.bad_media = reason, bad_media
+        return self
+
+
+class FolderProblem(Exception):
+    """Why an image folder cannot be used (:func:`image_folder`); :meth:`skip` records it for ``what``."""
+
+    def __init__(self, reason: str, detail: str = "", *, bad_media: bool = False, why: str | None = None):
+        super().__init__(why or (f"{reason}: {detail}" if detail else reason))
+        self.reason, self.detail, self.bad_media = reason, detail, bad_media
+
+    def skip(self, what: str) -> Skip:
+        """This problem as the scan's record for ``what``."""
+        return Skip(what, self.reason, self.detail, bad_media=self.bad_media, why=str(self))
+
+
 def count_reasons(items: Iterable[tuple[str, str]]) -> dict[str, int]:
-    """``{reason class: count}`` of ``(item, why)`` pairs, sorted by reason."""
-    return dict(sorted(Counter(reason_of(why) for _, why in items).items()))
+    """``{reason class: count}`` of skipped/adjusted items, sorted by reason.
+
+    A :class:`Skip` counts under its ``reason``; a plain ``(what, why)`` pair (a plugin adapter's) under
+    :func:`reason_of` its message."""
+    return dict(sorted(Counter(getattr(item, "reason", None) or reason_of(item[1]) for item in items).items()))
 
 
 @dataclass
@@ -313,28 +343,29 @@ def list_images(folder: Path) -> list[Path]:
     return list_frame_files(folder)
 
 
-def image_folder(folder: Path, *, step: int | None) -> tuple[list[Path], list[int]] | str:
-    """List a frame folder and check its frame numbers; returns (files, ids) or the reason to skip it.
+def image_folder(folder: Path, *, step: int | None) -> tuple[list[Path], list[int]]:
+    """List a frame folder and check its frame numbers; returns ``(files, ids)``.
 
-    ``step``: the expected difference between consecutive frame numbers (HuMMan Recon 6, FineDiving 1);
-    ``None`` accepts any increasing numbering.
+    Raises :class:`FolderProblem` (the reason to skip the folder) when it cannot be used. ``step``: the
+    expected difference between consecutive frame numbers (HuMMan Recon 6, FineDiving 1); ``None`` accepts
+    any increasing numbering.
     """
     try:
         files = list_images(folder)
     except ToolkitError as e:
-        return str(e).split(": ", 1)[-1]
+        raise FolderProblem(reason_of(e.message), why=e.message) from None  # e.g. names that are not numbers
     if not files:
-        return "image folder is empty"
+        raise FolderProblem("image folder is empty")
     ids = [int(p.stem) for p in files]
     dup = [a for a, b in zip(ids, ids[1:]) if a == b]
     if dup:
-        return f"image folder has two files for frame {dup[0]}"
+        raise FolderProblem("image folder has two files for a frame", why=f"image folder has two files for frame {dup[0]}")
     if step is not None:
         gaps = [(a, b) for a, b in zip(ids, ids[1:]) if b - a != step]
         if gaps:
             a, b = gaps[0]
-            return (f"image folder with gaps: frame {b} follows {a} (expected step {step}; "
-                    f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''})")
+            raise FolderProblem("image folder with gaps", f"frame {b} follows {a} (expected step {step}; "
+                                f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''})", bad_media=True)
     return files, ids
 
 
@@ -361,7 +392,7 @@ class Probed:
 
 
 def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str = "",
-                 workers: int = 8) -> tuple[dict[Path, Probed], list[tuple[str, str]]]:
+                 workers: int = 8) -> tuple[dict[Path, Probed], list[Skip]]:
     """Probe video files in parallel (threads) with a progress bar.
 
     Returns the probed facts by path and, with ``on_error="skip"``, the unreadable files and why; with
@@ -371,7 +402,7 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
 
     paths = list(dict.fromkeys(paths))
     out: dict[Path, Probed] = {}
-    bad: list[tuple[str, str]] = []
+    bad: list[Skip] = []
 
     def one(p: Path) -> tuple[Path, Probed | ToolkitError]:
         try:
@@ -389,7 +420,7 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
             if isinstance(res, ToolkitError):
                 if on_error == "error":
                     raise res
-                bad.append((str(p), f"unreadable video: {str(res).split(': ', 1)[-1]}"))
+                bad.append(Skip(str(p), "unreadable video", res.message, bad_media=True))
             else:
                 out[p] = res
     return out, bad

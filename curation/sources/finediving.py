@@ -35,6 +35,7 @@ from curation.sources.base import (
     ON_BAD_MEDIA,
     BaseAdapter,
     ClipRecord,
+    FolderProblem,
     Option,
     ScanResult,
     how_set,
@@ -227,11 +228,11 @@ class FineDivingAdapter(BaseAdapter):
             if not folder.is_dir():
                 skipped.append((cid, f"frame folder missing: {folder}"))
                 continue
-            listed = image_folder(folder, step=1 if opts["check_gaps"] else None)
-            if isinstance(listed, str):
-                skipped.append((str(folder), listed))
+            try:
+                files, ids = image_folder(folder, step=1 if opts["check_gaps"] else None)
+            except FolderProblem as problem:
+                skipped.append(problem.skip(str(folder)))
                 continue
-            files, ids = listed
             labels = entry["frames_labels"]
             meta: dict[str, Any] = {
                 "source": source, "instance": inst, "rel_path": str(folder.relative_to(root)),

@@ -25,6 +25,7 @@ from curation.sources.base import (
     ON_BAD_MEDIA,
     BaseAdapter,
     ClipRecord,
+    FolderProblem,
     Option,
     ScanResult,
     how_set,
@@ -148,11 +149,11 @@ class HuMManAdapter(BaseAdapter):
                                                     f"{entry.name}{_suffix(entries, entry.name)} is used")))
                     elif entry.is_dir():
                         found = True
-                        listed = image_folder(entry, step=opts["recon_step"])
-                        if isinstance(listed, str):
-                            skipped.append((str(entry), listed))
+                        try:
+                            files, ids = image_folder(entry, step=opts["recon_step"])
+                        except FolderProblem as problem:
+                            skipped.append(problem.skip(str(entry)))
                             continue
-                        files, ids = listed
                         size = image_size(files[0])
                         clips.append(ClipRecord(
                             clip_id=f"{seq.name}.recon.{entry.name}", dataset=self.name, action=action,

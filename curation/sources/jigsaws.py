@@ -33,6 +33,7 @@ from curation.sources.base import (
     ClipRecord,
     Option,
     ScanResult,
+    Skip,
     how_set,
     norm,
     positive,
@@ -167,7 +168,7 @@ class JigsawsAdapter(BaseAdapter):
                 if opts["on_bad_media"] == "error":
                     raise ToolkitError(f"{why}; set sources.jigsaws.on_bad_media: skip to leave it out",
                                        file=str(path), key="sources.jigsaws")
-                skipped.append((str(path), why))
+                skipped.append(Skip(str(path), "media shorter than its annotations", why=why, bad_media=True))
                 continue
             subactions, clamped = _subactions(raw or [], pr.n_frames, opts)
             if clamped:
