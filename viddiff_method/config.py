@@ -7,12 +7,13 @@ back to a default.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 from schemas.errors import ToolkitError
 from schemas.io import read_yaml
+from schemas.settings import from_mapping
 
 DEFAULT_YAML = Path(__file__).resolve().parent / "configs" / "default.yaml"
 
@@ -124,7 +125,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, *, file: str | None = None) -> "RunConfig":
         """Build from a (partial) mapping; unknown keys and wrong types are :class:`ToolkitError`."""
-        cfg = _build(cls, data or {}, file, "")
+        cfg = from_mapping(cls, data or {}, file=file)
         for role in ("proposer", "differencer", "lmm"):  # models: {role: name} is the other commands' spelling
             name = cfg.llm.models.get(role) if isinstance(cfg.llm.models, dict) else None
             if isinstance(name, str) and name:
@@ -141,43 +142,6 @@ class RunConfig:
         if data is not None and not isinstance(data, dict):
             raise ToolkitError("expected a mapping of settings", file=str(path))
         return cls.from_dict(data or {}, file=str(path))
-
-
-def _build(cls, data: dict[str, Any], file: str | None, prefix: str):
-    if not isinstance(data, dict):
-        raise ToolkitError("expected a mapping", file=file, key=prefix.rstrip(".") or "$")
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    kwargs = {}
-    for k, v in data.items():
-        key = f"{prefix}{k}"
-        if k not in known:
-            raise ToolkitError(f"unknown setting; known here: {', '.join(sorted(known))}", file=file, key=key)
-        hint = hints[k]
-        if is_dataclass(hint):
-            kwargs[k] = _build(hint, v or {}, file, key + ".")
-            continue
-        kwargs[k] = _coerce(hint, v, file, key)
-    return cls(**kwargs)
-
-
-def _coerce(hint, value, file, key):
-    text = str(hint)
-    optional = "None" in text
-    if value is None:
-        if optional:
-            return None
-        raise ToolkitError("must not be null", file=file, key=key)
-    if text.startswith("dict"):
-        if not isinstance(value, dict):
-            raise ToolkitError("expected a mapping", file=file, key=key)
-        return dict(value)
-    for base, ok in ((bool, (bool,)), (int, (int,)), (float, (int, float)), (str, (str,))):
-        if hint is base or (optional and base.__name__ in text.replace("None", "")):
-            if not isinstance(value, ok) or (base is not bool and isinstance(value, bool)):
-                raise ToolkitError(f"expected {base.__name__}, got {type(value).__name__}", file=file, key=key)
-            return float(value) if base is float else value
-    return value
 
 
 def _check(cfg: RunConfig, file: str | None) -> None:

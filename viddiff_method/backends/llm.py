@@ -23,7 +23,7 @@ import os
 import re
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -34,6 +34,7 @@ import openai
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from schemas.errors import ToolkitError
+from schemas.settings import from_mapping
 from schemas.redact import redact
 from viddiff_method.backends.cache import SQLiteCache
 from viddiff_method.backends.usage import Usage
@@ -106,18 +107,12 @@ class LLMConfig:
         d = dict(d or {})
         if set(d) == {"llm"} or ("llm" in d and isinstance(d["llm"], dict)):
             d = dict(d["llm"] or {})
-        for k in d:
-            if not isinstance(k, str):
-                raise ToolkitError("setting names must be strings", file=file, key=str(k))
         if "api_key" in d:
             raise ToolkitError("do not put the API key in the config; set the environment variable named by "
                                "api_key_env (default OPENAI_API_KEY)", file=file, key="api_key")
-        known = {f.name for f in fields(cls)}
-        for k in d:
-            if k not in known:
-                raise ToolkitError(f"unknown LLM config key; known: {', '.join(sorted(known))}", file=file, key=k)
-        check_llm_values(d, file=file)
-        return cls(**d)
+        cfg = from_mapping(cls, d, file=file)  # unknown keys and wrong types
+        check_llm_values(d, file=file)  # ranges and meanings
+        return cfg
 
     @classmethod
     def from_run_settings(cls, d: dict[str, Any], *, file: str | None = None) -> "LLMConfig":
