@@ -1,6 +1,6 @@
 """Label Studio label configs generated from an action's taxonomy.
 
-Two project kinds (DESIGN.md, reference/labelstudio.md section 4):
+Two project kinds (README, "Annotation rounds in Label Studio"):
 
 * ``differences``: the sample key and video A and B side by side, kept in view (sticky) while one
   ``<Choices name="diff_<key>">`` (a / b / c) per active difference, its statement above it, scrolls below;

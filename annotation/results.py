@@ -1,6 +1,6 @@
 """Turn Label Studio annotation results into toolkit labels, checking each against the label config.
 
-Label Studio validates neither annotations nor predictions on the server (reference/labelstudio.md §7), so
+Label Studio validates neither annotations nor predictions on the server (measured on 1.23.2), so
 every region is checked here with ``LabelInterface`` (offline) plus the rules the toolkit relies on: one
 choice per difference, integer frames inside the clip, a keypoint is a single frame, each keypoint and
 stage marked at most once per video. A bad or missing item is reported, never guessed.

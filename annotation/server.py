@@ -2,7 +2,7 @@
 
 Label Studio is a Django app with ~200 pinned dependencies, so it never lives in the toolkit's
 environment: it runs from ``.venv-ls`` (``LABEL_STUDIO_BIN`` overrides the path). The environment follows
-reference/labelstudio.md: loopback only, a legacy API token from the environment (enabled for the org),
+Label Studio 1.23.2 as measured: loopback only, a legacy API token from the environment (enabled for the org),
 local-files serving from one media root, no version check or Sentry, and stray ``USERNAME``/``PASSWORD``/
 ``HOST``/``PORT`` variables removed (Label Studio would read them as its own settings).
 """
@@ -89,7 +89,7 @@ class Credentials:
 
 
 def server_env(data_dir: Path, media_root: Path, creds: Credentials, base: dict | None = None) -> dict[str, str]:
-    """The subprocess environment of reference/labelstudio.md section 2."""
+    """The environment Label Studio runs with (see the module docstring)."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in STRAY_VARS}
     env.update(
         LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),

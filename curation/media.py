@@ -3,7 +3,7 @@
 Probing and decoding use PyAV; every ffmpeg command line (trim, encode) is built with ffmpeg-python
 (``import ffmpeg``) from an input, a chain of named filters and output options, never by hand.
 
-Conventions (DESIGN.md): frame indices are 0-based, ranges half-open ``[start, end)``, and always go
+Conventions (README, "Frame conventions"): frame indices are 0-based, ranges half-open ``[start, end)``, and always go
 with their fps. A *media* item is a video file or a folder of images ordered by the integer value of the
 file stem. Every clip written here is constant-frame-rate H.264 yuv420p with start_time 0, written to a
 temporary file, its frame count verified, then renamed into place.

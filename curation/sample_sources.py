@@ -4,7 +4,7 @@
 :func:`curation.synthetic.render_frame` with ``index`` = the frame's position in its source media (0, 1,
 2, … in sorted order, also for image folders whose file names keep the real layout's numbers), so a test
 can read the barcode of any built clip and tell exactly which source frames landed in it. The trees carry
-the pitfalls of ``reference/sources.md``: HuMMan Recon ids stepping by 6 (and a folder with a gap), a
+the pitfalls of the real layouts (README, "Source adapters"): HuMMan Recon ids stepping by 6 (and a folder with a gap), a
 Point ``video_splitter`` frame folder next to its mp4; an Ego-Exo4D take with ``best_exo`` and task times
 null, ``gp01`` cameras, camera roles in ``capture.cameras`` (one take only in ``captures.json``), ``downscaled/448`` next to full-size files, a take listed but not downloaded,
 proficiency files both wrapped and bare; FineDiving 5- and 8-digit names, a numeric source ``'01'``, numpy

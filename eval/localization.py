@@ -1,7 +1,7 @@
 """Localization scoring: how far are predicted keypoint frames from the annotated ones?
 
 No public code scores VidDiffBench's ``retrieval_frames``; this module defines the metric (following the
-point-localization conventions of Ego4D PNR and Kinetics-GEBD, peers.md §4):
+point-localization conventions of Ego4D PNR and Kinetics-GEBD):
 
 * Ground truth: ``row["retrieval_frames"][v][loc_id]`` for video v in (A, B); its **first** frame is the
   keypoint. Prediction: ``localization[sample_key][v][loc_id]``; its **first** frame is used. Frames are

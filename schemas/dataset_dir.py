@@ -1,4 +1,4 @@
-"""The dataset directory: the unit that flows through every command (see DESIGN.md).
+"""The dataset directory: the unit that flows through every command (README, "The dataset directory").
 
 ::
 

@@ -5,9 +5,9 @@
 * ``prior``: each keypoint at its mean relative position (frame / clip length) over the annotated
   samples of the same action, leaving the sample itself out so its own labels never leak in; a
   difference's frames come from its keypoints. Keypoints are strongly time-biased (about 6 % std of
-  clip length, viddiffbench.md §2), so this is a strong localization baseline.
+  clip length), so this is a strong localization baseline.
 * ``lmm``: one VLM call per pair with the frames of both whole videos at the domain fps (A then B),
-  closed or open prompt (viddiffbench.md §6), the frames' real timing stated in the prompt.
+  closed or open prompt (as in the published baseline), the frames' real timing stated in the prompt.
 """
 from __future__ import annotations
 

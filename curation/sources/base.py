@@ -1,6 +1,6 @@
 """What every source adapter shares: the clip record, the scan result, options, selection, media helpers.
 
-An adapter turns one dataset's real on-disk layout (see ``shared/reference/sources.md``) into
+An adapter turns one dataset's real on-disk layout (README, "Source adapters") into
 :class:`ClipRecord` rows. Frame indices in a record are 0-based positions in the media (for an image
 folder: positions in integer-stem order, not the file numbers) and every range is half-open
 ``[start, end)`` at :attr:`ClipRecord.fps`.

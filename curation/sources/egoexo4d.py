@@ -1,6 +1,6 @@
 """Ego-Exo4D (basketball, soccer, music): one clip per downloaded take and camera, resolved via takes.json.
 
-Layout (``reference/sources.md`` §2)::
+Layout (from the Ego-Exo4D metadata docs)::
 
     ROOT/takes.json                                       list of takes (take_uid, take_name, root_dir, …)
     ROOT/<root_dir>/frame_aligned_videos/cam01.mp4 …      root_dir already starts with ``takes/``

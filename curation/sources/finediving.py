@@ -1,6 +1,6 @@
 """FineDiving (Olympic diving): one clip per annotated ``(source, instance)`` frame folder.
 
-Layout (``reference/sources.md`` §3)::
+Layout (from the FineDiving release)::
 
     ROOT/FINADiving_MTL_256s/<source>/<instance>/00489.jpg …   (absolute frame numbers, 5 or 8 digits)
     ROOT/Trimmed_Video_Frames/FINADiving_MTL_256s/<source>/<instance>/ …   (another published layout)

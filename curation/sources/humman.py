@@ -1,6 +1,6 @@
 """HuMMan (fitness): Recon image folders and Point videos, one clip per sequence and Kinect view.
 
-Layout (``reference/sources.md`` §1)::
+Layout (from humman_toolbox's documentation)::
 
     ROOT/[humman_release_v1.0_recon/]pXXXXXX_aXXXXXX/kinect_color/kinect_000/000000.png 000006.png …
     ROOT/[humman_release_v1.0_point/]pXXXXXX_aXXXXXX/kinect_color/kinect_000.mp4 … ; iphone_color/iphone.mp4

@@ -1,6 +1,6 @@
 """JIGSAWS (robotic surgery): one clip per trial and endoscope capture (``capture1``/``capture2``).
 
-Layout (``reference/sources.md`` §4), either of the two mirror styles::
+Layout (the JIGSAWS release), either of the two mirror styles::
 
     ROOT/<Task>/meta_file_<Task>.txt                ROOT/<Task>_video/video/<Task>_<S><NNN>_capture1.avi
     ROOT/<Task>/video/<Task>_B001_capture1.avi      ROOT/<Task>_kinematic/transcriptions/<Task>_<S><NNN>.txt

@@ -1,4 +1,4 @@
-"""Result regions exactly as the Label Studio 1.23.2 editor saves them (reference/labelstudio.md §6)."""
+"""Result regions exactly as the Label Studio 1.23.2 editor saves them (measured in a real browser)."""
 from __future__ import annotations
 
 import random

@@ -13,9 +13,8 @@ from curation.cli import main
 from curation.taxonomy import check_taxonomy, list_actions, load_taxonomy, taxonomy_path
 from curation.taxonomy_csv import COLUMNS, import_csv
 
-PUBLIC = Path("/work/shared/reference/viddiffbench/difference_taxonomy.csv")
-if not PUBLIC.exists():  # the reference copy lives next to the repo in this workspace
-    PUBLIC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "viddiffbench" / "difference_taxonomy.csv"
+# the public taxonomy CSV, when the workspace's shared/ folder sits next to the checkout (as in CI)
+PUBLIC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "viddiffbench" / "difference_taxonomy.csv"
 needs_public = pytest.mark.skipif(not PUBLIC.exists(), reason="public taxonomy CSV not available")
 
 
