@@ -21,7 +21,7 @@ from annotation.predictions import load_run, prediction_result
 from annotation.results import config_items
 from annotation.tasks import media_root_from_env, relative_to_root, task_data
 from annotation.taxonomy import load_action_taxonomy
-from curation import media
+from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json

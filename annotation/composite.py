@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from annotation.frames import index_to_ls
-from curation import media
+from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir
 
 CAPTION_H = 14

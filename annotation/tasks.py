@@ -1,6 +1,6 @@
 """Label Studio task data for a video pair: local-file URLs plus fps and frame counts of the stored clips.
 
-The fps and frame counts are measured from the stored clips (``curation.media.probe``), never taken from
+The fps and frame counts are measured from the stored clips (``viddiff_runtime.media.probe``), never taken from
 Label Studio's default of 24 fps, because TimelineLabels frames are only meaningful with the right fps.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from curation import media
+from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir
 from schemas.errors import ToolkitError
 

@@ -1,7 +1,7 @@
 """CLIP stage throughput against the raw model on the same device: prints one line with the ratio.
 
 raw   = ``model.encode_image`` on an already preprocessed batch that sits on the device (the ceiling);
-stage = ``viddiff_method.embed.FrameEmbedder.embed_videos`` on real mp4 clips: PyAV decode in a
+stage = ``viddiff_method.stages.embed.FrameEmbedder.embed_videos`` on real mp4 clips: PyAV decode in a
         background thread, batched tensor preprocessing, encoding, copy back, embedding-cache writes.
 
 The target is ratio >= 0.8. Defaults (CPU, random-init ViT-B-32, ~1-2 min on 2 cores) need no network.
@@ -29,7 +29,7 @@ def make_clips(folder: Path, n_frames: int, clip_len: int, width: int, height: i
     needed, so the bench also runs on a bare GPU machine)."""
     import av
 
-    from curation.synthetic import render_frame
+    from curation.samples.synthetic import render_frame
 
     paths, made, i = [], 0, 0
     base = [render_frame(k, width, height) for k in range(min(clip_len, 64))]
@@ -73,7 +73,7 @@ def main() -> None:
 
     from viddiff_method.backends.clip import ClipBackend, resolve_device, resolve_precision
     from viddiff_method.backends.clip_cache import ClipCache
-    from viddiff_method.embed import FrameEmbedder, VideoRef
+    from viddiff_method.stages.embed import FrameEmbedder, VideoRef
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -96,8 +96,7 @@ def main() -> None:
 
         # raw: the very frames the stage will see, decoded and preprocessed beforehand, on the device
         # (real frames, not noise: on CPU the model's speed depends on the data)
-        from curation import media
-
+        from viddiff_runtime import media
         decoded = np.concatenate([media.decode(p, size=loaded.size).frames for p in paths])
         batches = [clip.preprocess(decoded[i:i + bs]) for i in range(0, len(decoded), bs)]
         clip.encode_preprocessed(batches[0])  # warm-up (kernels, allocator)

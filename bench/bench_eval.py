@@ -3,7 +3,7 @@
 Every timing is the best of ``--repeat`` fresh processes (wall clock, start-up included):
 
 * ``python -c pass``: the interpreter alone;
-* import floor: ``python -c "import viddiff_method.cli, eval.closed"`` (the CLI and the scorer imported,
+* import floor: ``python -c "import viddiff_method.cli, eval.protocols.closed"`` (the CLI and the scorer imported,
   nothing run);
 * ``viddiff eval closed DATASET PREDICTIONS --out OUT`` on ``bench/eval_fixture.py``'s 550 pairs with
   about 4.5k scored a/b items (the benchmark's size).
@@ -51,7 +51,7 @@ def main() -> None:
     py = sys.executable
     eval_args = ["eval", "closed", str(dataset), str(preds), "--out", str(tmp / "out")]
     t_pass = best_of(args.repeat, [py, "-c", "pass"])
-    t_floor = best_of(args.repeat, [py, "-c", "import viddiff_method.cli, eval.closed"])
+    t_floor = best_of(args.repeat, [py, "-c", "import viddiff_method.cli, eval.protocols.closed"])
     t_eval = best_of(args.repeat, [py, "-m", "viddiff_method.cli", *eval_args])
     probe = (
         "import sys\nfrom viddiff_method.cli import main\n"

@@ -1,6 +1,6 @@
 """Media benchmarks, printed as ratios against the raw tools on the same machine in the same run.
 
-1. trim: ``curation.media.trim`` against the bare ffmpeg command doing the same work (same filter
+1. trim: ``viddiff_runtime.media.trim`` against the bare ffmpeg command doing the same work (same filter
    graph, encoder settings and threads) on the same clips. Goal: <= 1.15.
 2. decode: PyAV decode to RGB (``media.decode``) against ``ffmpeg -f null`` on the same file (with and
    without the RGB conversion). Goal: >= 0.8.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import tqdm
 
-from curation import media
-from curation.build import ClipTask, _run_local
+from viddiff_runtime import media
+from curation.build.builder import ClipTask, _run_local
 
 
 def best_of(n: int, fn) -> float:

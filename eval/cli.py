@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from schemas.cli_support import ToolkitGroup
+from viddiff_runtime.cli import ToolkitGroup
 
 _DATASET = click.argument("dataset", type=click.Path(path_type=Path))
 _OUT = click.option(
@@ -43,7 +43,7 @@ def eval_group() -> None:
 @_STRICT
 def closed_cmd(dataset: Path, predictions: Path, out_dir: Path, strict: bool) -> None:
     """Closed-set accuracy (gt a/b only; missing or c = wrong), with binomial test and Wilson CI."""
-    from eval.closed import eval_closed
+    from eval.protocols.closed import eval_closed
 
     m = eval_closed(dataset, predictions, out_dir, strict=strict).metrics
     p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3g}"
@@ -142,8 +142,8 @@ def open_cmd(
 ) -> None:
     """Open-set recall@N_diff: judge matching (one to one), opposite flips, N_diff enforced."""
     from eval.judges import EmbeddingJudge, LLMJudge
-    from eval.open import eval_open
-    from eval.protocol import load_protocol, with_prompts
+    from eval.protocols.open import eval_open
+    from eval.judges.protocol import load_protocol, with_prompts
 
     protocol = with_prompts(load_protocol(judge_protocol), judge_prompts)
 
@@ -153,7 +153,7 @@ def open_cmd(
         import os
 
         from schemas.errors import ToolkitError
-        from viddiff_method.backends.llm import LLMClient, load_llm_config, resolve_cache_path
+        from viddiff_runtime.llm.client import LLMClient, load_llm_config, resolve_cache_path
 
         cfg = load_llm_config(config, base_url=base_url, structured_output=structured_output,
                               max_cost=max_cost, seed=seed, cache_path=str(cache_path) if cache_path else None)
@@ -196,7 +196,7 @@ def open_cmd(
 )
 def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotators: Path | None) -> None:
     """Keypoint error (frames, seconds, share of clip) and hit rates; human-vs-human when available."""
-    from eval.localization import eval_localization
+    from eval.protocols.localization import eval_localization
 
     m = eval_localization(dataset, localization, out_dir, annotators).metrics
     mae = "n/a" if m["mae_seconds"] is None else f"{m['mae_seconds']:.3f}s"

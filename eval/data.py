@@ -115,7 +115,7 @@ def load_eval_data(path: str | os.PathLike) -> EvalData:
 
 def _read_parquet_rows(files: list[Path]) -> list[dict[str, Any]]:
     """Decode published rows with the same converter ``curate publish``/``import-release`` use (v1 and v2)."""
-    from curation.publish_rows import from_public, iter_public_records
+    from schemas.public import from_public, iter_public_records
 
     rows = [from_public(rec, where=where) for where, rec in iter_public_records(files, media=False)]
     keys = [r["sample_key"] for r in rows]

@@ -40,7 +40,7 @@ class LLMSettings:
     images_per_request: int = 250
     image_detail: str | None = "high"
     image_format: str = "png"
-    # the rest of the LLM config every command reads (viddiff_method/backends/llm.py LLMConfig)
+    # the rest of the LLM config every command reads (viddiff_runtime/llm/client.py LLMConfig)
     models: dict[str, Any] = field(default_factory=dict)
     max_retries: int = 5
     backoff_initial_s: float = 0.5
@@ -148,7 +148,7 @@ def _check(cfg: RunConfig, file: str | None) -> None:
     def bad(key: str, msg: str):
         raise ToolkitError(msg, file=file, key=key)
 
-    from viddiff_method.backends.llm import check_llm_values  # the LLM settings' checks live with the client
+    from viddiff_runtime.llm.client import check_llm_values  # the LLM settings' checks live with the client
 
     check_llm_values(asdict(cfg.llm), file=file, prefix="llm.")
     if not 1 <= cfg.llm.images_per_request <= 250:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from curation import media
+from viddiff_runtime import media
 from schemas import check
 from schemas.dataset_dir import (
     DatasetDir, content_hash, diff_key_order, load_dataset, row_open_prediction_budget, sha256_file,
@@ -39,18 +39,18 @@ from schemas.ids import inside
 from schemas.io import read_json, write_json
 from schemas.outdir import output_folder
 from schemas.redact import redact
-from viddiff_method import localizer as loc
+from viddiff_method.stages import localizer as loc
 from viddiff_method.backends.clip import ClipBackend
 from viddiff_method.backends.clip_cache import ClipCache
-from viddiff_method.backends.llm import LLMError, default_cache_dir
-from viddiff_method.backends.usage import with_cumulative
-from viddiff_method.baselines import LMMBaseline
+from viddiff_runtime.llm.client import LLMError, default_cache_dir
+from viddiff_runtime.llm.usage import with_cumulative
+from viddiff_method.methods.baselines import LMMBaseline
 from viddiff_method.config import RunConfig
 from viddiff_method.methods import get_method
-from viddiff_method.differencer import Differencer, DiffQuery, resize_max_side
-from viddiff_method.embed import FrameEmbedder, VideoRef
-from viddiff_method.llm_calls import make_client
-from viddiff_method.proposer import Proposal, Proposer, seed_for
+from viddiff_method.stages.differencer import Differencer, DiffQuery, resize_max_side
+from viddiff_method.stages.embed import FrameEmbedder, VideoRef
+from viddiff_method.stages.llm_calls import make_client
+from viddiff_method.stages.proposer import Proposal, Proposer, seed_for
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +501,7 @@ class Run:
 
     def usage(self) -> dict[str, Any]:
         """This invocation's usage: LLM stages (calls, cache hits, tokens, cost) plus the CLIP stage."""
-        from viddiff_method.backends.usage import Usage
+        from viddiff_runtime.llm.usage import Usage
 
         out = (self._client.usage if self._client is not None else Usage()).as_dict()
         if self._client is not None:

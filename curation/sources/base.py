@@ -211,7 +211,7 @@ class BaseAdapter:
 
     @staticmethod
     def write_sample_tree(root: Path, rng: Any) -> None:  # pragma: no cover - overridden per source
-        """Write this source's SYNTHETIC sample tree under ``root`` (see curation/sample_sources.py)."""
+        """Write this source's SYNTHETIC sample tree under ``root`` (see curation/samples/trees.py)."""
         raise NotImplementedError
 
     # ---- options and root
@@ -337,8 +337,8 @@ def norm(text: Any) -> str:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files of a frame folder in integer-stem order (delegates to :mod:`curation.media`)."""
-    from curation.media import list_frame_files
+    """Image files of a frame folder in integer-stem order (delegates to :mod:`viddiff_runtime.media`)."""
+    from viddiff_runtime.media import list_frame_files
 
     return list_frame_files(folder)
 
@@ -398,7 +398,7 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
     Returns the probed facts by path and, with ``on_error="skip"``, the unreadable files and why; with
     ``on_error="error"`` the first unreadable file raises its one-line :class:`ToolkitError`.
     """
-    from curation.media import probe
+    from viddiff_runtime.media import probe
 
     paths = list(dict.fromkeys(paths))
     out: dict[Path, Probed] = {}

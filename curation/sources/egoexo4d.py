@@ -105,7 +105,7 @@ class EgoExo4DAdapter(BaseAdapter):
 
     @staticmethod
     def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        """Write the SYNTHETIC sample tree (see curation/samples/trees.py)."""
         _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
@@ -339,9 +339,8 @@ def _egoexo_file(cam: str) -> str:
 
 
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
-    from curation import sample_sources as ss
-
+    """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
+    from curation.samples import trees as ss
     takes, captures = [], []
     for i, (name, univ, pid, best, (t0, t1), cams, files) in enumerate(TAKES):
         root_dir = f"takes/{name}"

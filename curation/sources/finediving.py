@@ -190,7 +190,7 @@ class FineDivingAdapter(BaseAdapter):
 
     @staticmethod
     def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        """Write the SYNTHETIC sample tree (see curation/samples/trees.py)."""
         _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
@@ -366,9 +366,8 @@ DIVES = [
 
 
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
-    from curation import sample_sources as ss
-
+    """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
+    from curation.samples import trees as ss
     frames_root = root / "FINADiving_MTL_256s"
     fine, coarse, aqa = {}, {}, {}
     for source, inst, digits, first, action, mismatch in DIVES:

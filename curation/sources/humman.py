@@ -121,7 +121,7 @@ class HuMManAdapter(BaseAdapter):
 
     @staticmethod
     def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        """Write the SYNTHETIC sample tree (see curation/samples/trees.py)."""
         _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
@@ -210,9 +210,8 @@ def _find_sequences(root: Path) -> list[Path]:
 # ------------------------------------------------------------------- SYNTHETIC sample tree
 
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
-    from curation import sample_sources as ss
-
+    """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
+    from curation.samples import trees as ss
     recon = root / "humman_release_v1.0_recon"
     for p in (1, 2, 3, 4):
         seq = recon / f"p{p:06d}_a000001"

@@ -117,7 +117,7 @@ class JigsawsAdapter(BaseAdapter):
 
     @staticmethod
     def write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-        """Write the SYNTHETIC sample tree (see curation/sample_sources.py)."""
+        """Write the SYNTHETIC sample tree (see curation/samples/trees.py)."""
         _write_sample_tree(root, rng)
 
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
@@ -316,10 +316,8 @@ def _transcription(n: int, gestures: list[str], rng: np.random.Generator, *, ove
 
 
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
-    """Write this source's SYNTHETIC sample tree (see curation/sample_sources.py) under ``root``."""
-    from curation import sample_sources as ss
-
-    # Suturing: the <Task>/{video,transcriptions,kinematics} layout
+    """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
+    from curation.samples import trees as ss
     task = root / "Suturing"
     meta = ""
     for k, (s, level, grs) in enumerate(SUTURING):

@@ -5,7 +5,7 @@ What it reproduces: an annotator logs in, answers the a/b/c questions of a diffe
 on a timestamps task by typing a frame number into the player's frame box and clicking that frame's cell in
 the timeline (the rule the label config gives), and submits. ``pull`` must give exactly those labels and the
 frame index UI frame - 1, and the frame the player showed (read from its canvas) must be the stored clip's
-frame at that index: both carry the same barcode (``curation.synthetic``). A second annotator created
+frame at that index: both carry the same barcode (``curation.samples.synthetic``). A second annotator created
 through the API annotates the same tasks (the project's overlap from ``push --overlap 2`` hands them out
 twice) and ``agreement`` reports the doubly annotated items. Screenshots of both project pages are written to
 ``$VIDDIFF_SCREENSHOTS`` when that is set.
@@ -27,8 +27,8 @@ from PIL import Image
 
 from annotation.agreement import agreement
 from annotation.client import pull, push, status
-from curation import media
-from curation.synthetic import read_barcode
+from viddiff_runtime import media
+from curation.samples.synthetic import read_barcode
 from schemas.dataset_dir import save_dataset
 from schemas.io import read_jsonl
 from tests.annotation.shapes import choice, mark

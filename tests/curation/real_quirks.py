@@ -1,6 +1,6 @@
 """Generated source trees that reproduce, exactly, the quirks seen on the datasets' real files.
 
-Every frame is a barcoded synthetic frame (curation.synthetic); only the layouts, names, codecs, rates,
+Every frame is a barcoded synthetic frame (curation.samples.synthetic); only the layouts, names, codecs, rates,
 sizes and lengths copy the real releases (FineDiving's annotation pickles, the JIGSAWS Suturing release).
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import av
 import numpy as np
 from PIL import Image
 
-from curation import media
-from curation.synthetic import render_frame
+from viddiff_runtime import media
+from curation.samples.synthetic import render_frame
 from schemas.io import atomic_write
 
 JIGSAWS_RATE = Fraction(10000000, 333333)  # the real AVIs' stream rate (30.00003 fps)

@@ -12,12 +12,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from curation import media
-from curation.build import build
+from viddiff_runtime import media
+from curation.build.builder import build
 from curation.cli import main as curate
-from curation.publish import publish
-from curation.sample_sources import write_sample_sources
-from curation.synthetic import render_frame
+from curation.publish.folder import publish
+from curation.samples.trees import write_sample_sources
+from curation.samples.synthetic import render_frame
 from schemas.dataset_dir import load_dataset
 from schemas.outdir import MARKER
 from tests.curation.test_release_import import record

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from curation import media
-from curation.build import build
+from viddiff_runtime import media
+from curation.build.builder import build
 from curation.cli import main as curate
-from curation.sample_sources import write_sample_sources
-from curation.synthetic import read_barcode
+from curation.samples.trees import write_sample_sources
+from curation.samples.synthetic import read_barcode
 from schemas.dataset_dir import load_dataset, sha256_file
 from schemas.outdir import LOCK, MARKER
 

@@ -1,4 +1,4 @@
-"""Frame exactness of curation.media, proven by the barcode each synthetic frame carries."""
+"""Frame exactness of viddiff_runtime.media, proven by the barcode each synthetic frame carries."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation import media
-from curation.synthetic import read_barcode, render_frame
+from viddiff_runtime import media
+from curation.samples.synthetic import read_barcode, render_frame
 from schemas.errors import ToolkitError
 
 

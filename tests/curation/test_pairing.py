@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation.pairing import make_pairs
+from curation.build.pairing import make_pairs
 from curation.sources import ClipRecord
 
 

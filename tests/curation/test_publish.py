@@ -17,9 +17,9 @@ from click.testing import CliRunner
 from huggingface_hub import DatasetCard, HfApi
 
 from curation.cli import main as curate
-from curation.publish import PublishRefused, publish, upload
-from curation.publish_rules import balance_splits, flip_sample
-from curation.publish_rows import trim_range
+from curation.publish.folder import PublishRefused, publish, upload
+from curation.publish.rules import balance_splits, flip_sample
+from schemas.public import trim_range
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
@@ -396,7 +396,7 @@ def test_live_upload_round_trip(hub_folder, monkeypatch):
 
 
 def test_statistics_table_lines_subtotals_and_total():
-    from curation.publish_stats import dataset_stats
+    from curation.publish.stats import dataset_stats
 
     def row(domain, action, split, gt, fps, n, stamps=None):
         return {"domain": domain, "action": action, "action_name": f"{action} name", "split": split,
@@ -423,7 +423,7 @@ def test_statistics_table_lines_subtotals_and_total():
 
 
 def test_source_lines_merge_spellings_of_one_source():
-    from curation.publish_stats import source_stats
+    from curation.publish.stats import source_stats
 
     rows = [{"source_dataset": s, "action": a} for s, a in
             (("my-lab", "x_1"), ("HuMMan", "fitness_1"), ("humann", "fitness_0"), ("HuMMan", "fitness_1"))]

@@ -13,13 +13,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from curation import media
-from curation.build import build
+from viddiff_runtime import media
+from curation.build.builder import build
 from curation.cli import main as curate
-from curation.publish_card import CardInputs, render_card
+from curation.publish.card import CardInputs, render_card
 from curation.sources import get_adapter
 from curation.sources.finediving import parse_height
-from curation.synthetic import read_barcode
+from curation.samples.synthetic import read_barcode
 from schemas import check
 from schemas.dataset_dir import load_dataset
 from schemas.errors import ToolkitError
@@ -199,7 +199,7 @@ def test_truncated_avi_shorter_than_its_transcription(jigsaws, tmp_path):
 
 def test_truncated_mp4_stops_the_build_before_the_first_clip(tmp_path):
     """Quirk (issue 13 item 5): a faststart mp4 cut short probes fine (its header promises every frame)."""
-    from curation.sample_sources import write_sample_sources
+    from curation.samples.trees import write_sample_sources
 
     config = write_sample_sources(tmp_path / "src")
     data = yaml.safe_load(config.read_text())
@@ -299,7 +299,7 @@ def test_build_counts_dives_without_a_height(finediving, tmp_path):
 def test_egoexo_cameras_classified_from_capture_metadata(tmp_path):
     """Quirk: roles come from capture.cameras[].is_ego (Ego-Exo4D metadata docs), not from names; an
     egocentric GoPro exists; a task_end_sec past the video is clamped and counted."""
-    from curation.sample_sources import write_sample_sources
+    from curation.samples.trees import write_sample_sources
 
     write_sample_sources(tmp_path / "src")
     root = tmp_path / "src" / "egoexo4d"
@@ -336,7 +336,7 @@ def test_egoexo_cameras_classified_from_capture_metadata(tmp_path):
 
 def test_assumptions_are_warned_stored_and_carded(tmp_path):
     """FineDiving fps, HuMMan Recon fps and the JIGSAWS transcription base reach the CLI, dataset.json, card."""
-    from curation.sample_sources import write_sample_sources
+    from curation.samples.trees import write_sample_sources
 
     config = write_sample_sources(tmp_path / "src")
     result = CliRunner().invoke(curate, ["build", str(config), "--out", str(tmp_path / "ds")])
@@ -356,7 +356,7 @@ def test_assumptions_are_warned_stored_and_carded(tmp_path):
 
 
 def test_egoexo_bad_is_ego_names_the_file_and_key(tmp_path):
-    from curation.sample_sources import write_sample_sources
+    from curation.samples.trees import write_sample_sources
 
     write_sample_sources(tmp_path / "src")
     root = tmp_path / "src" / "egoexo4d"

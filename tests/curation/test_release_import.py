@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from curation import media
+from viddiff_runtime import media
 from curation.cli import main as curate
-from curation.publish import publish
-from curation.release_import import PROGRESS, import_release
-from curation.synthetic import read_barcode, render_frame
+from curation.publish.folder import publish
+from curation.publish.release_import import PROGRESS, import_release
+from curation.samples.synthetic import read_barcode, render_frame
 from schemas.dataset_dir import load_dataset
 from schemas.errors import ToolkitError
 from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset

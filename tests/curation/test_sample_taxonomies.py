@@ -4,9 +4,9 @@ from __future__ import annotations
 from annotation.configs import label_config
 from annotation.results import config_items
 from annotation.taxonomy import ActionTaxonomy
-from curation.sample_sources import sample_config
-from curation.sample_taxonomies import write_sample_taxonomies
-from curation.taxonomy import check_taxonomy
+from curation.samples.trees import sample_config
+from curation.samples.taxonomies import write_sample_taxonomies
+from curation.taxonomy.store import check_taxonomy
 from schemas.io import read_json
 
 
@@ -32,7 +32,7 @@ def test_every_sample_action_gets_a_valid_taxonomy_with_something_to_mark(tmp_pa
 
 
 def test_curate_samples_writes_them_next_to_the_config(tmp_path):
-    from curation.sample_sources import write_sample_sources
+    from curation.samples.trees import write_sample_sources
 
     write_sample_sources(tmp_path / "s")
     assert sorted(p.stem for p in (tmp_path / "s" / "taxonomies").glob("*.json")) == sorted(

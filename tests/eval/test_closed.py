@@ -9,7 +9,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from eval.closed import score_closed
+from eval.protocols.closed import score_closed
 from eval.data import load_eval_data
 from eval.predictions import parse_predictions
 from schemas.errors import ToolkitError

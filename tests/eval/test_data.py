@@ -8,10 +8,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curation.publish_rows import public_video, to_public
-from eval.closed import score_closed
+from schemas.public import public_video, to_public
+from eval.protocols.closed import score_closed
 from eval.data import clip_length, load_eval_data
-from eval.localization import score_localization
+from eval.protocols.localization import score_localization
 from eval.predictions import parse_localization, parse_predictions
 from schemas.errors import ToolkitError
 from tests.eval.fixtures import rows, write_dataset

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from eval.data import load_eval_data
-from eval.localization import score_localization
+from eval.protocols.localization import score_localization
 from eval.predictions import parse_localization
 from schemas.errors import ToolkitError
 from tests.eval.fixtures import write_dataset
@@ -146,7 +146,7 @@ def test_human_keypoints_from_annotation_labels_jsonl(data):
 
 def test_frame_past_clip_end_is_an_error(data):
     with pytest.raises(ToolkitError, match=r"loc.json: \$\.s1\[1\]\.0\[0\]: frame 32 is past the end"):
-        from eval.localization import localization_items
+        from eval.protocols.localization import localization_items
 
         loc = parse_localization({"s1": [{}, {"0": [32]}]}, data, file="loc.json")
         loc.path = "loc.json"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from eval.data import load_eval_data
-from eval.open import resolve_matches, score_open
+from eval.protocols.open import resolve_matches, score_open
 from eval.predictions import parse_predictions
 from tests.eval.fixtures import rows, write_dataset
 from tests.helpers.openai_server import FakeOpenAI, text_of
@@ -105,7 +105,7 @@ def _check_by_hand(m):
 
 def test_open_by_hand_with_scripted_judge(data, caplog):
     judge = ScriptedJudge()
-    with caplog.at_level("WARNING", logger="eval.open"):
+    with caplog.at_level("WARNING", logger="eval.protocols.open"):
         res = score_open(data, parse_predictions(PREDS, data), judge, progress=False)
     assert "s1: 1 predictions over the N_diff limit of 4 dropped" in caplog.text
     _check_by_hand(res.metrics)

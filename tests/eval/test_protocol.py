@@ -9,8 +9,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-import eval.protocol as protocol_mod
-from eval.protocol import available_protocols, comparability, load_protocol, sha256_text, with_prompts
+import eval.judges.protocol as protocol_mod
+from eval.judges.protocol import available_protocols, comparability, load_protocol, sha256_text, with_prompts
 from schemas.errors import ToolkitError
 from tests.eval.fixtures import rows, write_dataset
 from tests.helpers.openai_server import FakeOpenAI, text_of
@@ -163,7 +163,7 @@ def test_comparable_only_with_published_protocol_prompts_models_and_rules(tmp_pa
 
 def test_toolkit_protocol_sends_the_same_text_as_before_protocols():
     """toolkit-v1 renders byte-identical prompts to the hard-coded ones it replaced (sha256 of the old
-    eval/judges.py output for this input), so judge caches written before protocols existed stay valid."""
+    eval/judges/__init__.py output for this input), so judge caches written before protocols existed stay valid."""
     from eval.judges import match_values, opposite_values
 
     tk = load_protocol("toolkit-v1")

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from curation.synthetic import read_barcode
-from eval.closed import eval_closed
-from eval.localization import eval_localization
+from curation.samples.synthetic import read_barcode
+from eval.protocols.closed import eval_closed
+from eval.protocols.localization import eval_localization
 from schemas.errors import ToolkitError
 from tests.helpers.tiny_dataset import make_tiny_dataset
 from viddiff_method.cli import main
@@ -125,7 +125,7 @@ def test_run_with_human_items_from_its_eval_folder(tmp_path, monkeypatch):
     run = load_run(tmp_path / "run", None)  # no dataset: everything comes from the eval folder
     assert [(h["gt_frame"], h["pred_frame"]) for h in run.items["human"]] == [(100, 106), (50, 47)]
     drawn = {}
-    monkeypatch.setattr("eval.plots.hit_rate_curves", lambda errors: drawn.update(errors) or b"png")
+    monkeypatch.setattr("eval.report.plots.hit_rate_curves", lambda errors: drawn.update(errors) or b"png")
     assert [f["id"] for f in figures([run])] == ["loc_hits", "loc_keypoints"]
     assert drawn["human vs human"] == [pytest.approx(6 / 30), pytest.approx(3 / 30)]
     assert drawn["run"] == pytest.approx([2 / 8, 4 / 8, 0, 15 / 30, 30 / 30, 1 / 30])  # test_localization.ERR
@@ -149,7 +149,7 @@ def score_answered(data, preds):
 
 
 def test_a_registered_protocol_is_scored_and_reported(workspace, tmp_path, monkeypatch):
-    from eval import registry
+    from eval import protocols as registry
     from eval.report import build_report
 
     root, ds = workspace

@@ -1,6 +1,6 @@
 """A tiny, fully annotated dataset directory with real (synthetic) clips, for tests of every package.
 
-Each clip's frames carry their own index as a barcode (``curation.synthetic``), so a test can check which
+Each clip's frames carry their own index as a barcode (``curation.samples.synthetic``), so a test can check which
 frame a command picked. Labels are deterministic for a seed, so tests can work numbers out by hand from
 the returned rows rather than from constants.
 """
@@ -10,8 +10,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from curation import media
-from curation.synthetic import render_frame
+from viddiff_runtime import media
+from curation.samples.synthetic import render_frame
 from schemas.dataset_dir import DatasetDir, open_prediction_budget, save_dataset, sha256_file
 from schemas.io import write_json
 

@@ -6,7 +6,7 @@ import logging
 import click
 from click.testing import CliRunner
 
-from schemas.cli_support import ToolkitGroup, debug_option
+from viddiff_runtime.cli import ToolkitGroup, debug_option
 from schemas.errors import ToolkitError
 from schemas.redact import redact, register_secret
 

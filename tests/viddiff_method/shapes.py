@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from curation import media
+from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir, save_dataset, sha256_file
 from schemas.io import write_json
 from tests.fixtures.toy_clip.make_toy_clip import COLORS, render_shape

@@ -7,8 +7,8 @@ from tests.fixtures.toy_clip.make_toy_clip import render_shape
 from tests.helpers.openai_server import FakeOpenAI
 from tests.viddiff_method.shapes import oracle_reply
 from viddiff_method.config import RunConfig
-from viddiff_method.differencer import DiffQuery, Differencer, plan_groups
-from viddiff_method.llm_calls import make_client
+from viddiff_method.stages.differencer import DiffQuery, Differencer, plan_groups
+from viddiff_method.stages.llm_calls import make_client
 
 
 def frames(color, shape, scale, n):

@@ -6,9 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from viddiff_method import localizer as loc
-
-
+from viddiff_method.stages import localizer as loc
 def brute_force(S):
     n, T = S.shape
     best = None

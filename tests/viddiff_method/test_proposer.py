@@ -8,8 +8,8 @@ import pytest
 from tests.helpers.openai_server import FakeOpenAI
 from tests.viddiff_method.shapes import DIFFS, STAGES_ANSWER, links_answer
 from viddiff_method.config import RunConfig
-from viddiff_method.llm_calls import make_client
-from viddiff_method.proposer import Proposer
+from viddiff_method.stages.llm_calls import make_client
+from viddiff_method.stages.proposer import Proposer
 
 KEYPOINTS = {s: {"name": s, "description": f"the {s} is shown", "stage": f"{c} {s}"}
              for c, s in (("red", "circle"), ("blue", "square"), ("green", "triangle"))}

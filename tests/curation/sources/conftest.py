@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curation.sample_sources import write_sample_sources
+from curation.samples.trees import write_sample_sources
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 from click.testing import CliRunner
 
 from curation.cli import main
-from curation.cli_sources import parse_option
+from curation.cli.sources import parse_option
 
 
 def _run(*args):

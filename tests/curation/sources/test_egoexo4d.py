@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from curation import media
+from viddiff_runtime import media
 from curation.sources import get_adapter
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curation import media
+from viddiff_runtime import media
 from curation.sources import get_adapter
-from curation.synthetic import render_frame
+from curation.samples.synthetic import render_frame
 from schemas import validate
 from schemas.errors import ToolkitError
 

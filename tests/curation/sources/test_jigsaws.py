@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from curation import media
+from viddiff_runtime import media
 from curation.sources import get_adapter
 from curation.sources.jigsaws import parse_meta_file
 from schemas.errors import ToolkitError

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from curation import media
-from curation.sample_sources import write_sample_sources
+from viddiff_runtime import media
+from curation.samples.trees import write_sample_sources
 from curation.sources import get_adapter
-from curation.synthetic import read_barcode
+from curation.samples.synthetic import read_barcode
 from schemas import validate
 from schemas.dataset_dir import load_dataset, sha256_file
 from schemas.io import read_yaml
@@ -95,7 +95,7 @@ def test_rerun_keeps_files_and_interruption_leaves_no_half_tree(tmp_path, monkey
 
 def test_build_of_the_sample_config_holds_the_source_frames(sample_root, tmp_path):
     """End to end with `curate build`: each stored clip shows exactly the source frames its row names."""
-    from curation.build import build
+    from curation.build.builder import build
 
     build(sample_root / "config.yaml", out=tmp_path / "ds", workers=2)
     ds = load_dataset(tmp_path / "ds")

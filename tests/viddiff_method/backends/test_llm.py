@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from tests.helpers.openai_server import FakeOpenAI
-from viddiff_method.backends.cache import SQLiteCache
-from viddiff_method.backends.llm import (
+from viddiff_runtime.llm.cache import SQLiteCache
+from viddiff_runtime.llm.client import (
     BudgetExceeded,
     LLMClient,
     LLMConfig,

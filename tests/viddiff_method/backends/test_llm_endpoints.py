@@ -18,8 +18,8 @@ from tests.helpers.openai_server import (
     PROSE_ANSWER,
     FakeOpenAI,
 )
-from viddiff_method.backends.cache import SQLiteCache
-from viddiff_method.backends.llm import LLMClient, LLMConfig, LLMError, LLMRequest, load_llm_config
+from viddiff_runtime.llm.cache import SQLiteCache
+from viddiff_runtime.llm.client import LLMClient, LLMConfig, LLMError, LLMRequest, load_llm_config
 
 SCHEMA = {"type": "object", "required": ["answer"], "additionalProperties": False,
           "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}}}
@@ -158,7 +158,7 @@ def test_failed_request_twins_get_the_same_failure_not_a_resend():
     with FakeOpenAI() as srv:
         srv.add("deeper", ("status", 503, "overloaded"), delay=0.15)
         client = LLMClient(cfg(srv, max_retries=1, max_concurrency=4))
-        from viddiff_method.llm_calls import complete_all
+        from viddiff_method.stages.llm_calls import complete_all
 
         errors: list[str] = []
         assert complete_all(client, [req() for _ in range(4)], errors) == [None] * 4

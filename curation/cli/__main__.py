@@ -1,0 +1,4 @@
+"""``python -m curation.cli``."""
+from curation.cli import main
+
+main()
