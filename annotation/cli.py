@@ -57,7 +57,7 @@ def push_cmd(dataset, kind, project, run_dir, model_version, media_root, actions
         for m in r.predictions_skipped[:10]:
             click.echo(f"  prediction skipped: {m}", err=True)
         for key, what in r.inputs_changed_annotated:
-            click.echo(f"  left as is: {key}: {what} since it was annotated (--force replaces its data)", err=True)
+            click.echo(f"  left as is: {key} (annotated): {what} since the push (--force replaces its data)", err=True)
         for key, what in r.annotated_replaced:
             click.echo(f"  replaced (--force): {key}: {what}; its annotations refer to the old inputs", err=True)
 

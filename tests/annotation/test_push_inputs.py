@@ -83,7 +83,7 @@ def test_repush_updates_changed_tasks_reports_annotated_ones_and_pull_marks_stal
     assert r.exit_code == 0, r.output
     assert ("1 annotated task left as is: inputs changed (use --force to replace its data; its annotations "
             "refer to the old clips)") in r.output
-    assert "left as is: fitness_0_0: A and B swapped since it was annotated" in r.output
+    assert "left as is: fitness_0_0 (annotated): A and B swapped since the push" in r.output
     kept = _tasks(ls, pid)["fitness_0_0"]
     assert kept.data == t0.data and [a.id for a in ls.annotations.list(id=t0.id)] == [ann.id]
 
