@@ -37,14 +37,17 @@ def serve_cmd(data_dir: str, port: int, media_root: str) -> None:
               "$LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT).")
 @click.option("--action", "actions", multiple=True, help="Only these actions (repeatable).")
 @click.option("--composite", is_flag=True, help="Also build and show a side-by-side A|B clip per pair.")
-@click.option("--force", is_flag=True, help="Update the label config even if the project has annotations.")
+@click.option("--force", is_flag=True, help="Update the label config even if the project has annotations, and "
+              "replace the data of annotated tasks whose clips or taxonomy changed (their annotations then refer "
+              "to the old inputs).")
 @click.option("--overlap", type=int, default=None,
               help="Annotators per task in the overlap share (Label Studio's maximum_annotations).")
 @click.option("--review", type=float, default=None,
               help="Share of tasks (0-1] that get --overlap annotators (default 2); e.g. 0.25.")
 def push_cmd(dataset, kind, project, run_dir, model_version, media_root, actions, composite, force, overlap,
              review) -> None:
-    """Create or find the projects of DATASET and import one task per new pair (idempotent)."""
+    """Create or find the projects of DATASET, import one task per new pair and update the tasks whose
+    clips or taxonomy changed (idempotent)."""
     from annotation.client import push
 
     for r in push(dataset, kind, project=project, predictions=run_dir, model_version=model_version,
@@ -53,6 +56,10 @@ def push_cmd(dataset, kind, project, run_dir, model_version, media_root, actions
         click.echo(r.summary(), err=bool(r.skipped))
         for m in r.predictions_skipped[:10]:
             click.echo(f"  prediction skipped: {m}", err=True)
+        for key, what in r.inputs_changed_annotated:
+            click.echo(f"  left as is: {key} (annotated): {what} since the push (--force replaces its data)", err=True)
+        for key, what in r.annotated_replaced:
+            click.echo(f"  replaced (--force): {key}: {what}; its annotations refer to the old inputs", err=True)
 
 
 def _print_reports(reports) -> None:

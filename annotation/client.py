@@ -2,15 +2,16 @@
 
 The client reads ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY``. One project per (action, kind),
 because the label config is the action's taxonomy. Push is idempotent: a project is found by its title,
-tasks by ``data.sample_key``; a second push only adds new pairs and never touches annotations, and a
-config change on a project that already has annotations is refused unless ``force``.
+tasks by ``data.sample_key``; a second push adds new pairs and never touches annotations, and a config
+change on a project that already has annotations is refused unless ``force``. Each task carries the
+fingerprint of its inputs (``annotation/tasks.py``): a re-push replaces the data of an unannotated task
+whose clips or taxonomy changed, and reports (leaves as is) an annotated one unless ``force``.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,16 @@ from typing import Any
 from annotation.configs import KINDS, label_config, video_scale
 from annotation.convert import DEFAULT_TOLERANCE, ConvertReport, convert_tasks, export_name_for, parse_export
 from annotation.predictions import load_run, prediction_result
-from annotation.results import config_items
-from annotation.tasks import media_root_from_env, relative_to_root, task_data
+from annotation.results import config_meaning, norm_xml
+from annotation.tasks import (
+    inputs_change,
+    local_file_url,
+    media_root_from_env,
+    relative_to_root,
+    task_data,
+    task_inputs,
+    taxonomy_fingerprint,
+)
 from annotation.taxonomy import load_action_taxonomy
 from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
@@ -82,10 +91,6 @@ def list_tasks(ls, project_id: int, *, with_predictions: bool = False) -> list[A
                               page_size=1000))
 
 
-def _norm_xml(xml: str | None) -> str:
-    return "\n".join(line.rstrip() for line in (xml or "").strip().splitlines())
-
-
 @dataclass
 class PushResult:
     """What a push did to one project (or why an action was skipped)."""
@@ -103,6 +108,10 @@ class PushResult:
     predictions_skipped: list[str] = field(default_factory=list)
     overlap: dict[str, Any] | None = None
     skipped: str | None = None
+    tasks_refreshed: dict[str, list[str]] = field(default_factory=dict)    # what changed -> sample keys
+    inputs_changed_annotated: list[tuple[str, str]] = field(default_factory=list)  # (sample key, what changed)
+    annotated_replaced: list[tuple[str, str]] = field(default_factory=list)        # the same, with --force
+    tasks_stamped: int = 0  # tasks pushed without a fingerprint that were given one
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -115,8 +124,16 @@ class PushResult:
         if self.overlap:
             ov = (f", overlap {self.overlap['maximum_annotations']} annotators on "
                   f"{self.overlap['overlap_cohort_percentage']}% of tasks")
+        refreshed = "".join(f", {len(keys)} updated ({what})" for what, keys in sorted(self.tasks_refreshed.items()))
+        stamped = f", {self.tasks_stamped} given a fingerprint" if self.tasks_stamped else ""
+        left = ""
+        if self.inputs_changed_annotated:
+            n = len(self.inputs_changed_annotated)
+            left = (f", {n} annotated task{'s' if n > 1 else ''} left as is: inputs changed (use --force to "
+                    f"replace {'their' if n > 1 else 'its'} data; {'their' if n > 1 else 'its'} annotations "
+                    "refer to the old clips)")
         return (f"{self.title} (project {self.project_id}, {state}): {self.tasks_added} tasks added, "
-                f"{self.tasks_existing} already there{upd}{pred}{ov}")
+                f"{self.tasks_existing} already there{refreshed}{stamped}{upd}{pred}{ov}{left}")
 
 
 @dataclass
@@ -140,24 +157,10 @@ def _ensure_project(ls, title: str, xml: str, *, dataset_name: str, full=None):
             p = ls.projects.create(title=title, label_config=xml,
                                    description=f"VidDiff toolkit project for dataset {dataset_name}")
             return ls.projects.get(id=p.id), True, False
-        if _norm_xml(full.label_config) == _norm_xml(xml):
+        if norm_xml(full.label_config) == norm_xml(xml):
             return full, False, False
         ls.projects.update(id=full.id, label_config=xml)
         return ls.projects.get(id=full.id), False, True
-
-
-_STATEMENT = re.compile(r"""<Header value=(?:"(\[[^"]*)"|'(\[[^']*)')""")
-
-
-def _meaning(xml: str | None) -> tuple:
-    """What a label config asks (controls, labels and difference statements), without its layout: a
-    layout-only change (composite player, rule text, sample key) is safe on an annotated project."""
-    try:
-        diffs, timelines = config_items(xml or "")
-    except Exception:  # noqa: BLE001 - not a config this toolkit wrote: any change counts
-        return (_norm_xml(xml),)
-    return (tuple(diffs), tuple(sorted((k, tuple(v)) for k, v in timelines.items())),
-            tuple(a or b for a, b in _STATEMENT.findall(xml or "")))
 
 
 def _check_config_change(ls, title: str, xml: str, *, force: bool):
@@ -168,7 +171,8 @@ def _check_config_change(ls, title: str, xml: str, *, force: bool):
         return None
     with api_errors("read the project", key=title):
         full = ls.projects.get(id=project.id)
-    if _meaning(full.label_config) != _meaning(xml) and (full.total_annotations_number or 0) > 0 and not force:
+    annotated = (full.total_annotations_number or 0) > 0
+    if config_meaning(full.label_config) != config_meaning(xml) and annotated and not force:
         raise ToolkitError(f"the label config of project {full.id} changed (taxonomy edited?) and it already has "
                            f"{full.total_annotations_number} annotations; pass --force to update it anyway",
                            key=title)
@@ -309,13 +313,14 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
     results = []
     for plan in plans:
         with api_errors(f"accept the push of {plan.action}", key=plan.title):
-            results.append(_push_one(ls, ds, kind, plan, root, run, version, settings, progress, tqdm))
+            results.append(_push_one(ls, ds, kind, plan, root, run, version, settings, progress, tqdm,
+                                     force=force))
     _record_projects(ds, results)
     return results + skipped
 
 
 def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, version, settings, progress,
-              tqdm) -> PushResult:
+              tqdm, *, force: bool = False) -> PushResult:
     """The server side of one action's push (everything was checked by :func:`_plan`)."""
     found = plan.found
     updated = 0
@@ -330,26 +335,31 @@ def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, versi
         _ensure_storage(ls, proj.id, folder, root)
     existing = {t.data.get("sample_key"): t for t in list_tasks(ls, proj.id, with_predictions=run is not None)}
     res.tasks_existing = sum(1 for s in plan.rows if s["sample_key"] in existing)
+    taxonomy = taxonomy_fingerprint(plan.xml)
     new_tasks, new_preds = [], []
     for s in tqdm(plan.rows, desc=f"push {plan.action}", unit="pair", disable=not progress):
         key = s["sample_key"]
-        if key in existing and (run is None or key not in run or version in _versions(existing[key])):
+        inputs = task_inputs(ds, s, taxonomy)
+        task = existing.get(key)
+        if task is not None:
+            _refresh_task(ls, ds, kind, task, s, inputs, plan, root, res, force=force)
+        if task is not None and (run is None or key not in run or version in _versions(task)):
             continue  # the task is there, and so is this run's prediction (or there is none to add)
-        data = task_data(ds, s, root, plan.composites.get(key))
+        data = task_data(ds, s, root, plan.composites.get(key), inputs)
         pred = None
         if run is not None and key in run:
             result, skipped = prediction_result(kind, proj.label_config, run[key], data)
             res.predictions_skipped += [f"{key}: {m}" for m in skipped]
             if result:
                 pred = {"model_version": version, "result": result}
-        if key not in existing:
-            task = {"data": data}
+        if task is None:
+            new = {"data": data}
             if pred:
-                task["predictions"] = [pred]
+                new["predictions"] = [pred]
                 res.predictions_added += 1
-            new_tasks.append(task)
+            new_tasks.append(new)
         elif pred:
-            new_preds.append({"task": existing[key].id, **pred})
+            new_preds.append({"task": task.id, **pred})
     for i in range(0, len(new_tasks), IMPORT_BATCH):
         ls.projects.import_tasks(id=proj.id, request=new_tasks[i:i + IMPORT_BATCH], return_task_ids=True)
     res.tasks_added = len(new_tasks)
@@ -363,6 +373,46 @@ def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, versi
         ls.projects.update(id=proj.id, **settings)
         res.overlap = settings
     return res
+
+
+def _legacy_matches(ds: DatasetDir, task, sample: dict[str, Any], root: Path) -> bool:
+    """Whether a task pushed without a fingerprint still shows the row's clips (URLs and frame counts)."""
+    for i, side in enumerate("ab"):
+        n = sample["videos"][i].get("n_frames")
+        if task.data.get(f"video_{side}") != local_file_url(ds.video_path(sample, i), root) or \
+                (n is not None and task.data.get(f"n_frames_{side}") != n):
+            return False
+    return True
+
+
+def _refresh_task(ls, ds: DatasetDir, kind: str, task, sample: dict[str, Any], inputs: dict[str, Any],
+                  plan: _Plan, root: Path, res: PushResult, *, force: bool) -> None:
+    """Bring one existing task's data up to its inputs: unchanged, nothing; changed and unannotated (or
+    ``force``), its data is replaced in place; changed and annotated, it is left as is and reported.
+
+    A task pushed before fingerprints (no ``inputs``) that still shows the row's clips is only stamped.
+    """
+    if task.data.get("inputs") == inputs["inputs"]:
+        return
+    key = sample["sample_key"]
+    if task.data.get("inputs") is None:
+        if _legacy_matches(ds, task, sample, root):
+            ls.tasks.update(id=str(task.id), data={**task.data, **inputs})
+            res.tasks_stamped += 1
+            return
+        change = "clips changed (the task has no fingerprint: pushed by an older toolkit)"
+    else:
+        change = inputs_change(task.data, inputs, kind)
+    annotated = (task.total_annotations or 0) > 0
+    if annotated and not force:
+        res.inputs_changed_annotated.append((key, change))
+        return
+    data = task_data(ds, sample, root, plan.composites.get(key), inputs)
+    with api_errors(f"update the data of task {task.id}", file=str(ds.root), key=key):
+        ls.tasks.update(id=str(task.id), data=data)
+    res.tasks_refreshed.setdefault(change, []).append(key)
+    if annotated:
+        res.annotated_replaced.append((key, change))
 
 
 def _fill_composites(ls, ds: DatasetDir, project_id: int, plan: _Plan, root: Path) -> int:

@@ -39,7 +39,7 @@ from typing import Any
 
 from annotation.configs import KEY_PREFIX, KINDS, label_config
 from annotation.results import ParsedAnnotation, Problem, config_items, parse_annotation
-from annotation.tasks import clip_info
+from annotation.tasks import clip_info, inputs_change, task_inputs, taxonomy_fingerprint
 from annotation.taxonomy import load_action_taxonomy
 from schemas.dataset_dir import DatasetDir, load_dataset, open_prediction_budget, save_dataset
 from schemas.errors import ToolkitError
@@ -166,6 +166,29 @@ def _check_task_clips(ds: DatasetDir, row: dict, data: dict, problems: list[Prob
     return ok
 
 
+def _stale(ds: DatasetDir, kind: str, row: dict, data: dict, taxonomies: dict[str, str | None],
+           problems: list[Problem]) -> bool:
+    """Whether the task was pushed with other inputs than the row and taxonomy have now (its fingerprint,
+    ``annotation/tasks.py``); then its labels are not used and a problem says what changed."""
+    if data.get("inputs") is None:
+        return False  # pushed before fingerprints: only the clip check below applies
+    action = row["action"]
+    if action not in taxonomies:
+        try:
+            taxonomies[action] = taxonomy_fingerprint(label_config(kind, load_action_taxonomy(ds, action)))
+        except ToolkitError:
+            taxonomies[action] = None
+    if taxonomies[action] is None:
+        return False
+    change = inputs_change(data, task_inputs(ds, row, taxonomies[action]), kind)
+    if change is None:
+        return False
+    problems.append(Problem(row["sample_key"], "data.inputs",
+                            f"stale: annotated on other inputs ({change} since the push); its labels are not used "
+                            "(re-push with --force and annotate the task again)"))
+    return True
+
+
 def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw: bytes, export_name: str,
                   configs: dict[str, str] | None = None, reviewer: str | None = None,
                   tolerance: int = DEFAULT_TOLERANCE) -> ConvertReport:
@@ -185,10 +208,12 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
     resolved_rows: list[dict[str, Any]] = []
     touched: dict[str, dict[str, Any]] = {}
     seen_keys: set[str] = set()
-    mark = 0
+    taxonomies: dict[str, str | None] = {}
+    mark, previous = 0, None
     for t in tasks:
-        _stamp(report.problems[mark:], t)
-        mark = len(report.problems)
+        if previous is not None:  # the previous task's problems are its own (not this task's)
+            _stamp(report.problems[mark:], previous)
+        mark, previous = len(report.problems), t
         data = t["data"]
         key = data["sample_key"]
         row = by_key.get(key)
@@ -205,6 +230,8 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
         if row["action"] not in configs:
             configs[row["action"]] = label_config(kind, load_action_taxonomy(ds, row["action"]))
         config = configs[row["action"]]
+        if _stale(ds, kind, row, data, taxonomies, report.problems):
+            continue
         if not _check_task_clips(ds, row, data, report.problems):
             continue
         parsed = [parse_annotation(a, config, data, sample_key=key, problems=report.problems) for a in anns]

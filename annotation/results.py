@@ -232,3 +232,22 @@ def _parse_timeline(region, side, task_data, where, bad, parsed: ParsedAnnotatio
             dup_marks.add((side, label))
             return
         parsed.stages[(side, stage)] = ls_to_span(start, end)
+
+
+def norm_xml(xml: str | None) -> str:
+    """A label config without trailing blanks on its lines, for comparing configs."""
+    return "\n".join(line.rstrip() for line in (xml or "").strip().splitlines())
+
+
+_STATEMENT = re.compile(r"""<Header value=(?:"(\[[^"]*)"|'(\[[^']*)')""")
+
+
+def config_meaning(xml: str | None) -> tuple:
+    """What a label config asks (controls, labels and difference statements), without its layout: a
+    layout-only change (composite player, rule text, sample key) is safe on an annotated project."""
+    try:
+        diffs, timelines = config_items(xml or "")
+    except Exception:  # noqa: BLE001 - not a config this toolkit wrote: any change counts
+        return (norm_xml(xml),)
+    return (tuple(diffs), tuple(sorted((k, tuple(v)) for k, v in timelines.items())),
+            tuple(a or b for a, b in _STATEMENT.findall(xml or "")))
