@@ -30,11 +30,11 @@ from annotation.tasks import (
     taxonomy_fingerprint,
 )
 from annotation.taxonomy import load_action_taxonomy
-from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
 from schemas.redact import register_secret
+from viddiff_runtime import media
 
 TITLE_MAX = 50  # Label Studio's project title limit
 IMPORT_BATCH = 250

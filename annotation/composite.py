@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from annotation.frames import index_to_ls
-from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir
+from viddiff_runtime import media
 
 CAPTION_H = 14
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir, content_hash, sha256_file
 from schemas.errors import ToolkitError
+from viddiff_runtime import media
 
 LOCAL_FILES_PREFIX = "/data/local-files/?d="
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotation.client import connect, list_tasks, push, pull  # noqa: E402
+from annotation.client import connect, list_tasks, pull, push  # noqa: E402
 from annotation.server import LabelStudioServer, copy_data_dir, prepare_template  # noqa: E402
 from annotation.tasks import task_data  # noqa: E402
 from schemas.dataset_dir import load_dataset, save_dataset  # noqa: E402

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import tqdm
 
-from viddiff_runtime import media
 from curation.build.builder import ClipTask, _run_local
+from viddiff_runtime import media
 
 
 def best_of(n: int, fn) -> float:

@@ -142,8 +142,8 @@ def open_cmd(
 ) -> None:
     """Open-set recall@N_diff: judge matching (one to one), opposite flips, N_diff enforced."""
     from eval.judges import EmbeddingJudge, LLMJudge
-    from eval.protocols.open import eval_open
     from eval.judges.protocol import load_protocol, with_prompts
+    from eval.protocols.open import eval_open
 
     protocol = with_prompts(load_protocol(judge_protocol), judge_prompts)
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from schemas.errors import ToolkitError
 
-
 #: errno values that mean "the disk refused the write"; they become one line naming the file.
 WRITE_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "file too large (file-size limit)",
                 errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",

@@ -29,28 +29,33 @@ from typing import Any
 
 import numpy as np
 
-from viddiff_runtime import media
 from schemas import check
 from schemas.dataset_dir import (
-    DatasetDir, content_hash, diff_key_order, load_dataset, row_open_prediction_budget, sha256_file,
+    DatasetDir,
+    content_hash,
+    diff_key_order,
+    load_dataset,
+    row_open_prediction_budget,
+    sha256_file,
 )
 from schemas.errors import ToolkitError
 from schemas.ids import inside
 from schemas.io import read_json, write_json
 from schemas.outdir import output_folder
 from schemas.redact import redact
-from viddiff_method.stages import localizer as loc
 from viddiff_method.backends.clip import ClipBackend
 from viddiff_method.backends.clip_cache import ClipCache
-from viddiff_runtime.llm.client import LLMError, default_cache_dir
-from viddiff_runtime.llm.usage import with_cumulative
-from viddiff_method.methods.baselines import LMMBaseline
 from viddiff_method.config import RunConfig
 from viddiff_method.methods import get_method
+from viddiff_method.methods.baselines import LMMBaseline
+from viddiff_method.stages import localizer as loc
 from viddiff_method.stages.differencer import Differencer, DiffQuery, resize_max_side
 from viddiff_method.stages.embed import FrameEmbedder, VideoRef
 from viddiff_method.stages.llm_calls import make_client
 from viddiff_method.stages.proposer import Proposal, Proposer, seed_for
+from viddiff_runtime import media
+from viddiff_runtime.llm.client import LLMError, default_cache_dir
+from viddiff_runtime.llm.usage import with_cumulative
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import traceback
 import click
 
 from schemas.errors import ToolkitError
-from viddiff_runtime.extras import MissingExtra, missing_extra_message
 from schemas.io import WRITE_ERRNOS, write_error
 from schemas.redact import install_log_redaction, redact
+from viddiff_runtime.extras import MissingExtra, missing_extra_message
 
 DEBUG_ENV = "VIDDIFF_DEBUG"
 

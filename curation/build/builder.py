@@ -24,7 +24,6 @@ from typing import Any, Literal
 from tqdm import tqdm
 
 from curation.build.config import ActionSpec, BuildConfig, load_build_config
-from viddiff_runtime.media import fmt_fps
 from curation.build.pairing import make_pairs
 from curation.sources import ClipRecord, get_adapter, source_class
 from curation.sources.base import Skip, count_reasons, reason_of
@@ -38,9 +37,10 @@ from schemas.dataset_dir import (
     sha256_file,
 )
 from schemas.errors import ToolkitError
-from schemas.io import read_json, write_json
 from schemas.ids import inside
+from schemas.io import read_json, write_json
 from schemas.outdir import output_folder, remove_temps
+from viddiff_runtime.media import fmt_fps
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas import check
 from curation.sources.registry import source_names
+from schemas import check
 from schemas.errors import ToolkitError
 from schemas.io import read_yaml
 

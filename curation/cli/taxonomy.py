@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from viddiff_runtime.cli import ToolkitGroup
 from schemas.errors import ToolkitError
+from viddiff_runtime.cli import ToolkitGroup
 
 #: The model the public benchmark used for its taxonomy proposals and splits (override with --model,
 #: the config's ``models`` or the VIDDIFF_LLM_MODEL environment variable).

@@ -13,9 +13,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from curation.publish.rules import annotation_state
 from schemas import validate
 from schemas.dataset_dir import SAMPLES_JSONL, DatasetDir, load_dataset, sha256_file
-from curation.publish.rules import annotation_state
 
 
 @dataclass(frozen=True)

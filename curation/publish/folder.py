@@ -31,18 +31,24 @@ import datasets
 from PIL import Image
 from tqdm.auto import tqdm
 
-from viddiff_runtime import media
 from curation.publish.card import CardInputs, licence_notes, render_card
-from curation.publish.sources import source_key
 from curation.publish.checks import Problem, review_dataset
-from schemas.public import (
-    EMBED_COLUMNS, THUMBNAIL_COLUMNS, features, hub_video_path, public_video, to_public, trim_range,
-)
 from curation.publish.rules import SplitBalance, balance_splits
+from curation.publish.sources import source_key
 from schemas.dataset_dir import open_prediction_budget
 from schemas.errors import ToolkitError
 from schemas.io import WRITE_ERRNOS, write_error
 from schemas.outdir import OutputFolder, output_folder
+from schemas.public import (
+    EMBED_COLUMNS,
+    THUMBNAIL_COLUMNS,
+    features,
+    hub_video_path,
+    public_video,
+    to_public,
+    trim_range,
+)
+from viddiff_runtime import media
 
 log = logging.getLogger(__name__)
 

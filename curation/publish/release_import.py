@@ -24,15 +24,14 @@ from typing import Any
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from viddiff_runtime import media
 from curation.publish.sources import source_infos, source_key
-from schemas.public import EMBED_COLUMNS, VIDEO_NAMES, from_public, iter_public_records, trim_range
-from schemas import toolkit_version
-from schemas import check
+from schemas import check, toolkit_version
 from schemas.dataset_dir import DATASET_JSON, DatasetDir, save_dataset, sha256_file
 from schemas.errors import ToolkitError
 from schemas.ids import inside
 from schemas.outdir import LOCK, MARKER, output_folder, remove_temps
+from schemas.public import EMBED_COLUMNS, VIDEO_NAMES, from_public, iter_public_records, trim_range
+from viddiff_runtime import media
 
 PROGRESS = ".import-progress.jsonl"
 FPS_TOLERANCE = 0.01  # relative; the release's loader asserts decoded fps == fps_original

@@ -26,12 +26,12 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from viddiff_runtime import media
+from curation.samples.synthetic import render_frame
 from curation.samples.taxonomies import write_sample_taxonomies
 from curation.sources import BaseAdapter, sources
-from curation.samples.synthetic import render_frame
 from schemas import check
 from schemas.io import atomic_write, write_json
+from viddiff_runtime import media
 
 GENERATOR_VERSION = 3
 W, H = 160, 120

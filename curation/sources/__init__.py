@@ -7,7 +7,14 @@ shows what a scan finds. Sources are registered in :mod:`curation.sources.regist
 from __future__ import annotations
 
 from curation.sources.base import BaseAdapter, ClipRecord, ScanResult, SourceAdapter
-from curation.sources.registry import get_adapter, register_source, source_class, source_key, source_names, sources
+from curation.sources.registry import (
+    get_adapter,
+    register_source,
+    source_class,
+    source_key,
+    source_names,
+    sources,
+)
 
 __all__ = ["BaseAdapter", "ClipRecord", "ScanResult", "SourceAdapter", "get_adapter", "register_source",
            "scan_source", "source_class", "source_key", "source_names", "sources"]

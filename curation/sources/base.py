@@ -21,7 +21,6 @@ from schemas import check
 from schemas.errors import ToolkitError
 
 
-
 @dataclass
 class ClipRecord:
     """One source media item (video file or image folder) and what the source says about it.

@@ -14,8 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.taxonomy.store import (DEFAULT_DUP_THRESHOLD, add_difference, load_or_create, save_taxonomy,
-                               similarity, sorted_keys)
+from curation.taxonomy.store import (
+    DEFAULT_DUP_THRESHOLD,
+    add_difference,
+    load_or_create,
+    save_taxonomy,
+    similarity,
+    sorted_keys,
+)
 from schemas.errors import ToolkitError
 from viddiff_runtime.llm.client import LLMClient, LLMRequest
 

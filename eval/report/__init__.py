@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.report import plots
 from eval.data import EvalData, clip_fps, gt_labels, load_eval_data
 from eval.predictions import Localization, Predictions
 from eval.protocols import protocols
+from eval.report import plots
 from eval.report.template import HTML_TEMPLATE, MD_TEMPLATE
 from schemas import toolkit_version
 from schemas.dataset_dir import diff_key_order

@@ -27,12 +27,12 @@ from PIL import Image
 
 from annotation.agreement import agreement
 from annotation.client import pull, push, status
-from viddiff_runtime import media
 from curation.samples.synthetic import read_barcode
 from schemas.dataset_dir import save_dataset
 from schemas.io import read_jsonl
 from tests.annotation.shapes import choice, mark
 from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset
+from viddiff_runtime import media
 
 pytestmark = pytest.mark.labelstudio
 

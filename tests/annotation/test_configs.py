@@ -11,11 +11,11 @@ from annotation.frames import index_to_ls, ls_to_index, ls_to_span, span_to_ls
 from annotation.results import config_items
 from annotation.tasks import task_data
 from annotation.taxonomy import load_action_taxonomy
-from viddiff_runtime import media
 from curation.samples.synthetic import read_barcode
 from schemas.dataset_dir import load_dataset
 from schemas.errors import ToolkitError
 from tests.helpers.tiny_dataset import DIFFERENCES, make_tiny_dataset
+from viddiff_runtime import media
 
 
 @pytest.fixture(scope="module")

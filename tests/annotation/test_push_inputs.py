@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from annotation.client import pull, push
-from viddiff_runtime import media
 from curation.cli import main as curate
-from curation.synthetic import render_frame
+from curation.samples.synthetic import render_frame
 from schemas.dataset_dir import load_dataset, save_dataset, sha256_file
 from schemas.io import read_json, write_json
 from tests.annotation.shapes import choice
+from viddiff_runtime import media
 
 pytestmark = pytest.mark.labelstudio
 

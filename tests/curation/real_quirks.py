@@ -13,9 +13,9 @@ import av
 import numpy as np
 from PIL import Image
 
-from viddiff_runtime import media
 from curation.samples.synthetic import render_frame
 from schemas.io import atomic_write
+from viddiff_runtime import media
 
 JIGSAWS_RATE = Fraction(10000000, 333333)  # the real AVIs' stream rate (30.00003 fps)
 

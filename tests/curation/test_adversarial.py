@@ -12,16 +12,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from viddiff_runtime import media
 from curation.build.builder import build
 from curation.cli import main as curate
 from curation.publish.folder import publish
-from curation.samples.trees import write_sample_sources
 from curation.samples.synthetic import render_frame
+from curation.samples.trees import write_sample_sources
 from schemas.dataset_dir import load_dataset
 from schemas.outdir import MARKER
 from tests.curation.test_release_import import record
 from tests.helpers.adversarial import assert_one_line_error, lock_held_elsewhere
+from viddiff_runtime import media
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from viddiff_runtime import media
 from curation.build.builder import build
 from curation.cli import main as curate
-from curation.samples.trees import write_sample_sources
 from curation.samples.synthetic import read_barcode
+from curation.samples.trees import write_sample_sources
 from schemas.dataset_dir import load_dataset, sha256_file
 from schemas.outdir import LOCK, MARKER
+from viddiff_runtime import media
 
 CURATE = [sys.executable, "-m", "curation.cli"]
 

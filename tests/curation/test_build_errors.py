@@ -9,10 +9,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from viddiff_runtime import media
 from curation.cli import main as curate
-from curation.samples.trees import write_sample_sources
 from curation.samples.synthetic import render_frame
+from curation.samples.trees import write_sample_sources
+from viddiff_runtime import media
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viddiff_runtime import media
 from curation.samples.synthetic import read_barcode, render_frame
 from schemas.errors import ToolkitError
+from viddiff_runtime import media
 
 
 def barcodes(path, **kw) -> list[int]:

@@ -19,10 +19,10 @@ from huggingface_hub import DatasetCard, HfApi
 from curation.cli import main as curate
 from curation.publish.folder import PublishRefused, publish, upload
 from curation.publish.rules import balance_splits, flip_sample
-from schemas.public import trim_range
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
+from schemas.public import trim_range
 from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset
 
 ACTIONS = (

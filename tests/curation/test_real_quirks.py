@@ -13,17 +13,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from viddiff_runtime import media
 from curation.build.builder import build
 from curation.cli import main as curate
 from curation.publish.card import CardInputs, render_card
+from curation.samples.synthetic import read_barcode
 from curation.sources import get_adapter
 from curation.sources.finediving import parse_height
-from curation.samples.synthetic import read_barcode
 from schemas import check
 from schemas.dataset_dir import load_dataset
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
+from viddiff_runtime import media
 
 from .real_quirks import JIGSAWS_RATE, finediving_tree, jigsaws_tree
 

@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from viddiff_runtime import media
 from curation.cli import main as curate
 from curation.publish.folder import publish
 from curation.publish.release_import import PROGRESS, import_release
@@ -19,6 +18,7 @@ from curation.samples.synthetic import read_barcode, render_frame
 from schemas.dataset_dir import load_dataset
 from schemas.errors import ToolkitError
 from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset
+from viddiff_runtime import media
 
 PUBLIC_FIELDS = ("action", "action_name", "action_description", "domain", "split", "source_dataset",
                  "differences_annotated", "differences_gt", "retrieval_frames")

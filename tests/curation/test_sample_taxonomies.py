@@ -4,8 +4,8 @@ from __future__ import annotations
 from annotation.configs import label_config
 from annotation.results import config_items
 from annotation.taxonomy import ActionTaxonomy
-from curation.samples.trees import sample_config
 from curation.samples.taxonomies import write_sample_taxonomies
+from curation.samples.trees import sample_config
 from curation.taxonomy.store import check_taxonomy
 from schemas.io import read_json
 

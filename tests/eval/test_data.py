@@ -8,12 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.public import public_video, to_public
-from eval.protocols.closed import score_closed
 from eval.data import clip_length, load_eval_data
-from eval.protocols.localization import score_localization
 from eval.predictions import parse_localization, parse_predictions
+from eval.protocols.closed import score_closed
+from eval.protocols.localization import score_localization
 from schemas.errors import ToolkitError
+from schemas.public import public_video, to_public
 from tests.eval.fixtures import rows, write_dataset
 from tests.eval.test_closed import KEYED
 from tests.eval.test_localization import PRED

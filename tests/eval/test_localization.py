@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from eval.data import load_eval_data
-from eval.protocols.localization import score_localization
 from eval.predictions import parse_localization
+from eval.protocols.localization import score_localization
 from schemas.errors import ToolkitError
 from tests.eval.fixtures import write_dataset
 from viddiff_method.cli import main

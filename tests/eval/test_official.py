@@ -7,11 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from eval.protocols.closed import score_closed
 from eval.data import load_eval_data
 from eval.official import CHANGES
-from eval.protocols.open import score_open
 from eval.predictions import parse_predictions
+from eval.protocols.closed import score_closed
+from eval.protocols.open import score_open
 from schemas.errors import ToolkitError
 from tests.eval.fixtures import rows, write_dataset
 from viddiff_method.cli import main

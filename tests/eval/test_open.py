@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from eval.data import load_eval_data
-from eval.protocols.open import resolve_matches, score_open
 from eval.predictions import parse_predictions
+from eval.protocols.open import resolve_matches, score_open
 from tests.eval.fixtures import rows, write_dataset
 from tests.helpers.openai_server import FakeOpenAI, text_of
 from viddiff_method.cli import main

@@ -10,10 +10,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from viddiff_runtime import media
 from curation.samples.synthetic import render_frame
 from schemas.dataset_dir import DatasetDir, open_prediction_budget, save_dataset, sha256_file
 from schemas.io import write_json
+from viddiff_runtime import media
 
 
 @dataclass(frozen=True)

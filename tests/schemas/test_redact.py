@@ -6,9 +6,9 @@ import logging
 import click
 from click.testing import CliRunner
 
-from viddiff_runtime.cli import ToolkitGroup, debug_option
 from schemas.errors import ToolkitError
 from schemas.redact import redact, register_secret
+from viddiff_runtime.cli import ToolkitGroup, debug_option
 
 
 def test_environment_secret_and_shapes_are_masked(monkeypatch):

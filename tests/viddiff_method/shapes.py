@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from viddiff_runtime import media
 from schemas.dataset_dir import DatasetDir, save_dataset, sha256_file
 from schemas.io import write_json
 from tests.fixtures.toy_clip.make_toy_clip import COLORS, render_shape
 from tests.helpers.openai_server import images_in, text_of
+from viddiff_runtime import media
 
 TOY_CLIP_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "toy_clip" / "weights"
 FPS = 16

@@ -7,7 +7,7 @@ from tests.fixtures.toy_clip.make_toy_clip import render_shape
 from tests.helpers.openai_server import FakeOpenAI
 from tests.viddiff_method.shapes import oracle_reply
 from viddiff_method.config import RunConfig
-from viddiff_method.stages.differencer import DiffQuery, Differencer, plan_groups
+from viddiff_method.stages.differencer import Differencer, DiffQuery, plan_groups
 from viddiff_method.stages.llm_calls import make_client
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viddiff_runtime import media
 from tests.viddiff_method.shapes import TOY_CLIP_DIR, clip_frames
 from viddiff_method.backends.clip import ClipBackend
 from viddiff_method.backends.clip_cache import ClipCache
 from viddiff_method.stages.embed import FrameEmbedder, VideoRef, plan_frames
+from viddiff_runtime import media
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from viddiff_method.stages import localizer as loc
+
+
 def brute_force(S):
     n, T = S.shape
     best = None

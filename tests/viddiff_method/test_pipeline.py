@@ -10,8 +10,16 @@ from click.testing import CliRunner
 from schemas import validate
 from schemas.io import read_json
 from tests.helpers.openai_server import FakeOpenAI
-from tests.viddiff_method.shapes import (DIFFS, PAIRS, STAGES_ANSWER, boundaries, links_answer, make_shapes_dataset,
-                                         oracle_reply, toy_clip_config)
+from tests.viddiff_method.shapes import (
+    DIFFS,
+    PAIRS,
+    STAGES_ANSWER,
+    boundaries,
+    links_answer,
+    make_shapes_dataset,
+    oracle_reply,
+    toy_clip_config,
+)
 from viddiff_method.cli import main
 from viddiff_method.config import RunConfig
 from viddiff_method.pipeline import run

@@ -17,10 +17,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from viddiff_runtime.llm.client import LLMClient, LLMRequest
 from viddiff_method.config import RunConfig
 from viddiff_method.stages.llm_calls import SYSTEM_PROMPT, complete_all
 from viddiff_method.stages.localizer import centred_frames
+from viddiff_runtime.llm.client import LLMClient, LLMRequest
 
 # ------------------------------------------------------------------------------------- random frames
 

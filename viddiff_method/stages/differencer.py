@@ -14,9 +14,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from viddiff_runtime.llm.client import LLMClient, LLMRequest
 from viddiff_method.config import RunConfig
 from viddiff_method.stages.llm_calls import SYSTEM_PROMPT, complete_all
+from viddiff_runtime.llm.client import LLMClient, LLMRequest
 
 
 @dataclass

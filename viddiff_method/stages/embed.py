@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from viddiff_runtime import media
 from viddiff_method.backends.clip import ClipBackend
 from viddiff_method.backends.clip_cache import ClipCache
+from viddiff_runtime import media
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from viddiff_runtime.llm.client import BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest
 from viddiff_method.config import RunConfig
+from viddiff_runtime.llm.client import BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ import openai
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from schemas.errors import ToolkitError
-from schemas.settings import from_mapping
 from schemas.redact import redact
+from schemas.settings import from_mapping
 from viddiff_runtime.llm.cache import SQLiteCache
 from viddiff_runtime.llm.usage import Usage
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from viddiff_runtime import media
 from curation.samples.synthetic import read_barcode
+from viddiff_runtime import media
 
 
 def barcodes_of_files(files: list[Path]) -> list[int]:

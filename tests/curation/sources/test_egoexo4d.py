@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from viddiff_runtime import media
 from curation.sources import get_adapter
 from schemas.errors import ToolkitError
 from schemas.io import read_json, write_json
+from viddiff_runtime import media
 
 from .helpers import barcodes_of_video
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viddiff_runtime import media
-from curation.sources import get_adapter
 from curation.samples.synthetic import render_frame
+from curation.sources import get_adapter
 from schemas import validate
 from schemas.errors import ToolkitError
+from viddiff_runtime import media
 
 from .helpers import barcodes_of_files
 

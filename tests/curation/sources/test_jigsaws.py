@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from viddiff_runtime import media
 from curation.sources import get_adapter
 from curation.sources.jigsaws import parse_meta_file
 from schemas.errors import ToolkitError
+from viddiff_runtime import media
 
 from .helpers import barcodes_of_video
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from viddiff_runtime import media
+from curation.samples.synthetic import read_barcode
 from curation.samples.trees import write_sample_sources
 from curation.sources import get_adapter
-from curation.samples.synthetic import read_barcode
 from schemas import validate
 from schemas.dataset_dir import load_dataset, sha256_file
 from schemas.io import read_yaml
+from viddiff_runtime import media
 
 from .helpers import barcodes_of_files, barcodes_of_video
 
