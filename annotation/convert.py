@@ -33,7 +33,7 @@ import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -366,7 +366,7 @@ def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_r
     if new_export or not any(r.get("export") == entry for r in rounds):  # the same export again: no new round
         rounds.append({
             "kind": kind, "export": entry,
-            "converted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "reviewer": reviewer,
+            "converted_at": datetime.now(UTC).isoformat(timespec="seconds"), "reviewer": reviewer,
             "tolerance_frames": tolerance, "annotated_tasks": report.annotated_tasks,
             "annotations": report.annotations, "resolved": report.resolved, "unresolved": len(report.unresolved),
             "problems": len(report.problems)})
@@ -401,8 +401,8 @@ def convert_file(export: str | os.PathLike, dataset: str | os.PathLike, kind: st
             raise ToolkitError("label config file not found", file=str(config)) from None
         try:
             config_items(xml)
-        except Exception as e:  # noqa: BLE001 - the SDK raises several parser errors
+        except Exception as e:
             raise ToolkitError(f"not a valid label config: {e}", file=str(config)) from None
-        configs = {a: xml for a in {s["action"] for s in ds.samples}}
+        configs = dict.fromkeys({s["action"] for s in ds.samples}, xml)
     return convert_tasks(ds, kind, tasks, raw=raw, export_name=export_name_for(raw, export.stem),
                          configs=configs, reviewer=reviewer, tolerance=tolerance)

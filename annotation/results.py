@@ -247,7 +247,7 @@ def config_meaning(xml: str | None) -> tuple:
     layout-only change (composite player, rule text, sample key) is safe on an annotated project."""
     try:
         diffs, timelines = config_items(xml or "")
-    except Exception:  # noqa: BLE001 - not a config this toolkit wrote: any change counts
+    except Exception:
         return (norm_xml(xml),)
     return (tuple(diffs), tuple(sorted((k, tuple(v)) for k, v in timelines.items())),
             tuple(a or b for a, b in _STATEMENT.findall(xml or "")))

@@ -71,7 +71,7 @@ class Credentials:
     token: str
 
     @classmethod
-    def load_or_create(cls, data_dir: Path) -> "Credentials":
+    def load_or_create(cls, data_dir: Path) -> Credentials:
         """Read ``DATA_DIR/viddiff-admin.json`` (mode 600), or mint one; env ``LABEL_STUDIO_*`` wins."""
         path = data_dir / CREDENTIALS_FILE
         stored = json.loads(path.read_text()) if path.exists() else {}
@@ -132,7 +132,7 @@ class LabelStudioServer:
         assert self.creds is not None
         return self.creds.token
 
-    def start(self) -> "LabelStudioServer":
+    def start(self) -> LabelStudioServer:
         """Start the process and wait until ``/health`` answers and the token authenticates."""
         if not self.media_root.is_dir():
             raise ToolkitError("media root is not a directory", file=str(self.media_root), key="--media-root")
@@ -199,7 +199,7 @@ class LabelStudioServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(5)
 
-    def __enter__(self) -> "LabelStudioServer":
+    def __enter__(self) -> LabelStudioServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

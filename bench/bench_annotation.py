@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotation.client import connect, list_tasks, pull, push  # noqa: E402
-from annotation.server import LabelStudioServer, copy_data_dir, prepare_template  # noqa: E402
-from annotation.tasks import task_data  # noqa: E402
-from schemas.dataset_dir import load_dataset, save_dataset  # noqa: E402
-from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset  # noqa: E402
+from annotation.client import connect, list_tasks, pull, push
+from annotation.server import LabelStudioServer, copy_data_dir, prepare_template
+from annotation.tasks import task_data
+from schemas.dataset_dir import load_dataset, save_dataset
+from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset
 
 N_PAIRS = 549
 

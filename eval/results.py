@@ -29,7 +29,7 @@ def inputs_block(
         "predictions": str(pred_path) if pred_path else None,
         "predictions_sha256": pred_sha,
         "toolkit_version": toolkit_version(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **extra,
     }
 

@@ -8,7 +8,7 @@ dataset directory (:mod:`schemas.dataset_dir`).
 from __future__ import annotations
 
 import json
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -28,7 +28,7 @@ def toolkit_version() -> str:
         return "0+unknown"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(kind: str) -> dict[str, Any]:
     """Return the JSON Schema named ``<kind>.schema.json`` shipped in this package."""
     try:
@@ -61,7 +61,7 @@ def _fast_validator(kind: str) -> Any:
     return jsonschema_rs.validator_for(load_schema(kind))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(kind: str) -> Any:
     import jsonschema  # imported on first use: it is a tenth of a second of every command's start-up
 

@@ -161,7 +161,7 @@ def read_yaml(path: str | os.PathLike) -> Any:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(fh, Loader=_unique_key_loader())
     except FileNotFoundError:
         raise ToolkitError("file not found", file=str(path)) from None
     except IsADirectoryError:

@@ -166,7 +166,7 @@ def iter_public_records(files: list[Path], *, media: bool = True) -> Iterator[tu
     for f in files:
         try:
             pf = pq.ParquetFile(f)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        except Exception as e:
             raise ToolkitError(f"not a readable parquet file: {e}", file=str(f)) from None
         columns = None if media else [c for c in pf.schema_arrow.names if not c.endswith(MEDIA_COLUMN_SUFFIXES)]
         n = 0

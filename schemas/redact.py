@@ -62,7 +62,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             msg = record.getMessage()
-        except Exception:  # noqa: BLE001 - a badly formatted record is logged as it is
+        except Exception:
             return True
         record.msg, record.args = redact(msg), None
         if record.exc_info and record.exc_info[1] is not None:

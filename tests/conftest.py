@@ -9,10 +9,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
-import shutil  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +35,7 @@ def tiny_dataset(tiny_dataset_template, tmp_path) -> Path:
 
 # The LLM cache every command shares lives in the user's cache folder; tests must never touch it. A
 # session-wide folder covers subprocesses, and every test gets its own (so no test sees another's answers).
-import tempfile
+import tempfile  # noqa: E402
 
 os.environ["VIDDIFF_CACHE_DIR"] = tempfile.mkdtemp(prefix="viddiff-test-cache-")
 

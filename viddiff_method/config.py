@@ -123,7 +123,7 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None, *, file: str | None = None) -> "RunConfig":
+    def from_dict(cls, data: dict[str, Any] | None, *, file: str | None = None) -> RunConfig:
         """Build from a (partial) mapping; unknown keys and wrong types are :class:`ToolkitError`."""
         cfg = from_mapping(cls, data or {}, file=file)
         for role in ("proposer", "differencer", "lmm"):  # models: {role: name} is the other commands' spelling
@@ -134,7 +134,7 @@ class RunConfig:
         return cfg
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None) -> "RunConfig":
+    def load(cls, path: str | os.PathLike | None) -> RunConfig:
         """Defaults overridden by the YAML at ``path`` (None: defaults only)."""
         if path is None:
             return cls()

@@ -33,7 +33,7 @@ class ToolkitGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
-        except Exception as e:  # noqa: BLE001 - the top-level boundary
+        except Exception as e:
             if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:
                 # disk full, file-size limit, read-only disk, a folder where a file belongs: not a bug
                 e = write_error(e, e.filename or "the output")

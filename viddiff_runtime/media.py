@@ -552,7 +552,7 @@ def _decoded_frames(path: Path, wanted: set[int], last: int) -> Iterator[tuple[i
                     raise ToolkitError(f"video ended before frame {last} (truncated?)", file=str(path))
         except av.error.FFmpegError as e:
             q.put(ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})", file=str(path)))
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+        except BaseException as e:
             q.put(e)
         finally:
             q.put(done)

@@ -322,7 +322,7 @@ def upload(
         )
     except ToolkitError:
         raise
-    except Exception as e:  # noqa: BLE001 - HTTP, offline-mode and network errors all become one line
+    except Exception as e:
         msg = str(e).splitlines()[0] if str(e) else ""
         raise ToolkitError(f"upload failed: {type(e).__name__}: {msg.replace(token, '***')}", key=repo_id) from None
     return f"{api.endpoint}/datasets/{repo_id}"

@@ -71,7 +71,7 @@ def _keys(files: list[Path]) -> list[str]:
             column = pq.read_table(f, columns=["sample_key"]).column("sample_key").to_pylist()
         except KeyError:
             raise ToolkitError("no sample_key column", file=str(f)) from None
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        except Exception as e:
             raise ToolkitError(f"not a readable parquet file: {e}", file=str(f)) from None
         for n, key in enumerate(column, 1):
             key = str(key)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from curation.taxonomy.store import sorted_keys
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset

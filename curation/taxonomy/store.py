@@ -18,9 +18,10 @@ import copy
 import datetime as _dt
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from schemas import check, validate
 from schemas.dataset_dir import DATASET_JSON, load_dataset, load_taxonomy, save_dataset
@@ -195,7 +196,7 @@ def near_duplicates(tax: dict[str, Any], *, threshold: float = DEFAULT_DUP_THRES
 
 # -- saving with history ------------------------------------------------------------------------
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
 def _content(tax: dict[str, Any]) -> dict[str, Any]:
@@ -450,7 +451,7 @@ def apply_taxonomies(root: str | os.PathLike, actions: Iterable[str] | None = No
         if tax is None:
             continue
         new = annotated_differences(tax)
-        stray = sorted(set((row.get("differences_gt") or {})) - set(new), key=key_order)
+        stray = sorted(set(row.get("differences_gt") or {}) - set(new), key=key_order)
         if stray:
             report.warnings.append(f"{row['sample_key']}: differences_gt has key(s) {', '.join(stray)} that the "
                                    f"{row['action']} taxonomy does not apply")

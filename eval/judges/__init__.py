@@ -324,7 +324,7 @@ class EmbeddingJudge:
 
         gk, pk = list(gt), list(pred)
         sim = self.similarity([gt[k] for k in gk], [pred[k] for k in pk])
-        out: dict[str, str | None] = {k: None for k in gk}
+        out: dict[str, str | None] = dict.fromkeys(gk)
         if gk and pk:
             rows, cols = linear_sum_assignment(-sim)
             for r, c in zip(rows, cols):

@@ -8,9 +8,10 @@ one :func:`register_protocol` call (or an entry point in the group ``viddiff_too
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Any, Callable
+from typing import Any
 
 from schemas.errors import ToolkitError
 

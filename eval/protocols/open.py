@@ -191,7 +191,7 @@ def _prepare(
         "opposite": {},
         "repairs": {},
     }
-    return _Sample(row, labels, gt_desc, pred_row, pred_desc, log_row, {k: None for k in gt_desc}, {})
+    return _Sample(row, labels, gt_desc, pred_row, pred_desc, log_row, dict.fromkeys(gt_desc), {})
 
 
 def _items(s: _Sample, *, strict: bool = False) -> list[dict[str, Any]]:
@@ -228,20 +228,7 @@ def score_open(
     Three passes, so an LLM judge can run its calls concurrently: all matching calls, then all
     opposite checks (batched across samples), then scoring. Interrupted runs resume from the judge cache.
     """
-    totals = {
-        k: 0
-        for k in (
-            "samples_truncated",
-            "dropped_over_limit",
-            "dropped_no_description",
-            "missing_gt_keys",
-            "unknown_gt_keys",
-            "unknown_pred_keys",
-            "duplicate_matches",
-            "matched_to_gt_c",
-            "gt_without_description",
-        )
-    }
+    totals = dict.fromkeys(("samples_truncated", "dropped_over_limit", "dropped_no_description", "missing_gt_keys", "unknown_gt_keys", "unknown_pred_keys", "duplicate_matches", "matched_to_gt_c", "gt_without_description"), 0)
     samples = [
         _prepare(r, preds.for_sample(r["sample_key"]), totals, strict=strict)
         for r in tqdm(data.rows, desc="open eval: prepare", unit="pair", disable=not progress)

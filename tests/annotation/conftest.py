@@ -46,7 +46,7 @@ def ls_bin() -> str:
     """The label-studio program, or fail with the set-up command (skip only if explicitly asked)."""
     try:
         return lss.label_studio_bin()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         if os.environ.get("VIDDIFF_SKIP_LABEL_STUDIO"):
             pytest.skip("Label Studio not installed and VIDDIFF_SKIP_LABEL_STUDIO is set")
         pytest.fail(str(e))

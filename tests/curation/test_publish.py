@@ -206,7 +206,7 @@ def test_refuses_with_every_reason_and_writes_nothing(tmp_path):
     ds.video_path(rows[1], 0).unlink()  # missing video
     with open(ds.video_path(rows[2], 1), "ab") as fh:  # altered video
         fh.write(b"\0")
-    rows[3]["differences_gt"] = {k: None for k in rows[3]["differences_gt"]}  # unannotated
+    rows[3]["differences_gt"] = dict.fromkeys(rows[3]["differences_gt"])  # unannotated
     dataset_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "hub"
     with pytest.raises(PublishRefused) as err:

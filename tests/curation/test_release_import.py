@@ -108,7 +108,7 @@ def test_import_trims_folders_videos_and_steps_then_resumes(release, tmp_path):
 
     fit = rows["fitness_2_0"]
     assert barcodes(ds.video_path(fit, 0)) == list(range(2, 9))  # integer stem order, slice [2, 9)
-    assert barcodes(ds.video_path(fit, 1)) == list(range(0, 10))
+    assert barcodes(ds.video_path(fit, 1)) == list(range(10))
     a = fit["videos"][0]
     assert a["fps_original"] == 8 and a["n_frames"] == 7 and a["frames_trim"] == [0, 7, None]
     assert a["source"]["path"] == "data/src_humman/p000001_a000001/kinect_color/kinect_000"

@@ -167,7 +167,7 @@ class FakeOpenAI:
                 raise RuntimeError("record mode needs a cassette path to save answers to")
 
     # -- scripting ----------------------------------------------------------------------------
-    def add(self, match: Match, reply: Reply, *, times: int | None = None, delay: float = 0.0) -> "FakeOpenAI":
+    def add(self, match: Match, reply: Reply, *, times: int | None = None, delay: float = 0.0) -> FakeOpenAI:
         """Answer requests whose text contains ``match`` (or for which ``match(body)`` is true).
 
         ``reply``: a dict (sent as its JSON), a str (raw content), ``("status", code[, message])`` for an
@@ -205,7 +205,7 @@ class FakeOpenAI:
         return f"http://{self._host}:{self._server.server_address[1]}/v1"
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         self._server = ThreadingHTTPServer((self._host, self._port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

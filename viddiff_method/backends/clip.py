@@ -11,9 +11,9 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -96,7 +96,7 @@ class ClipBackend:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, s, seed: int = 0) -> "ClipBackend":
+    def from_settings(cls, s, seed: int = 0) -> ClipBackend:
         """Build from :class:`viddiff_method.config.ClipSettings`."""
         return cls(s.model, s.pretrained, device=s.device, precision=s.precision, batch_size=s.batch_size,
                    seed=seed)

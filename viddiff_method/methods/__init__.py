@@ -79,7 +79,7 @@ class _FrameBaseline(Method):
         """Frames linked to the difference's keypoints (the middle of their span), else the whole clip's."""
         from viddiff_method.stages import localizer as loc
         cfg = run.cfg.localizer
-        linked = [kp[x][0] for x in (d.get("keypoints") or []) if x in kp and kp[x]]
+        linked = [kp[x][0] for x in (d.get("keypoints") or []) if kp.get(x)]
         a, b = (min(linked), max(linked) + 1) if linked else (0, n_frames)
         centre = (a + b - 1) // 2
         if d["num_frames"] == "1" and linked:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def lmm_closed_schema(keys: Sequence[str], options: str) -> dict[str, Any]:
             "properties": {"prediction": {"type": "string", "enum": list(options)}}}
     return {"type": "object", "additionalProperties": False, "required": ["answers"],
             "properties": {"answers": {"type": "object", "additionalProperties": False, "required": list(keys),
-                                       "properties": {k: item for k in keys}}}}
+                                       "properties": dict.fromkeys(keys, item)}}}
 
 
 def lmm_open_schema(n: int, options: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ and is reported. Groups never exceed the images-per-request cap.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -11,10 +11,10 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -146,7 +146,7 @@ class FrameEmbedder:
                         if not _hand_on(ref, fut):
                             return
                 q.put(None)
-            except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            except BaseException as e:
                 q.put(e)
 
         def _hand_on(ref, fut) -> bool:

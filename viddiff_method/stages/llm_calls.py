@@ -7,10 +7,11 @@ other request of the run. A budget stop still stops everything.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from viddiff_method.config import RunConfig
 from viddiff_runtime.llm.client import BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest

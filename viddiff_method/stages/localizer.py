@@ -11,7 +11,7 @@ also lets an optional duration prior penalise stages far from ``T / n`` frames (
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

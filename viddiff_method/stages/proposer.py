@@ -65,7 +65,7 @@ class Proposal:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Proposal":
+    def from_dict(cls, d: dict[str, Any]) -> Proposal:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
         d["stages"] = [Stage(**s) for s in d.get("stages", [])]

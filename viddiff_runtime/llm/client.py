@@ -22,11 +22,12 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import jsonschema
 import numpy as np
@@ -99,7 +100,7 @@ class LLMConfig:
     images_per_request: int = 250  # read by `viddiff run` (OpenAI refuses more than 250 images)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any] | None, *, file: str | None = None) -> "LLMConfig":
+    def from_dict(cls, d: dict[str, Any] | None, *, file: str | None = None) -> LLMConfig:
         """Build from a plain mapping (e.g. a YAML file, optionally under an ``llm:`` key).
 
         Unknown keys and a literal ``api_key`` are refused: the key belongs in the environment.
@@ -115,7 +116,7 @@ class LLMConfig:
         return cfg
 
     @classmethod
-    def from_run_settings(cls, d: dict[str, Any], *, file: str | None = None) -> "LLMConfig":
+    def from_run_settings(cls, d: dict[str, Any], *, file: str | None = None) -> LLMConfig:
         """The ``llm:`` section of a `viddiff run` config (``proposer_model`` etc.) as an LLM config.
 
         This is what makes one config file serve every command that calls a model.
@@ -214,7 +215,7 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "viddiff-toolkit"
 
 
-def resolve_cache_path(cfg: "LLMConfig", cache_dir: str | os.PathLike | None = None, no_cache: bool = False
+def resolve_cache_path(cfg: LLMConfig, cache_dir: str | os.PathLike | None = None, no_cache: bool = False
                        ) -> str | None:
     """Where ``cfg``'s answers are cached: ``--no-cache`` none, ``--cache-dir``, the config's
     ``cache_path``, else the shared user cache ``default_cache_dir()/llm.sqlite``."""
@@ -442,7 +443,7 @@ class LLMClient:
         self._memo: dict[str, dict[str, Any]] = {}  # answers of this client when there is no cache
         self._modes: dict[str, tuple[str, bool]] = {}  # endpoint|model -> (mode, confirmed by a valid answer)
         self._images_ok: set[str] = set()
-        self._served: list[str] | None | bool = False  # False: not asked yet
+        self._served: list[str] | bool | None = False  # False: not asked yet
         self._substituted: dict[str, str] = {}
         self.reported_models: dict[str, str] = {}  # model asked for -> model the server says answered
 
@@ -906,6 +907,17 @@ def load_llm_config(path: str | os.PathLike | None, **overrides: Any) -> LLMConf
     return cfg
 
 
-__all__ = ["LLMConfig", "LLMRequest", "LLMClient", "LLMError", "BudgetExceeded", "encode_image",
-           "parse_json_answer", "schema_errors", "load_llm_config", "check_llm_values", "default_cache_dir",
-           "resolve_cache_path"]
+__all__ = [
+    "BudgetExceeded",
+    "LLMClient",
+    "LLMConfig",
+    "LLMError",
+    "LLMRequest",
+    "check_llm_values",
+    "default_cache_dir",
+    "encode_image",
+    "load_llm_config",
+    "parse_json_answer",
+    "resolve_cache_path",
+    "schema_errors",
+]

@@ -22,7 +22,7 @@ class StageUsage:
     completion_tokens: int = 0
     cost: float = 0.0
 
-    def add(self, other: "StageUsage") -> None:
+    def add(self, other: StageUsage) -> None:
         """Add ``other``'s counters into this one."""
         for f in FIELDS:
             setattr(self, f, getattr(self, f) + getattr(other, f))
@@ -83,7 +83,7 @@ def with_cumulative(usage: dict[str, Any], previous_path: str | os.PathLike) -> 
     if os.path.exists(previous_path):
         try:
             prev = read_json(previous_path)
-        except Exception:  # noqa: BLE001 - an unreadable old usage.json only loses the old totals
+        except Exception:
             prev = {}
     if not isinstance(prev, dict):
         prev = {}

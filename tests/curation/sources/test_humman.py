@@ -83,7 +83,7 @@ def test_integer_stem_order_not_string_order(tmp_path):
 def test_recon_step_is_configurable(sample_root, tmp_path):
     folder = tmp_path / "p000001_a000001" / "kinect_color" / "kinect_000"
     folder.mkdir(parents=True)
-    for number in range(0, 10):
+    for number in range(10):
         shutil.copy(next((sample_root / "humman").rglob("000000.png")), folder / f"{number:06d}.png")
     default = get_adapter("humman").scan(tmp_path, {})
     assert not default.clips and "expected step 6" in default.skipped[0][1]
