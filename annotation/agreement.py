@@ -10,6 +10,7 @@ two or more annotators, per action and overall:
 
 A statistic that is undefined (e.g. kappa when everyone used one label) is reported as ``None``.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -76,9 +77,14 @@ def label_agreement(items: list[dict[str, str]]) -> dict[str, Any]:
     kappas = [(cohen_kappa(x, y), len(x)) for x, y in pairs.values()]
     defined = [(k, n) for k, n in kappas if k is not None]
     kappa = sum(k * n for k, n in defined) / sum(n for _, n in defined) if defined else None
-    return {"items": len(items), "pairs": total, "percent": 100.0 * agree / total if total else None,
-            "cohen_kappa": kappa, "kappa_per_pair": {f"{a}|{b}": k for (a, b), (k, _) in zip(pairs, kappas)},
-            "krippendorff_alpha": krippendorff_alpha(items)}
+    return {
+        "items": len(items),
+        "pairs": total,
+        "percent": 100.0 * agree / total if total else None,
+        "cohen_kappa": kappa,
+        "kappa_per_pair": {f"{a}|{b}": k for (a, b), (k, _) in zip(pairs, kappas)},
+        "krippendorff_alpha": krippendorff_alpha(items),
+    }
 
 
 def timing_agreement(items: list[tuple[dict[str, int], float]], delta: int) -> dict[str, Any]:
@@ -88,12 +94,22 @@ def timing_agreement(items: list[tuple[dict[str, int], float]], delta: int) -> d
         for a, b in itertools.combinations(sorted(values), 2):
             diffs.append((abs(values[a] - values[b]), fps))
     if not diffs:
-        return {"items": 0, "pairs": 0, "mean_abs_frames": None, "mean_abs_seconds": None,
-                "within_delta": None, "delta_frames": delta}
-    return {"items": sum(1 for v, _ in items if len(v) >= 2), "pairs": len(diffs),
-            "mean_abs_frames": float(np.mean([d for d, _ in diffs])),
-            "mean_abs_seconds": float(np.mean([d / f for d, f in diffs])),
-            "within_delta": float(np.mean([d <= delta for d, _ in diffs])), "delta_frames": delta}
+        return {
+            "items": 0,
+            "pairs": 0,
+            "mean_abs_frames": None,
+            "mean_abs_seconds": None,
+            "within_delta": None,
+            "delta_frames": delta,
+        }
+    return {
+        "items": sum(1 for v, _ in items if len(v) >= 2),
+        "pairs": len(diffs),
+        "mean_abs_frames": float(np.mean([d for d, _ in diffs])),
+        "mean_abs_seconds": float(np.mean([d / f for d, f in diffs])),
+        "within_delta": float(np.mean([d <= delta for d, _ in diffs])),
+        "delta_frames": delta,
+    }
 
 
 def agreement(dataset: str | os.PathLike, *, delta: int = 2, write: bool = True) -> dict[str, Any]:

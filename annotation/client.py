@@ -7,6 +7,7 @@ change on a project that already has annotations is refused unless ``force``. Ea
 fingerprint of its inputs (``annotation/tasks.py``): a re-push replaces the data of an unannotated task
 whose clips or taxonomy changed, and reports (leaves as is) an annotated one unless ``force``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,17 +49,22 @@ def connect(url: str | None = None, api_key: str | None = None):
     url = url or os.environ.get("LABEL_STUDIO_URL")
     api_key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
     if not url or not api_key:
-        raise ToolkitError("set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (printed by `curate annotate serve`)",
-                           key="LABEL_STUDIO_URL" if not url else "LABEL_STUDIO_API_KEY")
+        raise ToolkitError(
+            "set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY (printed by `curate annotate serve`)",
+            key="LABEL_STUDIO_URL" if not url else "LABEL_STUDIO_API_KEY",
+        )
     register_secret(api_key)
     ls = LabelStudio(base_url=url.rstrip("/"), api_key=api_key)
     try:
         ls.users.whoami()
     except ApiError as e:
-        raise ToolkitError(f"Label Studio refused the API key (HTTP {e.status_code})", key="LABEL_STUDIO_API_KEY") \
-            from None
+        raise ToolkitError(
+            f"Label Studio refused the API key (HTTP {e.status_code})", key="LABEL_STUDIO_API_KEY"
+        ) from None
     except Exception as e:  # httpx connection errors
-        raise ToolkitError(f"cannot reach Label Studio at {url}: {type(e).__name__}", key="LABEL_STUDIO_URL") from None
+        raise ToolkitError(
+            f"cannot reach Label Studio at {url}: {type(e).__name__}", key="LABEL_STUDIO_URL"
+        ) from None
     return ls
 
 
@@ -71,8 +77,10 @@ def project_title(ds: DatasetDir, kind: str, action: str, title: str | None = No
     else:
         t = f"{ds.meta['name']} · {action} · {kind}"
     if not 3 <= len(t) <= TITLE_MAX:
-        raise ToolkitError(f"project title {t!r} must have 3 to {TITLE_MAX} characters; pass a shorter --project",
-                           key="--project")
+        raise ToolkitError(
+            f"project title {t!r} must have 3 to {TITLE_MAX} characters; pass a shorter --project",
+            key="--project",
+        )
     return t
 
 
@@ -87,8 +95,9 @@ def find_project(ls, title: str):
 def list_tasks(ls, project_id: int, *, with_predictions: bool = False) -> list[Any]:
     """All tasks of a project with annotation counts (``with_predictions``: also their model versions,
     which Label Studio only fills in the slower ``fields=all`` listing)."""
-    return list(ls.tasks.list(project=project_id, fields="all" if with_predictions else "task_only",
-                              page_size=1000))
+    return list(
+        ls.tasks.list(project=project_id, fields="all" if with_predictions else "task_only", page_size=1000)
+    )
 
 
 @dataclass
@@ -108,9 +117,11 @@ class PushResult:
     predictions_skipped: list[str] = field(default_factory=list)
     overlap: dict[str, Any] | None = None
     skipped: str | None = None
-    tasks_refreshed: dict[str, list[str]] = field(default_factory=dict)    # what changed -> sample keys
-    inputs_changed_annotated: list[tuple[str, str]] = field(default_factory=list)  # (sample key, what changed)
-    annotated_replaced: list[tuple[str, str]] = field(default_factory=list)        # the same, with --force
+    tasks_refreshed: dict[str, list[str]] = field(default_factory=dict)  # what changed -> sample keys
+    inputs_changed_annotated: list[tuple[str, str]] = field(
+        default_factory=list
+    )  # (sample key, what changed)
+    annotated_replaced: list[tuple[str, str]] = field(default_factory=list)  # the same, with --force
     tasks_stamped: int = 0  # tasks pushed without a fingerprint that were given one
 
     def summary(self) -> str:
@@ -122,18 +133,26 @@ class PushResult:
         upd = f", {self.tasks_updated} given the composite" if self.tasks_updated else ""
         ov = ""
         if self.overlap:
-            ov = (f", overlap {self.overlap['maximum_annotations']} annotators on "
-                  f"{self.overlap['overlap_cohort_percentage']}% of tasks")
-        refreshed = "".join(f", {len(keys)} updated ({what})" for what, keys in sorted(self.tasks_refreshed.items()))
+            ov = (
+                f", overlap {self.overlap['maximum_annotations']} annotators on "
+                f"{self.overlap['overlap_cohort_percentage']}% of tasks"
+            )
+        refreshed = "".join(
+            f", {len(keys)} updated ({what})" for what, keys in sorted(self.tasks_refreshed.items())
+        )
         stamped = f", {self.tasks_stamped} given a fingerprint" if self.tasks_stamped else ""
         left = ""
         if self.inputs_changed_annotated:
             n = len(self.inputs_changed_annotated)
-            left = (f", {n} annotated task{'s' if n > 1 else ''} left as is: inputs changed (use --force to "
-                    f"replace {'their' if n > 1 else 'its'} data; {'their' if n > 1 else 'its'} annotations "
-                    "refer to the old clips)")
-        return (f"{self.title} (project {self.project_id}, {state}): {self.tasks_added} tasks added, "
-                f"{self.tasks_existing} already there{refreshed}{stamped}{upd}{pred}{ov}{left}")
+            left = (
+                f", {n} annotated task{'s' if n > 1 else ''} left as is: inputs changed (use --force to "
+                f"replace {'their' if n > 1 else 'its'} data; {'their' if n > 1 else 'its'} annotations "
+                "refer to the old clips)"
+            )
+        return (
+            f"{self.title} (project {self.project_id}, {state}): {self.tasks_added} tasks added, "
+            f"{self.tasks_existing} already there{refreshed}{stamped}{upd}{pred}{ov}{left}"
+        )
 
 
 @dataclass
@@ -154,8 +173,11 @@ def _ensure_project(ls, title: str, xml: str, *, dataset_name: str, full=None):
     checked by :func:`_check_config_change`); returns ``(project, created, config_updated)``."""
     with api_errors("create or update the project", key=title):
         if full is None:
-            p = ls.projects.create(title=title, label_config=xml,
-                                   description=f"VidDiff toolkit project for dataset {dataset_name}")
+            p = ls.projects.create(
+                title=title,
+                label_config=xml,
+                description=f"VidDiff toolkit project for dataset {dataset_name}",
+            )
             return ls.projects.get(id=p.id), True, False
         if norm_xml(full.label_config) == norm_xml(xml):
             return full, False, False
@@ -173,9 +195,11 @@ def _check_config_change(ls, title: str, xml: str, *, force: bool):
         full = ls.projects.get(id=project.id)
     annotated = (full.total_annotations_number or 0) > 0
     if config_meaning(full.label_config) != config_meaning(xml) and annotated and not force:
-        raise ToolkitError(f"the label config of project {full.id} changed (taxonomy edited?) and it already has "
-                           f"{full.total_annotations_number} annotations; pass --force to update it anyway",
-                           key=title)
+        raise ToolkitError(
+            f"the label config of project {full.id} changed (taxonomy edited?) and it already has "
+            f"{full.total_annotations_number} annotations; pass --force to update it anyway",
+            key=title,
+        )
     return full
 
 
@@ -208,8 +232,9 @@ def _ensure_storage(ls, project_id: int, folder: Path, media_root: Path) -> None
     if any(Path(s.path or "") == folder for s in existing):
         return
     # Not synced on purpose: it only grants /data/local-files/ access to files under `folder`.
-    ls.import_storage.local.create(project=project_id, path=str(folder), title=f"viddiff {folder.name}",
-                                   use_blob_urls=False)
+    ls.import_storage.local.create(
+        project=project_id, path=str(folder), title=f"viddiff {folder.name}", use_blob_urls=False
+    )
 
 
 def _common_folder(paths: list[Path]) -> Path:
@@ -230,13 +255,22 @@ def overlap_settings(overlap: int | None, review: float | None) -> dict[str, Any
         raise ToolkitError(f"must be at least 1, got {overlap}", key="--overlap")
     if review is not None and not 0 < review <= 1:
         raise ToolkitError(f"must be a share in (0, 1], got {review}", key="--review")
-    return {"maximum_annotations": overlap if overlap is not None else 2,
-            "overlap_cohort_percentage": round(100 * review) if review is not None else 100,
-            "show_overlap_first": True}
+    return {
+        "maximum_annotations": overlap if overlap is not None else 2,
+        "overlap_cohort_percentage": round(100 * review) if review is not None else 100,
+        "show_overlap_first": True,
+    }
 
 
-def _plan(ds: DatasetDir, kind: str, wanted: list[str], explicit: bool, root: Path, title: str | None,
-          composite: bool) -> tuple[list[_Plan], list[PushResult]]:
+def _plan(
+    ds: DatasetDir,
+    kind: str,
+    wanted: list[str],
+    explicit: bool,
+    root: Path,
+    title: str | None,
+    composite: bool,
+) -> tuple[list[_Plan], list[PushResult]]:
     """Every action's config, title, clips and media folders, validated offline; actions with nothing to
     mark are skipped (an error when the action was asked for by name)."""
     plans, skipped = [], []
@@ -247,9 +281,14 @@ def _plan(ds: DatasetDir, kind: str, wanted: list[str], explicit: bool, root: Pa
         for s in rows:
             for i in range(2):
                 if not ds.video_path(s, i).is_file():
-                    raise ToolkitError("stored clip not found", file=str(ds.video_path(s, i)),
-                                       key=f"{s['sample_key']}.videos[{i}].path")
-        sizes = [media.probe(v) for v in videos[:4]]  # an action's clips share one source view: its first pairs
+                    raise ToolkitError(
+                        "stored clip not found",
+                        file=str(ds.video_path(s, i)),
+                        key=f"{s['sample_key']}.videos[{i}].path",
+                    )
+        sizes = [
+            media.probe(v) for v in videos[:4]
+        ]  # an action's clips share one source view: its first pairs
         scale = video_scale(max(i.width for i in sizes), max(i.height for i in sizes))
         try:
             xml = label_config(kind, tax, composite=composite, scale=scale)
@@ -269,11 +308,22 @@ def _plan(ds: DatasetDir, kind: str, wanted: list[str], explicit: bool, root: Pa
     return plans, skipped
 
 
-def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
-         predictions: str | os.PathLike | None = None, model_version: str | None = None,
-         media_root: str | os.PathLike | None = None, force: bool = False, composite: bool = False,
-         actions: list[str] | None = None, overlap: int | None = None, review: float | None = None,
-         ls=None, progress: bool = True) -> list[PushResult]:
+def push(
+    dataset: str | os.PathLike,
+    kind: str,
+    *,
+    project: str | None = None,
+    predictions: str | os.PathLike | None = None,
+    model_version: str | None = None,
+    media_root: str | os.PathLike | None = None,
+    force: bool = False,
+    composite: bool = False,
+    actions: list[str] | None = None,
+    overlap: int | None = None,
+    review: float | None = None,
+    ls=None,
+    progress: bool = True,
+) -> list[PushResult]:
     """Create or find one project per action, set up local-files access and import tasks for new pairs.
 
     Everything that can fail is checked before the server is changed: paths (made absolute), the media
@@ -300,8 +350,11 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
         raise ToolkitError(f"no samples of action {sorted(unknown)[0]!r}", file=str(ds.root), key="--action")
     plans, skipped = _plan(ds, kind, wanted, bool(actions), root, project, composite)
     if not plans:
-        raise ToolkitError(f"no action has anything to mark in a {kind} project: "
-                           + "; ".join(f"{r.action}: {r.skipped}" for r in skipped), file=str(ds.root))
+        raise ToolkitError(
+            f"no action has anything to mark in a {kind} project: "
+            + "; ".join(f"{r.action}: {r.skipped}" for r in skipped),
+            file=str(ds.root),
+        )
     ls = ls or connect()
     for plan in plans:
         plan.found = _check_config_change(ls, plan.title, plan.xml, force=force)
@@ -313,14 +366,27 @@ def push(dataset: str | os.PathLike, kind: str, *, project: str | None = None,
     results = []
     for plan in plans:
         with api_errors(f"accept the push of {plan.action}", key=plan.title):
-            results.append(_push_one(ls, ds, kind, plan, root, run, version, settings, progress, tqdm,
-                                     force=force))
+            results.append(
+                _push_one(ls, ds, kind, plan, root, run, version, settings, progress, tqdm, force=force)
+            )
     _record_projects(ds, results)
     return results + skipped
 
 
-def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, version, settings, progress,
-              tqdm, *, force: bool = False) -> PushResult:
+def _push_one(
+    ls,
+    ds: DatasetDir,
+    kind: str,
+    plan: _Plan,
+    root: Path,
+    run,
+    version,
+    settings,
+    progress,
+    tqdm,
+    *,
+    force: bool = False,
+) -> PushResult:
     """The server side of one action's push (everything was checked by :func:`_plan`)."""
     found = plan.found
     updated = 0
@@ -328,12 +394,15 @@ def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, versi
         for folder in plan.folders:
             _ensure_storage(ls, found.id, folder, root)
         updated = _fill_composites(ls, ds, found.id, plan, root)
-    proj, created, config_updated = _ensure_project(ls, plan.title, plan.xml, dataset_name=ds.meta["name"],
-                                                    full=found)
+    proj, created, config_updated = _ensure_project(
+        ls, plan.title, plan.xml, dataset_name=ds.meta["name"], full=found
+    )
     res = PushResult(plan.action, kind, proj.id, plan.title, created, config_updated, tasks_updated=updated)
     for folder in plan.folders:
         _ensure_storage(ls, proj.id, folder, root)
-    existing = {t.data.get("sample_key"): t for t in list_tasks(ls, proj.id, with_predictions=run is not None)}
+    existing = {
+        t.data.get("sample_key"): t for t in list_tasks(ls, proj.id, with_predictions=run is not None)
+    }
     res.tasks_existing = sum(1 for s in plan.rows if s["sample_key"] in existing)
     taxonomy = taxonomy_fingerprint(plan.xml)
     new_tasks, new_preds = [], []
@@ -361,7 +430,7 @@ def _push_one(ls, ds: DatasetDir, kind: str, plan: _Plan, root: Path, run, versi
         elif pred:
             new_preds.append({"task": task.id, **pred})
     for i in range(0, len(new_tasks), IMPORT_BATCH):
-        ls.projects.import_tasks(id=proj.id, request=new_tasks[i:i + IMPORT_BATCH], return_task_ids=True)
+        ls.projects.import_tasks(id=proj.id, request=new_tasks[i : i + IMPORT_BATCH], return_task_ids=True)
     res.tasks_added = len(new_tasks)
     if new_preds:
         ls.projects.import_predictions(id=proj.id, request=new_preds)
@@ -379,14 +448,26 @@ def _legacy_matches(ds: DatasetDir, task, sample: dict[str, Any], root: Path) ->
     """Whether a task pushed without a fingerprint still shows the row's clips (URLs and frame counts)."""
     for i, side in enumerate("ab"):
         n = sample["videos"][i].get("n_frames")
-        if task.data.get(f"video_{side}") != local_file_url(ds.video_path(sample, i), root) or \
-                (n is not None and task.data.get(f"n_frames_{side}") != n):
+        if task.data.get(f"video_{side}") != local_file_url(ds.video_path(sample, i), root) or (
+            n is not None and task.data.get(f"n_frames_{side}") != n
+        ):
             return False
     return True
 
 
-def _refresh_task(ls, ds: DatasetDir, kind: str, task, sample: dict[str, Any], inputs: dict[str, Any],
-                  plan: _Plan, root: Path, res: PushResult, *, force: bool) -> None:
+def _refresh_task(
+    ls,
+    ds: DatasetDir,
+    kind: str,
+    task,
+    sample: dict[str, Any],
+    inputs: dict[str, Any],
+    plan: _Plan,
+    root: Path,
+    res: PushResult,
+    *,
+    force: bool,
+) -> None:
     """Bring one existing task's data up to its inputs: unchanged, nothing; changed and unannotated (or
     ``force``), its data is replaced in place; changed and annotated, it is left as is and reported.
 
@@ -432,7 +513,9 @@ def _fill_composites(ls, ds: DatasetDir, project_id: int, plan: _Plan, root: Pat
 
 
 def _versions(task) -> list[str]:
-    return [v.strip() for v in (getattr(task, "predictions_model_versions", None) or "").split(",") if v.strip()]
+    return [
+        v.strip() for v in (getattr(task, "predictions_model_versions", None) or "").split(",") if v.strip()
+    ]
 
 
 def _record_projects(ds: DatasetDir, results: list[PushResult]) -> None:
@@ -450,15 +533,24 @@ def _projects_of(ds: DatasetDir, ls, kind: str, project: str | None) -> dict[str
     recorded = (ds.meta.get("annotation") or {}).get("projects", {}).get(kind, {})
     out = {}
     for action in sorted({s["action"] for s in ds.samples}):
-        title = recorded.get(action, {}).get("title") if not project else project_title(ds, kind, action, project)
+        title = (
+            recorded.get(action, {}).get("title") if not project else project_title(ds, kind, action, project)
+        )
         p = find_project(ls, title or project_title(ds, kind, action))
         if p is not None:
             out[action] = p
     return out
 
 
-def pull(dataset: str | os.PathLike, kind: str | None = None, *, project: str | None = None,
-         reviewer: str | None = None, tolerance: int = DEFAULT_TOLERANCE, ls=None) -> list[ConvertReport]:
+def pull(
+    dataset: str | os.PathLike,
+    kind: str | None = None,
+    *,
+    project: str | None = None,
+    reviewer: str | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+    ls=None,
+) -> list[ConvertReport]:
     """Download each project's JSON export, keep it verbatim and convert it (``convert`` for the rules)."""
     kinds = [kind] if kind else list(KINDS)
     ds = load_dataset(dataset)
@@ -469,20 +561,41 @@ def pull(dataset: str | os.PathLike, kind: str | None = None, *, project: str | 
     for k in kinds:
         projects = _projects_of(ds, ls, k, project)
         if not projects and kind:
-            raise ToolkitError(f"no {k} project of this dataset on the server (push first)", file=str(ds.root))
+            raise ToolkitError(
+                f"no {k} project of this dataset on the server (push first)", file=str(ds.root)
+            )
         for action, p in projects.items():
             with api_errors(f"export project {p.id}", key=p.title):
                 full = ls.projects.get(id=p.id)
-                raw = b"".join(ls.projects.exports.download_sync(id=p.id, export_type="JSON",
-                                                                 download_all_tasks=True))
+                raw = b"".join(
+                    ls.projects.exports.download_sync(id=p.id, export_type="JSON", download_all_tasks=True)
+                )
             tasks = parse_export(raw, f"project {p.id} export")
             if not any(a for t in tasks for a in t.get("annotations") or []):
-                reports.append(ConvertReport(k, "", tasks=len(tasks),
-                                             note=f"{p.title} (project {p.id}): no annotations yet, nothing kept"))
+                reports.append(
+                    ConvertReport(
+                        k,
+                        "",
+                        tasks=len(tasks),
+                        note=f"{p.title} (project {p.id}): no annotations yet, nothing kept",
+                    )
+                )
                 continue  # an empty export is not kept
-            name = export_name_for(raw, f"{action}-project{p.id}")  # by content: unchanged => not written again
-            reports.append(convert_tasks(ds, k, tasks, raw=raw, export_name=name, configs={action: full.label_config},
-                                         reviewer=reviewer, tolerance=tolerance))
+            name = export_name_for(
+                raw, f"{action}-project{p.id}"
+            )  # by content: unchanged => not written again
+            reports.append(
+                convert_tasks(
+                    ds,
+                    k,
+                    tasks,
+                    raw=raw,
+                    export_name=name,
+                    configs={action: full.label_config},
+                    reviewer=reviewer,
+                    tolerance=tolerance,
+                )
+            )
     return reports
 
 
@@ -497,8 +610,8 @@ class ActionStatus:
     annotated: int = 0
     doubly_annotated: int = 0
     pairs_in_dataset: int = 0
-    overlap_tasks: int = 0             # tasks Label Studio hands to two or more annotators
-    max_annotations: int = 1           # the project's maximum_annotations
+    overlap_tasks: int = 0  # tasks Label Studio hands to two or more annotators
+    max_annotations: int = 1  # the project's maximum_annotations
     cohort_percent: int | None = None  # the project's overlap_cohort_percentage
 
 
@@ -522,7 +635,7 @@ def status(dataset: str | os.PathLike, *, project: str | None = None, ls=None) -
                 st.max_annotations = full.maximum_annotations or 1
                 st.cohort_percent = full.overlap_cohort_percentage
                 for t in tasks:
-                    n = (t.total_annotations or 0)
+                    n = t.total_annotations or 0
                     st.tasks += 1
                     st.annotated += n >= 1
                     st.doubly_annotated += n >= 2

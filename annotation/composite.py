@@ -6,6 +6,7 @@ shows both videos at the same moment: output frame ``k`` (at ``fps = max(fps_a, 
 half is captioned with its video letter, frame number counted from 1 (like the Label Studio player, so
 "A 7/90" is the frame the player shows as "7 of 90"; toolkit index 6) and time.
 """
+
 from __future__ import annotations
 
 import math
@@ -48,7 +49,9 @@ def composite_path(ds: DatasetDir, sample: dict[str, Any]) -> Path:
     return ds.root / "annotation" / "composites" / f"{sample['sample_key']}.mp4"
 
 
-def make_composite(ds: DatasetDir, sample: dict[str, Any], *, max_height: int = 360, overwrite: bool = False) -> Path:
+def make_composite(
+    ds: DatasetDir, sample: dict[str, Any], *, max_height: int = 360, overwrite: bool = False
+) -> Path:
     """Write the side-by-side clip of one pair (skipped when it is newer than both clips: resumable)."""
     dst = composite_path(ds, sample)
     srcs = [ds.video_path(sample, i) for i in range(2)]
@@ -74,4 +77,6 @@ def make_composites(ds: DatasetDir, samples: list[dict[str, Any]], **kw) -> dict
     """Composites for many pairs, with a progress bar; returns ``{sample_key: path}``."""
     from tqdm import tqdm
 
-    return {s["sample_key"]: make_composite(ds, s, **kw) for s in tqdm(samples, desc="composites", unit="pair")}
+    return {
+        s["sample_key"]: make_composite(ds, s, **kw) for s in tqdm(samples, desc="composites", unit="pair")
+    }

@@ -13,6 +13,7 @@ Small clips are scaled up to the column width (Label Studio itself never draws a
 size), and the timestamps rule tells annotators to click the frame's cell rather than the playhead and
 to set the video hop size to 1.
 """
+
 from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
@@ -21,15 +22,19 @@ from annotation.taxonomy import ActionTaxonomy
 from schemas.errors import ToolkitError
 
 KINDS = ("differences", "timestamps")
-RULE = ("Label each statement: a = clearly more true of video A, b = clearly more true of video B, "
-        "c = no visible difference. Choose c when deciding takes more than about 10 s after finding "
-        "the moment. Judge magnitudes relative to body size.")
-TIMESTAMP_RULE = ("Mark each keypoint (key:...) on both videos as a single frame: pick the label, type the frame "
-                  "number into the player's frame box (or step to it), then click THAT FRAME'S CELL in the "
-                  "timeline row, not the playhead (near the end of a clip the playhead is drawn over the wrong "
-                  "frame). Drag a stage:... label over the frames the stage spans. The frame-step buttons move "
-                  "10 frames by default: open the editor's settings (the sliders icon next to Undo/Redo at the bottom), "
-                  "tab Video, and set 'Video hop size' to 1.")
+RULE = (
+    "Label each statement: a = clearly more true of video A, b = clearly more true of video B, "
+    "c = no visible difference. Choose c when deciding takes more than about 10 s after finding "
+    "the moment. Judge magnitudes relative to body size."
+)
+TIMESTAMP_RULE = (
+    "Mark each keypoint (key:...) on both videos as a single frame: pick the label, type the frame "
+    "number into the player's frame box (or step to it), then click THAT FRAME'S CELL in the "
+    "timeline row, not the playhead (near the end of a clip the playhead is drawn over the wrong "
+    "frame). Drag a stage:... label over the frames the stage spans. The frame-step buttons move "
+    "10 frames by default: open the editor's settings (the sliders icon next to Undo/Redo at the bottom), "
+    "tab Video, and set 'Video hop size' to 1."
+)
 VIDEO_CONTROLS = {"a": ("video_a", "tl_a"), "b": ("video_b", "tl_b")}
 COMPOSITE = "video_ab"
 KEY_PREFIX, STAGE_PREFIX = "key:", "stage:"
@@ -50,9 +55,13 @@ def video_scale(width: int, height: int) -> float:
 def _style(scale: float) -> list[str]:
     if scale <= 1.0:
         return []
-    return [("  <Style>.viddiff-pair .lsf-video__main { overflow: hidden; } "
-             f".viddiff-pair .lsf-video-canvas__view canvas {{ transform: scale({scale:.3f}); "
-             "transform-origin: center; }</Style>")]
+    return [
+        (
+            "  <Style>.viddiff-pair .lsf-video__main { overflow: hidden; } "
+            f".viddiff-pair .lsf-video-canvas__view canvas {{ transform: scale({scale:.3f}); "
+            "transform-origin: center; }</Style>"
+        )
+    ]
 
 
 # Keeps the pair (sample key, both videos) in view while the questions below scroll.
@@ -73,8 +82,10 @@ def _video_column(side: str, with_timeline: bool, labels: list[tuple[str, str]])
     out = [
         '    <View style="flex: 1; min-width: 0;">',
         f'      <Header value="Video {side.upper()} ($n_frames_{side} frames, $fps_{side} fps)" size="5"/>',
-        (f'      <Video name="{name}" value="${name}" frameRate="$fps_{side}" height="{PLAYER_HEIGHT}" '
-         'timelineHeight="90"/>'),
+        (
+            f'      <Video name="{name}" value="${name}" frameRate="$fps_{side}" height="{PLAYER_HEIGHT}" '
+            'timelineHeight="90"/>'
+        ),
     ]
     if with_timeline:
         out.append(f'      <TimelineLabels name="{tl}" toName="{name}">')
@@ -84,20 +95,30 @@ def _video_column(side: str, with_timeline: bool, labels: list[tuple[str, str]])
     return "\n".join(out)
 
 
-def _videos(with_timeline: bool, labels: list[tuple[str, str]], composite: bool, *, sticky: bool) -> list[str]:
+def _videos(
+    with_timeline: bool, labels: list[tuple[str, str]], composite: bool, *, sticky: bool
+) -> list[str]:
     """The sample key and both videos (kept in view when ``sticky``), then the composite player if any."""
     style = STICKY if sticky else "padding-bottom: 6px;"
-    out = [f'  <View className="viddiff-pair" style="{style}">',
-           '    <Header value="Pair $sample_key" size="4"/>',
-           '    <View style="display: flex; gap: 12px;">',
-           _video_column("a", with_timeline, labels), _video_column("b", with_timeline, labels),
-           "    </View>", "  </View>"]
+    out = [
+        f'  <View className="viddiff-pair" style="{style}">',
+        '    <Header value="Pair $sample_key" size="4"/>',
+        '    <View style="display: flex; gap: 12px;">',
+        _video_column("a", with_timeline, labels),
+        _video_column("b", with_timeline, labels),
+        "    </View>",
+        "  </View>",
+    ]
     if composite:
-        out += ['  <View className="viddiff-composite">',
-                ('    <Header value="A | B side by side, time-aligned; captions give each video\'s frame number '
-                 '(counted from 1, like the player) and time" size="6"/>'),
-                f'    <Video name="{COMPOSITE}" value="${COMPOSITE}" frameRate="$fps_ab" height="{PLAYER_HEIGHT}"/>',
-                "  </View>"]
+        out += [
+            '  <View className="viddiff-composite">',
+            (
+                "    <Header value=\"A | B side by side, time-aligned; captions give each video's frame number "
+                '(counted from 1, like the player) and time" size="6"/>'
+            ),
+            f'    <Video name="{COMPOSITE}" value="${COMPOSITE}" frameRate="$fps_ab" height="{PLAYER_HEIGHT}"/>',
+            "  </View>",
+        ]
     return out
 
 
@@ -106,13 +127,17 @@ def differences_config(tax: ActionTaxonomy, *, composite: bool = False, scale: f
     ``scale`` enlarges small clips (:func:`video_scale`)."""
     if not tax.differences:
         raise ToolkitError(f"action {tax.action!r} has no active differences to label", file=tax.source)
-    out = ["<View>", *_style(scale), *_videos(False, [], composite, sticky=True),
-           f"  <Header value={_a(RULE)} size=\"6\"/>"]
+    out = [
+        "<View>",
+        *_style(scale),
+        *_videos(False, [], composite, sticky=True),
+        f'  <Header value={_a(RULE)} size="6"/>',
+    ]
     for key, d in tax.differences.items():
         statement = f"[{key}] {d['name']}: {d['description']}"
         out += [
             '  <View style="border-top: 1px solid #ddd; padding-top: 4px;">',
-            f"    <Header value={_a(statement)} size=\"5\"/>",
+            f'    <Header value={_a(statement)} size="5"/>',
             f'    <Choices name="{choice_name(key)}" toName="video_a" choice="single-radio" showInline="true" '
             'required="true">',
             '      <Choice value="a" hint="more true of video A"/>',
@@ -127,8 +152,9 @@ def differences_config(tax: ActionTaxonomy, *, composite: bool = False, scale: f
 
 def timeline_labels(tax: ActionTaxonomy) -> list[tuple[str, str]]:
     """``(label value, colour)`` of the timestamps project: stages first, then keypoints."""
-    return ([(STAGE_PREFIX + s, STAGE_COLOR) for s in tax.stage_names]
-            + [(KEY_PREFIX + loc, KEY_COLOR) for loc in tax.keypoints])
+    return [(STAGE_PREFIX + s, STAGE_COLOR) for s in tax.stage_names] + [
+        (KEY_PREFIX + loc, KEY_COLOR) for loc in tax.keypoints
+    ]
 
 
 def timestamps_config(tax: ActionTaxonomy, *, composite: bool = False, scale: float = 1.0) -> str:
@@ -136,11 +162,17 @@ def timestamps_config(tax: ActionTaxonomy, *, composite: bool = False, scale: fl
     labels = timeline_labels(tax)
     if not labels:
         raise ToolkitError(f"action {tax.action!r} has no keypoints or stages to mark", file=tax.source)
-    out = ["<View>", *_style(scale), *_videos(True, labels, composite, sticky=False),
-           f"  <Header value={_a(TIMESTAMP_RULE)} size=\"6\"/>"]
-    details = [f"{KEY_PREFIX}{k}: {v.get('description') or v.get('name', '')}" for k, v in tax.keypoints.items()]
+    out = [
+        "<View>",
+        *_style(scale),
+        *_videos(True, labels, composite, sticky=False),
+        f'  <Header value={_a(TIMESTAMP_RULE)} size="6"/>',
+    ]
+    details = [
+        f"{KEY_PREFIX}{k}: {v.get('description') or v.get('name', '')}" for k, v in tax.keypoints.items()
+    ]
     if details:
-        out.append(f"  <Header value={_a(' | '.join(details))} size=\"6\"/>")
+        out.append(f'  <Header value={_a(" | ".join(details))} size="6"/>')
     out.append("</View>")
     return "\n".join(out) + "\n"
 

@@ -25,6 +25,7 @@ Resolution rule (one label per item), in order:
    median; a stage span needs a strict majority of identical spans. One annotator is trivially agreement;
 4. else the item is **unresolved**: written as null and listed, never guessed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -47,9 +48,11 @@ from schemas.ids import check_id
 from schemas.io import atomic_write, read_json, read_jsonl, write_json, write_jsonl
 
 DEFAULT_TOLERANCE = 2
-RESOLUTION_RULE = ("labels belong to the user who last changed the annotation (updated_by, else completed_by); "
-                   "reviewer > Label Studio ground-truth annotation > agreement (a/b/c: strict majority; "
-                   "keypoint: all frames within tolerance, lower median; stage: strict majority) > unresolved (null)")
+RESOLUTION_RULE = (
+    "labels belong to the user who last changed the annotation (updated_by, else completed_by); "
+    "reviewer > Label Studio ground-truth annotation > agreement (a/b/c: strict majority; "
+    "keypoint: all frames within tolerance, lower median; stage: strict majority) > unresolved (null)"
+)
 
 
 @dataclass
@@ -71,9 +74,11 @@ class ConvertReport:
         """One line for the CLI."""
         if self.note:
             return f"{self.kind}: {self.note}"
-        return (f"{self.kind}: {self.annotated_tasks}/{self.tasks} tasks annotated, {self.annotations} annotations, "
-                f"{self.resolved} items resolved {dict(sorted(self.rules.items()))}, {len(self.unresolved)} unresolved, "
-                f"{len(self.problems)} problems; raw export kept as {self.export}")
+        return (
+            f"{self.kind}: {self.annotated_tasks}/{self.tasks} tasks annotated, {self.annotations} annotations, "
+            f"{self.resolved} items resolved {dict(sorted(self.rules.items()))}, {len(self.unresolved)} unresolved, "
+            f"{len(self.problems)} problems; raw export kept as {self.export}"
+        )
 
 
 def annotation_dir(ds: DatasetDir, kind: str) -> Path:
@@ -98,12 +103,16 @@ def reviewer_id(reviewer: str | None, users: dict[str, str]) -> str | None:
     for uid, email in users.items():
         if email == reviewer:
             return uid
-    raise ToolkitError(f"unknown reviewer {reviewer!r}: give the Label Studio user id (e.g. 3) or run `curate "
-                       "annotate pull` once so e-mails are known", key="--reviewer")
+    raise ToolkitError(
+        f"unknown reviewer {reviewer!r}: give the Label Studio user id (e.g. 3) or run `curate "
+        "annotate pull` once so e-mails are known",
+        key="--reviewer",
+    )
 
 
-def resolve(values: dict[str, Any], *, reviewer: str | None, ground_truth: set[str],
-            tolerance: int | None = None) -> tuple[Any, str]:
+def resolve(
+    values: dict[str, Any], *, reviewer: str | None, ground_truth: set[str], tolerance: int | None = None
+) -> tuple[Any, str]:
     """One value from several annotators' ``values`` by the module's rule; returns ``(value, rule)``."""
     if reviewer and reviewer in values:
         return values[reviewer], "reviewer"
@@ -132,17 +141,25 @@ def parse_export(raw: bytes, file: str) -> list[dict[str, Any]]:
     try:
         tasks = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        where = f"line {e.lineno} column {e.colno}: {e.msg}" if isinstance(e, json.JSONDecodeError) else str(e)
+        where = (
+            f"line {e.lineno} column {e.colno}: {e.msg}" if isinstance(e, json.JSONDecodeError) else str(e)
+        )
         raise ToolkitError(f"not a JSON export ({where})", file=file) from None
     if not isinstance(tasks, list):
-        raise ToolkitError("expected the JSON export format: a list of tasks (JSON_MIN/CSV are not supported)",
-                           file=file, key="$")
+        raise ToolkitError(
+            "expected the JSON export format: a list of tasks (JSON_MIN/CSV are not supported)",
+            file=file,
+            key="$",
+        )
     for i, t in enumerate(tasks):
         if not isinstance(t, dict) or not isinstance(t.get("data"), dict):
             raise ToolkitError("task has no 'data' object", file=file, key=f"$[{i}]")
         if not isinstance(t["data"].get("sample_key"), str):
-            raise ToolkitError("task data has no 'sample_key' (not a toolkit project?)", file=file,
-                               key=f"$[{i}].data.sample_key")
+            raise ToolkitError(
+                "task data has no 'sample_key' (not a toolkit project?)",
+                file=file,
+                key=f"$[{i}].data.sample_key",
+            )
         check_id(t["data"]["sample_key"], what="sample_key", file=file, key=f"$[{i}].data.sample_key")
         if not isinstance(t.get("annotations", []), list):
             raise ToolkitError("'annotations' is not a list", file=file, key=f"$[{i}].annotations")
@@ -155,19 +172,35 @@ def _check_task_clips(ds: DatasetDir, row: dict, data: dict, problems: list[Prob
         fps, n = clip_info(ds.video_path(row, i))
         task_fps, task_n = data.get(f"fps_{side}"), data.get(f"n_frames_{side}")
         if not isinstance(task_fps, (int, float)) or abs(task_fps - fps) > 1e-6 * fps:
-            problems.append(Problem(row["sample_key"], f"data.fps_{side}",
-                                    f"task fps {task_fps!r} differs from the stored clip's {fps:g}; frames "
-                                    "cannot be converted (re-push the task)"))
+            problems.append(
+                Problem(
+                    row["sample_key"],
+                    f"data.fps_{side}",
+                    f"task fps {task_fps!r} differs from the stored clip's {fps:g}; frames "
+                    "cannot be converted (re-push the task)",
+                )
+            )
             ok = False
         elif task_n != n:
-            problems.append(Problem(row["sample_key"], f"data.n_frames_{side}",
-                                    f"task frame count {task_n!r} differs from the stored clip's {n}"))
+            problems.append(
+                Problem(
+                    row["sample_key"],
+                    f"data.n_frames_{side}",
+                    f"task frame count {task_n!r} differs from the stored clip's {n}",
+                )
+            )
             ok = False
     return ok
 
 
-def _stale(ds: DatasetDir, kind: str, row: dict, data: dict, taxonomies: dict[str, str | None],
-           problems: list[Problem]) -> bool:
+def _stale(
+    ds: DatasetDir,
+    kind: str,
+    row: dict,
+    data: dict,
+    taxonomies: dict[str, str | None],
+    problems: list[Problem],
+) -> bool:
     """Whether the task was pushed with other inputs than the row and taxonomy have now (its fingerprint,
     ``annotation/tasks.py``); then its labels are not used and a problem says what changed."""
     if data.get("inputs") is None:
@@ -183,15 +216,28 @@ def _stale(ds: DatasetDir, kind: str, row: dict, data: dict, taxonomies: dict[st
     change = inputs_change(data, task_inputs(ds, row, taxonomies[action]), kind)
     if change is None:
         return False
-    problems.append(Problem(row["sample_key"], "data.inputs",
-                            f"stale: annotated on other inputs ({change} since the push); its labels are not used "
-                            "(re-push with --force and annotate the task again)"))
+    problems.append(
+        Problem(
+            row["sample_key"],
+            "data.inputs",
+            f"stale: annotated on other inputs ({change} since the push); its labels are not used "
+            "(re-push with --force and annotate the task again)",
+        )
+    )
     return True
 
 
-def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw: bytes, export_name: str,
-                  configs: dict[str, str] | None = None, reviewer: str | None = None,
-                  tolerance: int = DEFAULT_TOLERANCE) -> ConvertReport:
+def convert_tasks(
+    ds: DatasetDir,
+    kind: str,
+    tasks: list[dict[str, Any]],
+    *,
+    raw: bytes,
+    export_name: str,
+    configs: dict[str, str] | None = None,
+    reviewer: str | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> ConvertReport:
     """Convert exported ``tasks`` of project ``kind`` into the dataset (see the module doc for the rule).
 
     ``configs`` maps action to the label config the annotators used (from the server on pull); missing
@@ -221,7 +267,9 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
             report.problems.append(Problem(key, "data.sample_key", "no such sample in the dataset"))
             continue
         if key in seen_keys:
-            report.problems.append(Problem(key, "data.sample_key", "two tasks for the same sample; later one skipped"))
+            report.problems.append(
+                Problem(key, "data.sample_key", "two tasks for the same sample; later one skipped")
+            )
             continue
         seen_keys.add(key)
         anns = [a for a in t.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
@@ -244,8 +292,19 @@ def convert_tasks(ds: DatasetDir, kind: str, tasks: list[dict[str, Any]], *, raw
     if tasks:
         _stamp(report.problems[mark:], tasks[-1])
     exported = {t["data"]["sample_key"] for t in tasks}
-    _write(ds, kind, raw, export_name, label_rows, resolved_rows, touched, report, exported, reviewer=rev,
-           tolerance=tolerance)
+    _write(
+        ds,
+        kind,
+        raw,
+        export_name,
+        label_rows,
+        resolved_rows,
+        touched,
+        report,
+        exported,
+        reviewer=rev,
+        tolerance=tolerance,
+    )
     return report
 
 
@@ -260,19 +319,42 @@ def _label_rows(row, parsed: list[ParsedAnnotation], data, users) -> list[dict[s
     """Every annotator's labels of one task as ``labels.jsonl`` rows (schema ``label``)."""
     out = []
     for p in parsed:
-        base = {"sample_key": row["sample_key"], "action": row["action"], "annotator": p.annotator,
-                "annotator_email": users.get(p.annotator), "annotation_id": p.annotation_id,
-                "ground_truth": p.ground_truth}
+        base = {
+            "sample_key": row["sample_key"],
+            "action": row["action"],
+            "annotator": p.annotator,
+            "annotator_email": users.get(p.annotator),
+            "annotation_id": p.annotation_id,
+            "ground_truth": p.ground_truth,
+        }
         if p.created_by:
             base["created_by"] = p.created_by  # someone else created it; `annotator` changed it last
         for k, v in sorted(p.choices.items()):
             out.append({**base, "item": "difference", "diff_key": k, "label": v})
         for (side, loc), idx in sorted(p.keypoints.items()):
-            out.append({**base, "item": "keypoint", "video": side, "name": loc, "start": idx, "end": idx + 1,
-                        "fps": data[f"fps_{side}"]})
+            out.append(
+                {
+                    **base,
+                    "item": "keypoint",
+                    "video": side,
+                    "name": loc,
+                    "start": idx,
+                    "end": idx + 1,
+                    "fps": data[f"fps_{side}"],
+                }
+            )
         for (side, stage), (s, e) in sorted(p.stages.items()):
-            out.append({**base, "item": "stage", "video": side, "name": stage, "start": s, "end": e,
-                        "fps": data[f"fps_{side}"]})
+            out.append(
+                {
+                    **base,
+                    "item": "stage",
+                    "video": side,
+                    "name": stage,
+                    "start": s,
+                    "end": e,
+                    "fps": data[f"fps_{side}"],
+                }
+            )
     return out
 
 
@@ -285,8 +367,14 @@ def _apply(row, kind, config, parsed, data, rev, tolerance, report: ConvertRepor
     def settle(item: dict, values: dict, tol=None):
         value, rule = resolve(values, reviewer=rev, ground_truth=gt_annotators, tolerance=tol)
         report.rules[rule] = report.rules.get(rule, 0) + 1
-        rec = {"sample_key": row["sample_key"], "action": row["action"], **item, "value": value, "rule": rule,
-               "n_annotators": len(values)}
+        rec = {
+            "sample_key": row["sample_key"],
+            "action": row["action"],
+            **item,
+            "value": value,
+            "rule": rule,
+            "n_annotators": len(values),
+        }
         if rule == "unresolved":
             report.unresolved.append({**rec, "values": values})
         else:
@@ -304,8 +392,14 @@ def _apply(row, kind, config, parsed, data, rev, tolerance, report: ConvertRepor
             if not values:
                 continue
             if annotated.get(k) is None:
-                report.problems.append(Problem(row["sample_key"], f"diff_{k}", "difference is labelled but is not in "
-                                               "the row's differences_annotated (run the taxonomy apply step)"))
+                report.problems.append(
+                    Problem(
+                        row["sample_key"],
+                        f"diff_{k}",
+                        "difference is labelled but is not in "
+                        "the row's differences_annotated (run the taxonomy apply step)",
+                    )
+                )
                 continue
             gt[k] = settle({"item": "difference", "diff_key": k}, values)
         new_row["differences_gt"] = gt
@@ -317,16 +411,22 @@ def _apply(row, kind, config, parsed, data, rev, tolerance, report: ConvertRepor
             for label in labels:
                 name = label.split(":", 1)[1]
                 if label.startswith(KEY_PREFIX):
-                    values = {p.annotator: p.keypoints[(side, name)] for p in parsed if (side, name) in p.keypoints}
+                    values = {
+                        p.annotator: p.keypoints[(side, name)] for p in parsed if (side, name) in p.keypoints
+                    }
                     if values:
-                        idx = settle({"item": "keypoint", "video": side, "name": name,
-                                      "fps": data[f"fps_{side}"]}, values, tolerance)
+                        idx = settle(
+                            {"item": "keypoint", "video": side, "name": name, "fps": data[f"fps_{side}"]},
+                            values,
+                            tolerance,
+                        )
                         frames[i][name] = None if idx is None else [idx]
                 else:
                     values = {p.annotator: p.stages[(side, name)] for p in parsed if (side, name) in p.stages}
                     if values:
-                        settle({"item": "stage", "video": side, "name": name, "fps": data[f"fps_{side}"]},
-                               values)
+                        settle(
+                            {"item": "stage", "video": side, "name": name, "fps": data[f"fps_{side}"]}, values
+                        )
         new_row["retrieval_frames"] = frames
     return new_row, resolved_rows
 
@@ -343,8 +443,20 @@ def _merge_problems(path: Path, exported: set[str], problems: list[Problem]) -> 
     write_json(path, keep + [p.to_dict() for p in problems])
 
 
-def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_rows, touched, report,
-           exported: set[str], *, reviewer, tolerance) -> None:
+def _write(
+    ds: DatasetDir,
+    kind,
+    raw: bytes,
+    export_name,
+    label_rows,
+    resolved_rows,
+    touched,
+    report,
+    exported: set[str],
+    *,
+    reviewer,
+    tolerance,
+) -> None:
     out = annotation_dir(ds, kind)
     export_path = out / "exports" / export_name
     new_export = not export_path.exists()
@@ -364,12 +476,20 @@ def _write(ds: DatasetDir, kind, raw: bytes, export_name, label_rows, resolved_r
     entry = f"annotation/{kind}/exports/{export_name}"
     rounds = ann.setdefault("rounds", [])
     if new_export or not any(r.get("export") == entry for r in rounds):  # the same export again: no new round
-        rounds.append({
-            "kind": kind, "export": entry,
-            "converted_at": datetime.now(UTC).isoformat(timespec="seconds"), "reviewer": reviewer,
-            "tolerance_frames": tolerance, "annotated_tasks": report.annotated_tasks,
-            "annotations": report.annotations, "resolved": report.resolved, "unresolved": len(report.unresolved),
-            "problems": len(report.problems)})
+        rounds.append(
+            {
+                "kind": kind,
+                "export": entry,
+                "converted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "reviewer": reviewer,
+                "tolerance_frames": tolerance,
+                "annotated_tasks": report.annotated_tasks,
+                "annotations": report.annotations,
+                "resolved": report.resolved,
+                "unresolved": len(report.unresolved),
+                "problems": len(report.problems),
+            }
+        )
     save_dataset(ds.root, meta, samples)
     ds.meta, ds.samples = meta, samples
 
@@ -379,8 +499,15 @@ def export_name_for(raw: bytes, stem: str) -> str:
     return f"{stem}-{hashlib.sha256(raw).hexdigest()[:12]}.json"
 
 
-def convert_file(export: str | os.PathLike, dataset: str | os.PathLike, kind: str, *, reviewer: str | None = None,
-                 tolerance: int = DEFAULT_TOLERANCE, config: str | os.PathLike | None = None) -> ConvertReport:
+def convert_file(
+    export: str | os.PathLike,
+    dataset: str | os.PathLike,
+    kind: str,
+    *,
+    reviewer: str | None = None,
+    tolerance: int = DEFAULT_TOLERANCE,
+    config: str | os.PathLike | None = None,
+) -> ConvertReport:
     """``curate annotate convert``: convert a JSON export file into ``dataset``.
 
     Results are validated against ``config`` (the project's label config XML, e.g. saved from the project's
@@ -404,5 +531,13 @@ def convert_file(export: str | os.PathLike, dataset: str | os.PathLike, kind: st
         except Exception as e:
             raise ToolkitError(f"not a valid label config: {e}", file=str(config)) from None
         configs = dict.fromkeys({s["action"] for s in ds.samples}, xml)
-    return convert_tasks(ds, kind, tasks, raw=raw, export_name=export_name_for(raw, export.stem),
-                         configs=configs, reviewer=reviewer, tolerance=tolerance)
+    return convert_tasks(
+        ds,
+        kind,
+        tasks,
+        raw=raw,
+        export_name=export_name_for(raw, export.stem),
+        configs=configs,
+        reviewer=reviewer,
+        tolerance=tolerance,
+    )

@@ -4,6 +4,7 @@ Inside the toolkit a frame is a 0-based index and a span is half-open ``[start, 
 TimelineLabels count frames from 1 and a range is inclusive on both ends; a keypoint is a region with
 ``start == end``. So LS frame ``N`` is index ``N - 1`` and LS range ``[s, e]`` is ``[s - 1, e)``.
 """
+
 from __future__ import annotations
 
 

@@ -5,6 +5,7 @@ every region is checked here with ``LabelInterface`` (offline) plus the rules th
 choice per difference, integer frames inside the clip, a keypoint is a single frame, each keypoint and
 stage marked at most once per video. A bad or missing item is reported, never guessed.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,9 +49,16 @@ class Problem:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (one entry of ``problems.json``)."""
-        return {"sample_key": self.sample_key, "project": self.project, "task": self.task,
-                "annotation_id": self.annotation_id, "annotator": self.annotator, "video": self.video,
-                "where": self.where, "message": self.message}
+        return {
+            "sample_key": self.sample_key,
+            "project": self.project,
+            "task": self.task,
+            "annotation_id": self.annotation_id,
+            "annotator": self.annotator,
+            "video": self.video,
+            "where": self.where,
+            "message": self.message,
+        }
 
     def __str__(self) -> str:
         proj = f" project {self.project}" if self.project is not None else ""
@@ -67,7 +75,7 @@ class ParsedAnnotation:
     annotator: str
     ground_truth: bool
     created_by: str | None = None  # the first author, when someone else changed the annotation later
-    choices: dict[str, str] = field(default_factory=dict)            # diff_key -> a|b|c
+    choices: dict[str, str] = field(default_factory=dict)  # diff_key -> a|b|c
     keypoints: dict[tuple[str, str], int] = field(default_factory=dict)  # (side, loc_id) -> frame index
     stages: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (side, stage) -> [s, e)
 
@@ -85,7 +93,7 @@ def config_items(config: str) -> tuple[list[str], dict[str, list[str]]]:
     diffs, timelines = [], {}
     for ctl in li.controls:
         if ctl.tag == "Choices" and ctl.name.startswith("diff_"):
-            diffs.append(ctl.name[len("diff_"):])
+            diffs.append(ctl.name[len("diff_") :])
         elif ctl.tag == "TimelineLabels":
             timelines[ctl.name] = list(ctl.labels)
     return diffs, timelines
@@ -132,8 +140,14 @@ def _changed_later(annotation: dict[str, Any]) -> bool:
     return (updated - created).total_seconds() > CHANGED_AFTER_S
 
 
-def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[str, Any], *,
-                     sample_key: str, problems: list[Problem]) -> ParsedAnnotation:
+def parse_annotation(
+    annotation: dict[str, Any],
+    config: str,
+    task_data: dict[str, Any],
+    *,
+    sample_key: str,
+    problems: list[Problem],
+) -> ParsedAnnotation:
     """Parse one exported annotation; append a :class:`Problem` for each bad or missing item."""
     ann_id = annotation.get("id")
     annotator, created_by = annotation_authors(annotation)
@@ -161,11 +175,13 @@ def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[st
             continue
         errors = li.validate_prediction({"result": [region]}, return_errors=True)
         if errors:
-            bad(f"{where} ({region.get('from_name')})", "; ".join(e.replace("Region 0: ", "") for e in errors))
+            bad(
+                f"{where} ({region.get('from_name')})", "; ".join(e.replace("Region 0: ", "") for e in errors)
+            )
             continue
         name, value = region["from_name"], region["value"]
         if region.get("type") == "choices" and name.startswith("diff_"):
-            key = name[len("diff_"):]
+            key = name[len("diff_") :]
             choices = value.get("choices") or []
             if len(choices) != 1:
                 bad(f"{where} ({name})", f"expected exactly one choice, got {choices}")
@@ -184,14 +200,14 @@ def parse_annotation(annotation: dict[str, Any], config: str, task_data: dict[st
         side = tl_side.get(tl)
         for label in labels:
             if label.startswith(KEY_PREFIX):
-                loc = label[len(KEY_PREFIX):]
+                loc = label[len(KEY_PREFIX) :]
                 if (side, loc) not in parsed.keypoints and not any(f"({tl} {label})" in w for w in flagged):
                     bad(f"{tl} {label}", "missing: keypoint not marked")
     for side, label in dup_marks:
         if label.startswith(KEY_PREFIX):
-            parsed.keypoints.pop((side, label[len(KEY_PREFIX):]), None)
+            parsed.keypoints.pop((side, label[len(KEY_PREFIX) :]), None)
         else:
-            parsed.stages.pop((side, label[len(STAGE_PREFIX):]), None)
+            parsed.stages.pop((side, label[len(STAGE_PREFIX) :]), None)
     return parsed
 
 
@@ -211,12 +227,14 @@ def _parse_timeline(region, side, task_data, where, bad, parsed: ParsedAnnotatio
     n = task_data.get(f"n_frames_{side}")
     if not 1 <= start <= end or (isinstance(n, int) and end > n):
         frame = f"frame {start}" if start == end else f"range [{start}, {end}]"
-        bad(f"{where} ({name} {label})",
+        bad(
+            f"{where} ({name} {label})",
             f"video {side.upper()} {frame} is outside the clip's frames 1..{n} (Label Studio numbering; "
-            "the editor accepts marks after the last frame)")
+            "the editor accepts marks after the last frame)",
+        )
         return
     if label.startswith(KEY_PREFIX):
-        loc = label[len(KEY_PREFIX):]
+        loc = label[len(KEY_PREFIX) :]
         if start != end:
             bad(f"{where} ({name} {label})", f"a keypoint must be a single frame, got range [{start}, {end}]")
             return
@@ -226,7 +244,7 @@ def _parse_timeline(region, side, task_data, where, bad, parsed: ParsedAnnotatio
             return
         parsed.keypoints[(side, loc)] = ls_to_index(start)
     elif label.startswith(STAGE_PREFIX):
-        stage = label[len(STAGE_PREFIX):]
+        stage = label[len(STAGE_PREFIX) :]
         if (side, stage) in parsed.stages or (side, label) in dup_marks:
             bad(f"{where} ({name} {label})", "stage marked more than once on this video")
             dup_marks.add((side, label))
@@ -249,5 +267,8 @@ def config_meaning(xml: str | None) -> tuple:
         diffs, timelines = config_items(xml or "")
     except Exception:
         return (norm_xml(xml),)
-    return (tuple(diffs), tuple(sorted((k, tuple(v)) for k, v in timelines.items())),
-            tuple(a or b for a, b in _STATEMENT.findall(xml or "")))
+    return (
+        tuple(diffs),
+        tuple(sorted((k, tuple(v)) for k, v in timelines.items())),
+        tuple(a or b for a, b in _STATEMENT.findall(xml or "")),
+    )

@@ -6,6 +6,7 @@ Label Studio 1.23.2 as measured: loopback only, a legacy API token from the envi
 local-files serving from one media root, no version check or Sentry, and stray ``USERNAME``/``PASSWORD``/
 ``HOST``/``PORT`` variables removed (Label Studio would read them as its own settings).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,11 @@ def label_studio_bin() -> str:
     found = shutil.which("label-studio")
     if found:
         return found
-    raise ToolkitError("label-studio not found; create its own environment: python3 -m venv .venv-ls && "
-                       ".venv-ls/bin/pip install label-studio==1.23.2 (or set LABEL_STUDIO_BIN)", file=cand)
+    raise ToolkitError(
+        "label-studio not found; create its own environment: python3 -m venv .venv-ls && "
+        ".venv-ls/bin/pip install label-studio==1.23.2 (or set LABEL_STUDIO_BIN)",
+        file=cand,
+    )
 
 
 def free_port() -> int:
@@ -77,7 +81,9 @@ class Credentials:
         stored = json.loads(path.read_text()) if path.exists() else {}
         creds = cls(
             email=os.environ.get("LABEL_STUDIO_USERNAME") or stored.get("email") or DEFAULT_EMAIL,
-            password=os.environ.get("LABEL_STUDIO_PASSWORD") or stored.get("password") or secrets.token_urlsafe(12),
+            password=os.environ.get("LABEL_STUDIO_PASSWORD")
+            or stored.get("password")
+            or secrets.token_urlsafe(12),
             token=os.environ.get("LABEL_STUDIO_USER_TOKEN") or stored.get("token") or secrets.token_hex(20),
         )
         if not stored:
@@ -88,7 +94,9 @@ class Credentials:
         return creds
 
 
-def server_env(data_dir: Path, media_root: Path, creds: Credentials, base: dict | None = None) -> dict[str, str]:
+def server_env(
+    data_dir: Path, media_root: Path, creds: Credentials, base: dict | None = None
+) -> dict[str, str]:
     """The environment Label Studio runs with (see the module docstring)."""
     env = {k: v for k, v in (os.environ if base is None else base).items() if k not in STRAY_VARS}
     env.update(
@@ -109,9 +117,15 @@ def server_env(data_dir: Path, media_root: Path, creds: Credentials, base: dict 
 class LabelStudioServer:
     """One Label Studio process on 127.0.0.1; ``with LabelStudioServer(...) as s: s.url, s.api_key``."""
 
-    def __init__(self, data_dir: str | os.PathLike, *, port: int | None = None,
-                 media_root: str | os.PathLike | None = None, bin_path: str | None = None,
-                 startup_timeout: float = 240.0):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike,
+        *,
+        port: int | None = None,
+        media_root: str | os.PathLike | None = None,
+        bin_path: str | None = None,
+        startup_timeout: float = 240.0,
+    ):
         self.data_dir = Path(data_dir).resolve()
         self.media_root = Path(media_root or Path.cwd()).resolve()
         self.port = port or free_port()
@@ -144,9 +158,22 @@ class LabelStudioServer:
         env = server_env(self.data_dir, self.media_root, self.creds)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.bin_path, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            cwd=str(self.data_dir))
+            [
+                self.bin_path,
+                "start",
+                "--no-browser",
+                "--internal-host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=str(self.data_dir),
+        )
         log.close()
         try:
             self._wait_healthy()
@@ -166,25 +193,32 @@ class LabelStudioServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise ToolkitError(f"label-studio exited with code {self.proc.returncode}: {self._log_tail()}",
-                                   file=str(self.log_path))
+                raise ToolkitError(
+                    f"label-studio exited with code {self.proc.returncode}: {self._log_tail()}",
+                    file=str(self.log_path),
+                )
             with contextlib.suppress(OSError, urllib.error.URLError):
                 with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
                     if r.status == 200 and b"UP" in r.read():
                         return
             time.sleep(0.5)
-        raise ToolkitError(f"label-studio did not become healthy in {self.startup_timeout:.0f} s",
-                           file=str(self.log_path))
+        raise ToolkitError(
+            f"label-studio did not become healthy in {self.startup_timeout:.0f} s", file=str(self.log_path)
+        )
 
     def _check_token(self) -> None:
-        req = urllib.request.Request(self.url + "/api/current-user/whoami",
-                                     headers={"Authorization": f"Token {self.api_key}"})
+        req = urllib.request.Request(
+            self.url + "/api/current-user/whoami", headers={"Authorization": f"Token {self.api_key}"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=10):
                 return
         except urllib.error.HTTPError as e:
-            raise ToolkitError(f"the API token was rejected (HTTP {e.code}); this data dir was created with another "
-                               "token or with legacy tokens disabled", file=str(self.data_dir)) from None
+            raise ToolkitError(
+                f"the API token was rejected (HTTP {e.code}); this data dir was created with another "
+                "token or with legacy tokens disabled",
+                file=str(self.data_dir),
+            ) from None
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the server (by PID, its own process group), then SIGKILL if it does not exit."""
@@ -237,8 +271,13 @@ def _on_sigterm(signum, frame) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def serve(data_dir: str | os.PathLike, *, port: int | None = None, media_root: str | os.PathLike | None = None,
-          echo=print) -> None:
+def serve(
+    data_dir: str | os.PathLike,
+    *,
+    port: int | None = None,
+    media_root: str | os.PathLike | None = None,
+    echo=print,
+) -> None:
     """Run Label Studio until Ctrl-C (SIGINT) or SIGTERM: print URL, API key and the env lines the client side
     reads. Either signal stops the server process group before returning, so no Label Studio is left behind."""
     server = LabelStudioServer(data_dir, port=port or 8080, media_root=media_root)
@@ -259,8 +298,10 @@ def _serve(server: LabelStudioServer, echo) -> None:
         echo("Label Studio stopped")
         return
     try:
-        echo(f"Label Studio is up: {server.url}  (login {server.creds.email} / password in "
-             f"{server.data_dir / CREDENTIALS_FILE})")
+        echo(
+            f"Label Studio is up: {server.url}  (login {server.creds.email} / password in "
+            f"{server.data_dir / CREDENTIALS_FILE})"
+        )
         echo(f"export LABEL_STUDIO_URL={server.url}")
         echo(f"export LABEL_STUDIO_API_KEY={server.api_key}")
         echo(f"export LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT={server.media_root}")
@@ -268,7 +309,9 @@ def _serve(server: LabelStudioServer, echo) -> None:
         echo("press Ctrl-C (or send SIGTERM) to stop")
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(0.5)
-        raise ToolkitError(f"label-studio exited with code {server.proc.returncode}", file=str(server.log_path))
+        raise ToolkitError(
+            f"label-studio exited with code {server.proc.returncode}", file=str(server.log_path)
+        )
     except KeyboardInterrupt:
         echo("SIGINT: stopping Label Studio ...")
     except _Stop as e:

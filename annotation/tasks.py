@@ -8,6 +8,7 @@ exactly what the task shows (each clip's path, sha256, frame count and fps from 
 the label config asks for the action), and ``inputs_parts``, the same per clip and for the taxonomy, so a
 re-push and a pull can tell which tasks are stale and say why (:func:`inputs_change`).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,11 @@ def media_root_from_env(media_root: str | os.PathLike | None = None) -> Path:
     """The local-files document root: the argument, else ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``."""
     root = media_root or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")
     if not root:
-        raise ToolkitError("no media root: pass --media-root or set LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT "
-                           "(the folder `curate annotate serve --media-root` serves)", key="--media-root")
+        raise ToolkitError(
+            "no media root: pass --media-root or set LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT "
+            "(the folder `curate annotate serve --media-root` serves)",
+            key="--media-root",
+        )
     return Path(root).resolve()
 
 
@@ -37,8 +41,11 @@ def relative_to_root(path: str | os.PathLike, media_root: Path) -> str:
     try:
         rel = path.relative_to(media_root)
     except ValueError:
-        raise ToolkitError(f"is not under the Label Studio media root {media_root}; serve with a --media-root "
-                           "that contains the dataset", file=str(path)) from None
+        raise ToolkitError(
+            f"is not under the Label Studio media root {media_root}; serve with a --media-root "
+            "that contains the dataset",
+            file=str(path),
+        ) from None
     if not rel.parts:
         raise ToolkitError("must be strictly inside the media root", file=str(path))
     return rel.as_posix()
@@ -55,8 +62,13 @@ def clip_info(path: Path) -> tuple[float, int]:
     return float(info.fps), int(info.n_frames)
 
 
-def task_data(ds: DatasetDir, sample: dict[str, Any], media_root: Path,
-              composite: Path | None = None, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+def task_data(
+    ds: DatasetDir,
+    sample: dict[str, Any],
+    media_root: Path,
+    composite: Path | None = None,
+    inputs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Task data of one pair: ``sample_key, action, video_a, video_b, fps_a, fps_b, n_frames_a, n_frames_b``.
 
     With ``composite`` (a side-by-side clip) also ``video_ab, fps_ab, n_frames_ab``; with ``inputs`` (from
@@ -91,8 +103,9 @@ def clip_fingerprint(ds: DatasetDir, sample: dict[str, Any], index: int) -> str:
     """
     v = sample["videos"][index]
     sha = v.get("sha256") or sha256_file(ds.video_path(sample, index))
-    return content_hash({"path": v["path"], "sha256": sha, "n_frames": v.get("n_frames"),
-                         "fps": v.get("fps_original")})
+    return content_hash(
+        {"path": v["path"], "sha256": sha, "n_frames": v.get("n_frames"), "fps": v.get("fps_original")}
+    )
 
 
 def taxonomy_fingerprint(label_config_xml: str) -> str:
@@ -106,8 +119,11 @@ def taxonomy_fingerprint(label_config_xml: str) -> str:
 def task_inputs(ds: DatasetDir, sample: dict[str, Any], taxonomy: str) -> dict[str, Any]:
     """The fingerprint fields of one pair's task: ``inputs`` (the whole) and ``inputs_parts`` (``clip_a``,
     ``clip_b`` and ``taxonomy``, from :func:`taxonomy_fingerprint`), so a change can be named."""
-    parts = {"clip_a": clip_fingerprint(ds, sample, 0), "clip_b": clip_fingerprint(ds, sample, 1),
-             "taxonomy": taxonomy}
+    parts = {
+        "clip_a": clip_fingerprint(ds, sample, 0),
+        "clip_b": clip_fingerprint(ds, sample, 1),
+        "taxonomy": taxonomy,
+    }
     return {"inputs": content_hash(parts), "inputs_parts": parts}
 
 
@@ -123,12 +139,18 @@ def inputs_change(data: dict[str, Any], inputs: dict[str, Any], kind: str) -> st
     was = data.get("inputs_parts") if isinstance(data.get("inputs_parts"), dict) else {}
     now = inputs["inputs_parts"]
     what = []
-    if was.get("clip_a") == now["clip_b"] and was.get("clip_b") == now["clip_a"] and now["clip_a"] != now["clip_b"]:
+    if (
+        was.get("clip_a") == now["clip_b"]
+        and was.get("clip_b") == now["clip_a"]
+        and now["clip_a"] != now["clip_b"]
+    ):
         what.append("A and B swapped")
     else:
         sides = [s.upper() for s in "ab" if was.get(f"clip_{s}") != now[f"clip_{s}"]]
         if sides:
             what.append(f"clip {sides[0]} changed" if len(sides) == 1 else "clips changed")
     if was.get("taxonomy") != now["taxonomy"]:
-        what.append("differences or statements changed" if kind == "differences" else "keypoints or stages changed")
+        what.append(
+            "differences or statements changed" if kind == "differences" else "keypoints or stages changed"
+        )
     return ", ".join(what) or "inputs changed"

@@ -5,6 +5,7 @@ read-only loader validated against ``schemas/taxonomy.schema.json``. When an act
 the differences come from the rows' ``differences_annotated`` and the keypoints from the rows'
 ``retrieval_frames`` keys, so a released dataset (which has no taxonomy files) can still be annotated.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,13 @@ def load_action_taxonomy(ds: DatasetDir, action: str) -> ActionTaxonomy:
     if tax is not None:
         diffs = {k: v for k, v in tax["differences"].items() if v.get("status", "active") == "active"}
         kps = {k: v for k, v in tax["keypoints"].items() if v.get("status", "active") == "active"}
-        return ActionTaxonomy(action, dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0]))),
-                              kps, list(tax["stages"]), source=str(ds.taxonomy_path(action)))
+        return ActionTaxonomy(
+            action,
+            dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0]))),
+            kps,
+            list(tax["stages"]),
+            source=str(ds.taxonomy_path(action)),
+        )
     rows = [s for s in ds.samples if s["action"] == action]
     if not rows:
         raise ToolkitError(f"no samples of action {action!r}", file=str(ds.root))
@@ -55,5 +61,6 @@ def load_action_taxonomy(ds: DatasetDir, action: str) -> ActionTaxonomy:
         for per_video in row.get("retrieval_frames") or []:
             for loc in per_video:
                 kps.setdefault(loc, {"name": loc, "description": ""})
-    return ActionTaxonomy(action, dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0]))), kps, [],
-                          source="samples")
+    return ActionTaxonomy(
+        action, dict(sorted(diffs.items(), key=lambda kv: diff_key_order(kv[0]))), kps, [], source="samples"
+    )

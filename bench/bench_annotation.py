@@ -9,6 +9,7 @@ clips are hard links of real synthetic clips, then times, for the differences ki
 
 Prints seconds and ratios. Run: ``.venv/bin/python bench/bench_annotation.py``.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,14 +50,19 @@ def build(root: Path) -> None:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ann-"))
-    template = Path(os.environ.get("VIDDIFF_LS_TEMPLATE") or
-                    Path.home() / ".cache/viddiff-toolkit/label-studio-template-1.23.2")
+    template = Path(
+        os.environ.get("VIDDIFF_LS_TEMPLATE")
+        or Path.home() / ".cache/viddiff-toolkit/label-studio-template-1.23.2"
+    )
     prepare_template(template)
     media = work / "media"
     build(media / "ds")
     srv = LabelStudioServer(copy_data_dir(template, work / "data"), media_root=media).start()
-    os.environ.update(LABEL_STUDIO_URL=srv.url, LABEL_STUDIO_API_KEY=srv.api_key,
-                      LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(media))
+    os.environ.update(
+        LABEL_STUDIO_URL=srv.url,
+        LABEL_STUDIO_API_KEY=srv.api_key,
+        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(media),
+    )
     try:
         ls = connect()
         ds = load_dataset(media / "ds")
@@ -71,31 +77,48 @@ def main() -> None:
 
         # raw tool: the same task payloads, one import call per 250 tasks, into a bare project
         payload = [{"data": task_data(ds, s, media)} for s in ds.samples]
-        raw_p = ls.projects.create(title="raw import", label_config=ls.projects.get(id=res.project_id).label_config)
+        raw_p = ls.projects.create(
+            title="raw import", label_config=ls.projects.get(id=res.project_id).label_config
+        )
         t = time.perf_counter()
         for i in range(0, N_PAIRS, 250):
-            ls.projects.import_tasks(id=raw_p.id, request=payload[i:i + 250])
+            ls.projects.import_tasks(id=raw_p.id, request=payload[i : i + 250])
         t_raw_import = time.perf_counter() - t
 
         user = ls.users.create(username="bench", email="bench@example.com")
         for k, task in enumerate(list_tasks(ls, res.project_id)):
-            ls.annotations.create(id=task.id, completed_by=user.id, result=[
-                {"from_name": f"diff_{d}", "to_name": "video_a", "type": "choices",
-                 "value": {"choices": ["abc"[(k + int(d)) % 3]]}} for d in ("0", "1", "2")])
+            ls.annotations.create(
+                id=task.id,
+                completed_by=user.id,
+                result=[
+                    {
+                        "from_name": f"diff_{d}",
+                        "to_name": "video_a",
+                        "type": "choices",
+                        "value": {"choices": ["abc"[(k + int(d)) % 3]]},
+                    }
+                    for d in ("0", "1", "2")
+                ],
+            )
         t = time.perf_counter()
-        raw = b"".join(ls.projects.exports.download_sync(id=res.project_id, export_type="JSON",
-                                                         download_all_tasks=True))
+        raw = b"".join(
+            ls.projects.exports.download_sync(id=res.project_id, export_type="JSON", download_all_tasks=True)
+        )
         t_raw_export = time.perf_counter() - t
         t = time.perf_counter()
         (rep,) = pull(ds.root, "differences")
         t_pull = time.perf_counter() - t
         assert rep.annotated_tasks == N_PAIRS and not rep.problems, rep.summary()
         print(f"pairs: {N_PAIRS}  (export {len(raw) / 1e6:.1f} MB)")
-        print(f"push (new):         {t_push:7.2f} s   raw SDK import: {t_raw_import:6.2f} s   "
-              f"ratio {t_push / t_raw_import:5.2f}x")
+        print(
+            f"push (new):         {t_push:7.2f} s   raw SDK import: {t_raw_import:6.2f} s   "
+            f"ratio {t_push / t_raw_import:5.2f}x"
+        )
         print(f"push (no-op again): {t_repush:7.2f} s")
-        print(f"pull + convert:     {t_pull:7.2f} s   raw SDK export: {t_raw_export:6.2f} s   "
-              f"ratio {t_pull / t_raw_export:5.2f}x")
+        print(
+            f"pull + convert:     {t_pull:7.2f} s   raw SDK export: {t_raw_export:6.2f} s   "
+            f"ratio {t_pull / t_raw_export:5.2f}x"
+        )
     finally:
         srv.stop()
         shutil.rmtree(work, ignore_errors=True)

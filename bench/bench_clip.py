@@ -9,6 +9,7 @@ The GPU check of the published CLIP (random init is fine for throughput):
 
     python bench/bench_clip.py --model ViT-bigG-14 --precision bf16 --device cuda --batch-size 256
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,7 +63,9 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     ap.add_argument("--precision", default="auto", help="auto | fp32 | fp16 | bf16")
     ap.add_argument("--batch-size", type=int, default=None, help="default 32 on CPU, 256 on CUDA")
-    ap.add_argument("--frames", type=int, default=None, help="frames per measurement (default 128 CPU, 4096 CUDA)")
+    ap.add_argument(
+        "--frames", type=int, default=None, help="frames per measurement (default 128 CPU, 4096 CUDA)"
+    )
     ap.add_argument("--clip-len", type=int, default=64, help="frames per synthetic clip")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=360)
@@ -97,8 +100,9 @@ def main() -> None:
         # raw: the very frames the stage will see, decoded and preprocessed beforehand, on the device
         # (real frames, not noise: on CPU the model's speed depends on the data)
         from viddiff_runtime import media
+
         decoded = np.concatenate([media.decode(p, size=loaded.size).frames for p in paths])
-        batches = [clip.preprocess(decoded[i:i + bs]) for i in range(0, len(decoded), bs)]
+        batches = [clip.preprocess(decoded[i : i + bs]) for i in range(0, len(decoded), bs)]
         clip.encode_preprocessed(batches[0])  # warm-up (kernels, allocator)
 
         def raw_rate() -> float:
@@ -121,10 +125,13 @@ def main() -> None:
     raw = 2 / (1 / raw_before + 1 / raw_after)
 
     name = args.model + (f"/{args.pretrained}" if args.pretrained else " (random init)")
-    print(f"bench_clip: {name} on {device} ({torch.cuda.get_device_name() if cuda else 'cpu'}), {precision}, "
-          f"batch {bs}, {n} frames of {args.width}x{args.height}: raw model {raw:.1f} frames/s, "
-          f"CLIP stage (decode+preprocess+encode+cache) {stage:.1f} frames/s, ratio {stage / raw:.2f} "
-          f"(target >= 0.80; model load {t_load:.1f} s)", flush=True)
+    print(
+        f"bench_clip: {name} on {device} ({torch.cuda.get_device_name() if cuda else 'cpu'}), {precision}, "
+        f"batch {bs}, {n} frames of {args.width}x{args.height}: raw model {raw:.1f} frames/s, "
+        f"CLIP stage (decode+preprocess+encode+cache) {stage:.1f} frames/s, ratio {stage / raw:.2f} "
+        f"(target >= 0.80; model load {t_load:.1f} s)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ def main() -> None:
     print(f"import floor             {t_floor:6.3f} s")
     print(f"viddiff eval closed      {t_eval:6.3f} s  (goal < 1 s)")
     print(f"ratio vs python -c pass  {t_eval / t_pass:6.1f}x")
-    print(f"ratio vs import floor    {t_eval / t_floor:6.2f}x  (work beyond imports {t_eval - t_floor:.3f} s)")
+    print(
+        f"ratio vs import floor    {t_eval / t_floor:6.2f}x  (work beyond imports {t_eval - t_floor:.3f} s)"
+    )
     print(f"heavy modules imported   {heavy}")
 
 

@@ -21,9 +21,21 @@ from schemas.dataset_dir import save_dataset
 
 #: (action key, domain, split, taxonomy size, fps) for the 18 actions of VidDiffBench.
 ACTIONS = (
-    [(f"fitness_{i}", "fitness", s, n, 8) for i, (s, n) in enumerate(
-        [("easy", 7), ("medium", 11), ("medium", 10), ("easy", 6), ("easy", 5), ("medium", 5), ("easy", 7),
-         ("medium", 11)])]
+    [
+        (f"fitness_{i}", "fitness", s, n, 8)
+        for i, (s, n) in enumerate(
+            [
+                ("easy", 7),
+                ("medium", 11),
+                ("medium", 10),
+                ("easy", 6),
+                ("easy", 5),
+                ("medium", 5),
+                ("easy", 7),
+                ("medium", 11),
+            ]
+        )
+    ]
     + [(f"ballsports_{i}", "ballsports", "medium", n, 30) for i, n in enumerate([8, 16, 11, 6])]
     + [("diving_0", "diving", "medium", 7, 12)]
     + [(f"music_{i}", "music", "hard", n, 30) for i, n in enumerate([6, 7])]
@@ -39,8 +51,12 @@ def _taxonomy(action: str, n: int, rng: random.Random) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k in keys:
         text = f"{action}: statement {k} is more visible"
-        out[str(k)] = {"name": f"d{k}", "description": text, "query_string": text,
-                       "num_frames": rng.choice(["1", "gt_1"])}
+        out[str(k)] = {
+            "name": f"d{k}",
+            "description": text,
+            "query_string": text,
+            "num_frames": rng.choice(["1", "gt_1"]),
+        }
     out[str(keys[-1] + 1)] = None  # a removed entry, as in the release
     return out
 
@@ -66,16 +82,31 @@ def make_fixture(out: Path, *, n_items: int = 4500, seed: int = 0) -> tuple[Path
         n_ab += sum(v in ("a", "b") for v in gt.values())
         key = f"{action}_{i}"
         length = rng.randint(2 * fps, 20 * fps)
-        rows.append({
-            "sample_key": key, "action": action, "action_name": action.replace("_", " "),
-            "action_description": f"perform {action}", "domain": domain, "split": split,
-            "source_dataset": domain, "sample_hash": i,
-            "videos": [{"path": f"videos/{key}/{s}.mp4", "fps_original": fps, "frames_trim": [0, length, None],
-                        "n_frames": length} for s in "ab"],
-            "differences_annotated": tax, "differences_gt": gt,
-            "n_differences_open_prediction": -(-3 * sum(v is not None for v in gt.values()) // 2),
-            "retrieval_frames": None,
-        })
+        rows.append(
+            {
+                "sample_key": key,
+                "action": action,
+                "action_name": action.replace("_", " "),
+                "action_description": f"perform {action}",
+                "domain": domain,
+                "split": split,
+                "source_dataset": domain,
+                "sample_hash": i,
+                "videos": [
+                    {
+                        "path": f"videos/{key}/{s}.mp4",
+                        "fps_original": fps,
+                        "frames_trim": [0, length, None],
+                        "n_frames": length,
+                    }
+                    for s in "ab"
+                ],
+                "differences_annotated": tax,
+                "differences_gt": gt,
+                "n_differences_open_prediction": -(-3 * sum(v is not None for v in gt.values()) // 2),
+                "retrieval_frames": None,
+            }
+        )
         row_preds: dict[str, Any] = {}
         for k, label in gt.items():
             r = rng.random()
@@ -86,9 +117,15 @@ def make_fixture(out: Path, *, n_items: int = 4500, seed: int = 0) -> tuple[Path
             answer = rng.choice(["a", "b", "a", "b", "c", None])
             row_preds[k] = answer if r < 0.3 else {"description": f"prediction {k}", "prediction": answer}
         preds[key] = row_preds
-    meta = {"name": "bench-eval", "version": "0", "toolkit_version": "0", "actions": {
-        a: {"name": a, "description": f"perform {a}", "domain": d, "split": s, "source_dataset": d}
-        for a, d, s, _n, _f in ACTIONS}}
+    meta = {
+        "name": "bench-eval",
+        "version": "0",
+        "toolkit_version": "0",
+        "actions": {
+            a: {"name": a, "description": f"perform {a}", "domain": d, "split": s, "source_dataset": d}
+            for a, d, s, _n, _f in ACTIONS
+        },
+    }
     save_dataset(out / "dataset", meta, rows)
     (out / "predictions.json").write_text(json.dumps(preds), encoding="utf-8")
     return out / "dataset", out / "predictions.json", n_ab

@@ -80,8 +80,14 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path, strict: bool) ->
     help="Exact prompt text for the protocol: the official eval_viddiff.py, or JSON {match, opposite}.",
 )
 @_STRICT
-@click.option("--judge-model", default=None, help="Matching model (default: config models.judge, else the protocol's).")
-@click.option("--opposite-model", default=None, help="Direct-opposite model (default: config models.opposite, else the protocol's).")
+@click.option(
+    "--judge-model", default=None, help="Matching model (default: config models.judge, else the protocol's)."
+)
+@click.option(
+    "--opposite-model",
+    default=None,
+    help="Direct-opposite model (default: config models.opposite, else the protocol's).",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Judge seed (part of every cache key).")
 @click.option(
     "--config",
@@ -92,7 +98,9 @@ def closed_cmd(dataset: Path, predictions: Path, out_dir: Path, strict: bool) ->
     "base_url, structured_output, max_tokens, temperature, max_concurrency, prices, max_cost.",
 )
 @click.option("--max-cost", type=float, default=None, help="Stop before a judge call would exceed this cost.")
-@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: config, $OPENAI_BASE_URL).")
+@click.option(
+    "--base-url", default=None, help="OpenAI-compatible endpoint (default: config, $OPENAI_BASE_URL)."
+)
 @click.option(
     "--structured-output",
     type=click.Choice(["auto", "json_schema", "json_object", "none"]),
@@ -155,8 +163,14 @@ def open_cmd(
         from schemas.errors import ToolkitError
         from viddiff_runtime.llm.client import LLMClient, load_llm_config, resolve_cache_path
 
-        cfg = load_llm_config(config, base_url=base_url, structured_output=structured_output,
-                              max_cost=max_cost, seed=seed, cache_path=str(cache_path) if cache_path else None)
+        cfg = load_llm_config(
+            config,
+            base_url=base_url,
+            structured_output=structured_output,
+            max_cost=max_cost,
+            seed=seed,
+            cache_path=str(cache_path) if cache_path else None,
+        )
         if not (cfg.base_url or os.environ.get("OPENAI_BASE_URL") or os.environ.get(cfg.api_key_env)):
             raise ToolkitError(
                 "no LLM endpoint: set OPENAI_BASE_URL (and OPENAI_API_KEY), pass --base-url or a --config with "
@@ -167,8 +181,12 @@ def open_cmd(
         out_dir.mkdir(parents=True, exist_ok=True)
         client = LLMClient(cfg)
         judge = LLMJudge(
-            client, protocol=protocol, match_model=judge_model or cfg.models.get("judge"),
-            opposite_model=opposite_model or cfg.models.get("opposite"), seed=seed, strict=strict,
+            client,
+            protocol=protocol,
+            match_model=judge_model or cfg.models.get("judge"),
+            opposite_model=opposite_model or cfg.models.get("opposite"),
+            seed=seed,
+            strict=strict,
         )
     m = eval_open(dataset, predictions, judge, out_dir, strict=strict).metrics
     note = (
@@ -209,9 +227,12 @@ def localization_cmd(dataset: Path, localization: Path, out_dir: Path, annotator
     bad = (m.get("human_not_scored") or {}).get("items") or []
     if bad:
         first = bad[0]
-        click.echo(f"{len(bad)} annotator keypoint(s) not scored: frame past the end of the clip (first: "
-                   f"{first['sample_key']} video {first['video']} {first['loc_id']!r} by {first['annotator']}: "
-                   f"frame {first['frame']} of {first['n_frames']}); fix the annotations and rerun", err=True)
+        click.echo(
+            f"{len(bad)} annotator keypoint(s) not scored: frame past the end of the clip (first: "
+            f"{first['sample_key']} video {first['video']} {first['loc_id']!r} by {first['annotator']}: "
+            f"frame {first['frame']} of {first['n_frames']}); fix the annotations and rerun",
+            err=True,
+        )
 
 
 @click.command("report")

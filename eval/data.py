@@ -94,8 +94,10 @@ def load_eval_data(path: str | os.PathLike) -> EvalData:
         raise ToolkitError("dataset not found", file=str(root))
     if (root / DATASET_JSON).exists():
         if not (root / SAMPLES_JSONL).is_file():
-            raise ToolkitError("no samples.jsonl: the dataset has no pairs to score (build or import it first)",
-                               file=str(root / SAMPLES_JSONL))
+            raise ToolkitError(
+                "no samples.jsonl: the dataset has no pairs to score (build or import it first)",
+                file=str(root / SAMPLES_JSONL),
+            )
         ds = load_dataset(root)
         return EvalData(
             source=root,
@@ -134,4 +136,3 @@ def gt_description(row: dict[str, Any], key: str) -> str | None:
     """The taxonomy statement of ``key`` for this row, or None when it was removed (null)."""
     entry = (row.get("differences_annotated") or {}).get(key)
     return entry.get("description") if entry else None
-

@@ -67,7 +67,9 @@ class _Parser:
         if bare or (bare is None and (isinstance(value, str) or value is None)):
             value = {"description": None if bare is None else "", "prediction": value}
         if not isinstance(value, dict):
-            raise ToolkitError("expected {description, prediction} or a bare answer", file=self.file, key=where)
+            raise ToolkitError(
+                "expected {description, prediction} or a bare answer", file=self.file, key=where
+            )
         pred = value.get("prediction")
         if self.strict:
             if pred is not None and pred not in ANSWERS:
@@ -86,7 +88,9 @@ class _Parser:
                 )
         desc = value.get("description")
         if desc is not None and not isinstance(desc, str):
-            raise ToolkitError("description must be a string or null", file=self.file, key=f"{where}.description")
+            raise ToolkitError(
+                "description must be a string or null", file=self.file, key=f"{where}.description"
+            )
         return {**value, "description": desc, "prediction": pred}
 
     def sample(self, obj: Any, where: str) -> dict[str, dict[str, Any]]:
@@ -97,18 +101,25 @@ class _Parser:
             raise ToolkitError("expected an object {diff_key: prediction}", file=self.file, key=where)
         for k in obj:
             if not is_safe(str(k), "diff"):  # "²".isdigit() is True: the ASCII rule of schemas/ids.py
-                raise ToolkitError(f"difference key {k!r} is not an ASCII decimal integer", file=self.file,
-                                   key=f"{where}.{k}")
+                raise ToolkitError(
+                    f"difference key {k!r} is not an ASCII decimal integer",
+                    file=self.file,
+                    key=f"{where}.{k}",
+                )
         bare: bool | None = None
         if self.strict and obj:
             first = next(iter(obj))
             bare = self.task == "closed" and not isinstance(obj[first], dict)
             stray = [k for k, v in obj.items() if not isinstance(v, dict)]
             if not bare and stray:
-                why = (f"a row whose first item ({first}) is an object" if self.task == "closed"
-                       else "open mode")
-                raise ToolkitError(f"bare answer in {why}: the public eval stops here (--strict-official)",
-                                   file=self.file, key=f"{where}.{stray[0]}")
+                why = (
+                    f"a row whose first item ({first}) is an object" if self.task == "closed" else "open mode"
+                )
+                raise ToolkitError(
+                    f"bare answer in {why}: the public eval stops here (--strict-official)",
+                    file=self.file,
+                    key=f"{where}.{stray[0]}",
+                )
         return {str(k): self.item(v, f"{where}.{k}", bare=bare) for k, v in obj.items()}
 
 

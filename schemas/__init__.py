@@ -5,6 +5,7 @@ of them. Besides the schemas it holds the few data-contract helpers every packag
 user-facing error type (:mod:`schemas.errors`), atomic JSON/JSONL I/O (:mod:`schemas.io`) and the
 dataset directory (:mod:`schemas.dataset_dir`).
 """
+
 from __future__ import annotations
 
 import json

@@ -12,6 +12,7 @@
 Rows stay plain dicts (they are the VidDiffBench record, nested values as JSON objects); this module
 loads, validates and saves them atomically.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,11 @@ class DatasetDir:
             return None
         tax = load_taxonomy(path)
         if tax["action"] != action:
-            raise ToolkitError(f"taxonomy is for action {tax['action']!r}, expected {action!r}", file=str(path),
-                               key="$.action")
+            raise ToolkitError(
+                f"taxonomy is for action {tax['action']!r}, expected {action!r}",
+                file=str(path),
+                key="$.action",
+            )
         return tax
 
     def save(self) -> None:
@@ -86,8 +90,11 @@ def load_dataset(root: str | os.PathLike, *, validate_rows: bool = True) -> Data
             if errors:
                 raise SchemaError("sample", errors, file=f"{samples_path}:{i}")
             if row["sample_key"] in seen:
-                raise ToolkitError(f"duplicate sample_key {row['sample_key']!r}", file=f"{samples_path}:{i}",
-                                   key="sample_key")
+                raise ToolkitError(
+                    f"duplicate sample_key {row['sample_key']!r}",
+                    file=f"{samples_path}:{i}",
+                    key="sample_key",
+                )
             seen.add(row["sample_key"])
     return DatasetDir(root=root, meta=meta, samples=samples)
 

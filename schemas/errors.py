@@ -1,4 +1,5 @@
 """The one error type users see: a single line naming the file and the key, never a traceback."""
+
 from __future__ import annotations
 
 

@@ -12,6 +12,7 @@ The JSON Schemas in this package use the same patterns (``SAFE_ID_PATTERN``, ``D
 check for values that arrive outside a schema (CLI options, parquet columns, Label Studio exports,
 prediction files), and :func:`inside` checks that a path about to be written stays in its folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,9 +28,15 @@ LOC_ID_PATTERN = "^[^\\u0000-\\u001f\\u007f]{1,200}$(?!\\n)"
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 _RULES = {
-    "id": (re.compile(SAFE_ID_PATTERN), "ASCII letters, digits, _ . - (not starting with '.'), at most 200 characters"),
-    "diff": (re.compile(DIFF_KEY_PATTERN), "an ASCII decimal integer such as \"3\""),
-    "loc": (re.compile(LOC_ID_PATTERN), "non-empty text of at most 200 characters without control characters"),
+    "id": (
+        re.compile(SAFE_ID_PATTERN),
+        "ASCII letters, digits, _ . - (not starting with '.'), at most 200 characters",
+    ),
+    "diff": (re.compile(DIFF_KEY_PATTERN), 'an ASCII decimal integer such as "3"'),
+    "loc": (
+        re.compile(LOC_ID_PATTERN),
+        "non-empty text of at most 200 characters without control characters",
+    ),
 }
 
 
@@ -38,7 +45,9 @@ def is_safe(value: object, rule: str = "id") -> bool:
     return isinstance(value, str) and bool(_RULES[rule][0].search(value))  # search, as JSON Schema does
 
 
-def check_id(value: object, *, what: str, rule: str = "id", file: str | None = None, key: str | None = None) -> str:
+def check_id(
+    value: object, *, what: str, rule: str = "id", file: str | None = None, key: str | None = None
+) -> str:
     """Return ``value`` when it follows ``rule``; otherwise a one-line :class:`ToolkitError` naming it."""
     if not is_safe(value, rule):
         raise ToolkitError(f"unsafe {what} {value!r}: must be {_RULES[rule][1]}", file=file, key=key or what)

@@ -3,6 +3,7 @@
 Everything the toolkit writes goes through :func:`atomic_write` (temporary file in the same folder,
 fsync, rename) so an interrupted command never leaves a half-written file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,17 +18,24 @@ from typing import Any
 from schemas.errors import ToolkitError
 
 #: errno values that mean "the disk refused the write"; they become one line naming the file.
-WRITE_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "file too large (file-size limit)",
-                errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
-                errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
-                errno.EISDIR: "is a folder, expected a file", errno.ENOTDIR: "a parent is not a folder"}
+WRITE_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EFBIG: "file too large (file-size limit)",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EISDIR: "is a folder, expected a file",
+    errno.ENOTDIR: "a parent is not a folder",
+}
 
 
 def write_error(e: OSError, dest: str | os.PathLike) -> ToolkitError:
     """A one-line :class:`ToolkitError` for an OS-level write failure of ``dest`` (disk full, ...)."""
     what = WRITE_ERRNOS.get(e.errno or -1, e.strerror or str(e))
-    return ToolkitError(f"cannot write: {what}; nothing was half-written, free space or fix it and rerun",
-                        file=str(dest))
+    return ToolkitError(
+        f"cannot write: {what}; nothing was half-written, free space or fix it and rerun", file=str(dest)
+    )
 
 
 @contextlib.contextmanager
@@ -42,8 +50,9 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
         if dest.is_dir():
             raise IsADirectoryError(errno.EISDIR, "is a directory", str(dest))
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or (dest.suffix or ".tmp"),
-                                   dir=dest.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.name}.", suffix=suffix or (dest.suffix or ".tmp"), dir=dest.parent
+        )
     except OSError as e:
         raise write_error(e, dest) from None
     os.close(fd)
@@ -98,7 +107,9 @@ def read_json(path: str | os.PathLike) -> Any:
     except UnicodeDecodeError as e:
         raise ToolkitError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
     except json.JSONDecodeError as e:
-        raise ToolkitError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", file=str(path)) from None
+        raise ToolkitError(
+            f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}", file=str(path)
+        ) from None
 
 
 def read_jsonl(path: str | os.PathLike, *, kind: str | None = None) -> list[Any]:
@@ -116,7 +127,9 @@ def read_jsonl(path: str | os.PathLike, *, kind: str | None = None) -> list[Any]
                         rows.append(json.loads(line))
                         lines.append(i)
                     except json.JSONDecodeError as e:
-                        raise ToolkitError(f"invalid JSON: {e.msg}", file=str(path), key=f"line {i}") from None
+                        raise ToolkitError(
+                            f"invalid JSON: {e.msg}", file=str(path), key=f"line {i}"
+                        ) from None
     except FileNotFoundError:
         raise ToolkitError("file not found", file=str(path)) from None
     except IsADirectoryError:
@@ -147,7 +160,11 @@ def _unique_key_loader():
                 if key in seen:
                     first = seen[key]
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first at line {first.line + 1})", key_node.start_mark)
+                        None,
+                        None,
+                        f"duplicate key {key!r} (first at line {first.line + 1})",
+                        key_node.start_mark,
+                    )
                 seen[key] = key_node.start_mark
             return super().construct_mapping(node, deep=deep)
 

@@ -14,6 +14,7 @@ run`` -> a RUN_DIR, ``curate publish`` -> a published folder) enters it through 
 Temporary files from :func:`schemas.io.atomic_path` that a killed command left behind are removed with
 :func:`remove_temps` once the lock is held.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,7 +51,9 @@ class OutputFolder:
     def record(self, rel_paths: Iterable[str], *, replace: bool = False) -> None:
         """Record ``rel_paths`` as written by the toolkit (``replace``: the full new list)."""
         files = set(rel_paths) if replace else self.files | set(rel_paths)
-        if files != self.files or not (self.path / MARKER).is_file():  # unchanged: the marker is not rewritten
+        if (
+            files != self.files or not (self.path / MARKER).is_file()
+        ):  # unchanged: the marker is not rewritten
             self.files = files
             _write_marker(self.path, self.kind, self.files)
 
@@ -72,8 +75,14 @@ def _write_marker(path: Path, kind: str, files: set[str]) -> None:
 
 
 @contextlib.contextmanager
-def output_folder(path: str | os.PathLike, kind: str, *, legacy: tuple[str, ...] = (), option: str = "--out",
-                  ignore: tuple[str, ...] = ()) -> Iterator[OutputFolder]:
+def output_folder(
+    path: str | os.PathLike,
+    kind: str,
+    *,
+    legacy: tuple[str, ...] = (),
+    option: str = "--out",
+    ignore: tuple[str, ...] = (),
+) -> Iterator[OutputFolder]:
     """Claim ``path`` as a ``kind`` folder for the duration of the block (see the module docstring).
 
     ``legacy``: file names that identify a folder this toolkit wrote before markers existed (it is then
@@ -88,14 +97,20 @@ def output_folder(path: str | os.PathLike, kind: str, *, legacy: tuple[str, ...]
     marker = read_marker(path) if path.is_dir() else None
     if marker is not None and marker.get("kind") != kind:
         other = KINDS.get(str(marker.get("kind")), str(marker.get("kind")))
-        raise ToolkitError(f"this folder is a {other}, not a {KINDS[kind]}; choose another {option}",
-                           file=str(path), key=option)
+        raise ToolkitError(
+            f"this folder is a {other}, not a {KINDS[kind]}; choose another {option}",
+            file=str(path),
+            key=option,
+        )
     if marker is None and path.is_dir():
         entries = [p.name for p in path.iterdir() if p.name not in (LOCK, *ignore)]
         if entries and not any((path / name).exists() for name in legacy):
-            raise ToolkitError(f"folder is not empty and has no {MARKER} (it is not a {KINDS[kind]} the toolkit "
-                               f"made); refusing to write into it: choose an empty or new {option}",
-                               file=str(path), key=option)
+            raise ToolkitError(
+                f"folder is not empty and has no {MARKER} (it is not a {KINDS[kind]} the toolkit "
+                f"made); refusing to write into it: choose an empty or new {option}",
+                file=str(path),
+                key=option,
+            )
     created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -105,8 +120,12 @@ def output_folder(path: str | os.PathLike, kind: str, *, legacy: tuple[str, ...]
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise ToolkitError(f"another command is writing into this {KINDS[kind]} (lock {LOCK} held); wait for "
-                           f"it to finish or use another {option}", file=str(path), key=option) from None
+        raise ToolkitError(
+            f"another command is writing into this {KINDS[kind]} (lock {LOCK} held); wait for "
+            f"it to finish or use another {option}",
+            file=str(path),
+            key=option,
+        ) from None
     try:
         files = set(marker.get("files") or []) if marker else set()
         held = OutputFolder(path, kind, files)

@@ -5,6 +5,7 @@ The release stores nested fields (``videos``, ``differences_annotated``, ``diffe
 the one place that converts between the two, in both directions, so that publish and import-release
 agree exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,18 @@ from schemas.errors import ToolkitError
 
 #: Columns of the public release, in its order; the nested ones hold JSON strings.
 PUBLIC_COLUMNS = (
-    "sample_key", "videos", "action", "action_name", "action_description", "source_dataset", "sample_hash",
-    "split", "domain", "differences_annotated", "differences_gt", "n_differences_open_prediction",
+    "sample_key",
+    "videos",
+    "action",
+    "action_name",
+    "action_description",
+    "source_dataset",
+    "sample_hash",
+    "split",
+    "domain",
+    "differences_annotated",
+    "differences_gt",
+    "n_differences_open_prediction",
     "retrieval_frames",
 )
 JSON_COLUMNS = ("videos", "differences_annotated", "differences_gt", "retrieval_frames")
@@ -73,8 +84,11 @@ def _trim3(trim: list | None, n_frames: int | None) -> list:
 def public_video(video: dict[str, Any], path: str) -> dict[str, Any]:
     """The release's video dict (``path``, ``fps_original``, ``frames_trim``) plus what the toolkit
     knows (``n_frames``, ``sha256``, ``source``); readers of the release ignore the extras."""
-    out = {"path": path, "fps_original": video["fps_original"],
-           "frames_trim": _trim3(video.get("frames_trim"), video.get("n_frames"))}
+    out = {
+        "path": path,
+        "fps_original": video["fps_original"],
+        "frames_trim": _trim3(video.get("frames_trim"), video.get("n_frames")),
+    }
     for key in ("n_frames", "sha256", "source"):
         if video.get(key) is not None:
             out[key] = video[key]
@@ -168,7 +182,9 @@ def iter_public_records(files: list[Path], *, media: bool = True) -> Iterator[tu
             pf = pq.ParquetFile(f)
         except Exception as e:
             raise ToolkitError(f"not a readable parquet file: {e}", file=str(f)) from None
-        columns = None if media else [c for c in pf.schema_arrow.names if not c.endswith(MEDIA_COLUMN_SUFFIXES)]
+        columns = (
+            None if media else [c for c in pf.schema_arrow.names if not c.endswith(MEDIA_COLUMN_SUFFIXES)]
+        )
         n = 0
         for batch in pf.iter_batches(batch_size=8, columns=columns):
             for rec in batch.to_pylist():

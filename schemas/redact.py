@@ -6,6 +6,7 @@ Secrets are whatever the environment holds under a secret-looking name (``*KEY*`
 credential (``Bearer …``, ``Token …``, ``sk-…``, ``hf_…``, session cookies), since servers echo them back
 in their error texts.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,10 +21,21 @@ _PATTERNS = [
     # Authorization headers and their echoes: "Bearer sk-...", "Token 0123abcd...", "Basic dXNlcjpw..."
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{4,}"), r"\1\2" + MASK),
     # "Token <40 hex>" (Label Studio), "token=..." : only credential-shaped values (16+ chars with a digit)
-    (re.compile(r"(?i)\b(token)(\s+|=|:\s*)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}"), r"\1\2" + MASK),
-    (re.compile(r"(?i)\b(authorization|x-api-key|api[_-]?key|cookie|set-cookie)(['\"]?\s*[:=]\s*['\"]?)"
-                r"[^\s,;'\"}]+(?:\s+[^\s,;'\"}]+)?"), r"\1\2" + MASK),
-    (re.compile(r"(?i)\b(sessionid|csrftoken|session|access_token|refresh_token)=[^\s;,'\"]+"), r"\1=" + MASK),
+    (
+        re.compile(r"(?i)\b(token)(\s+|=|:\s*)(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}"),
+        r"\1\2" + MASK,
+    ),
+    (
+        re.compile(
+            r"(?i)\b(authorization|x-api-key|api[_-]?key|cookie|set-cookie)(['\"]?\s*[:=]\s*['\"]?)"
+            r"[^\s,;'\"}]+(?:\s+[^\s,;'\"}]+)?"
+        ),
+        r"\1\2" + MASK,
+    ),
+    (
+        re.compile(r"(?i)\b(sessionid|csrftoken|session|access_token|refresh_token)=[^\s;,'\"]+"),
+        r"\1=" + MASK,
+    ),
     (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), MASK),
     (re.compile(r"\bhf_[A-Za-z0-9]{8,}"), MASK),
 ]
@@ -42,7 +54,9 @@ def _secret_values() -> list[str]:
     env = [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and v and len(v) >= _MIN_LEN]
     with _lock:
         values = set(env) | _registered
-    return sorted(values, key=len, reverse=True)  # longest first, so a secret containing another is masked whole
+    return sorted(
+        values, key=len, reverse=True
+    )  # longest first, so a secret containing another is masked whole
 
 
 def redact(text: object) -> str:

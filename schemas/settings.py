@@ -6,6 +6,7 @@ dataclasses), and rejects unknown keys and wrong types with one line naming ``fi
 cross-field checks stay with each config (they are about meaning, not type). Used by the run config
 (``viddiff_method/config.py``) and the LLM config (``viddiff_runtime/llm/client.py``).
 """
+
 from __future__ import annotations
 
 import types
@@ -51,13 +52,22 @@ def coerce(hint: Any, value: Any, *, file: str | None, key: str) -> Any:
                 return coerce(a, value, file=file, key=key)
             except ToolkitError as e:
                 errors.append(e)
-        raise errors[0] if len(options) == 1 else ToolkitError(
-            f"expected {' or '.join(_name(a) for a in options)}, got {type(value).__name__}", file=file, key=key)
+        raise (
+            errors[0]
+            if len(options) == 1
+            else ToolkitError(
+                f"expected {' or '.join(_name(a) for a in options)}, got {type(value).__name__}",
+                file=file,
+                key=key,
+            )
+        )
     if value is None:
         raise ToolkitError("must not be null", file=file, key=key)
     if origin is Literal:
         if value not in args:
-            raise ToolkitError(f"must be one of {', '.join(map(str, args))}, got {value!r}", file=file, key=key)
+            raise ToolkitError(
+                f"must be one of {', '.join(map(str, args))}, got {value!r}", file=file, key=key
+            )
         return value
     if is_dataclass(hint):
         return from_mapping(hint, value, file=file, prefix=key + ".")

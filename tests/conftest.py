@@ -1,4 +1,5 @@
 """Test-wide settings: no hub is reachable, so every Hugging Face path runs offline."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@
 keys and bad values are one-line errors naming the file and the key, so a typo never silently falls
 back to a default.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,7 +127,11 @@ class RunConfig:
     def from_dict(cls, data: dict[str, Any] | None, *, file: str | None = None) -> RunConfig:
         """Build from a (partial) mapping; unknown keys and wrong types are :class:`ToolkitError`."""
         cfg = from_mapping(cls, data or {}, file=file)
-        for role in ("proposer", "differencer", "lmm"):  # models: {role: name} is the other commands' spelling
+        for role in (
+            "proposer",
+            "differencer",
+            "lmm",
+        ):  # models: {role: name} is the other commands' spelling
             name = cfg.llm.models.get(role) if isinstance(cfg.llm.models, dict) else None
             if isinstance(name, str) and name:
                 setattr(cfg.llm, f"{role}_model", name)
@@ -190,7 +195,9 @@ def _check(cfg: RunConfig, file: str | None) -> None:
     if cfg.proposer.n_retrieval_strings < 1:
         bad("proposer.n_retrieval_strings", "must be at least 1 (each stage needs a retrieval string)")
     if cfg.llm.image_format not in ("png", "jpeg"):
-        bad("llm.image_format", "must be png or jpeg (the image formats every OpenAI-compatible server reads)")
+        bad(
+            "llm.image_format", "must be png or jpeg (the image formats every OpenAI-compatible server reads)"
+        )
     if cfg.llm.image_detail not in (None, "low", "high", "auto"):
         bad("llm.image_detail", "must be low, high, auto or null")
     if cfg.lmm.max_frames_per_video is not None and cfg.lmm.max_frames_per_video < 1:

@@ -19,6 +19,7 @@ RUN_DIR layout::
 Frames written out are 0-based indices into the stored clips at their native fps, mapped back from
 the rows of the downsampled clip the localizer worked on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,7 +74,9 @@ class RunSummary:
     n_incomplete: int
     skipped: dict[str, str] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
-    redone: dict[str, str] = field(default_factory=dict)  # sample_key -> why its earlier result was not reused
+    redone: dict[str, str] = field(
+        default_factory=dict
+    )  # sample_key -> why its earlier result was not reused
     errors: list[str] = field(default_factory=list)
 
 
@@ -84,8 +87,11 @@ def sample_keypoints(ds: DatasetDir, action: str, samples: list[dict[str, Any]])
     """Keypoints of an action: its taxonomy's active keypoints, else the loc_ids in retrieval_frames."""
     tax = ds.taxonomy(action)
     if tax is not None:
-        return {k: {"name": v.get("name", k), "description": v.get("description", ""), "stage": v.get("stage")}
-                for k, v in tax["keypoints"].items() if v.get("status", "active") == "active"}
+        return {
+            k: {"name": v.get("name", k), "description": v.get("description", ""), "stage": v.get("stage")}
+            for k, v in tax["keypoints"].items()
+            if v.get("status", "active") == "active"
+        }
     keys: dict[str, dict[str, Any]] = {}
     for s in samples:
         for locs in s.get("retrieval_frames") or []:
@@ -104,10 +110,24 @@ def closed_differences(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ----------------------------------------------------------------------------------------- the run
 
 #: Settings that change how a run is executed but not what it computes; a resumed run may change them.
-EXECUTION_ONLY = {"llm": ("base_url", "api_key_env", "max_concurrency", "max_cost", "prices", "timeout_s",
-                          "max_retries", "backoff_initial_s", "backoff_max_s", "max_tokens_retry",
-                          "structured_output", "json_object_schema", "strict_schema"),
-                  "clip": ("device", "batch_size")}
+EXECUTION_ONLY = {
+    "llm": (
+        "base_url",
+        "api_key_env",
+        "max_concurrency",
+        "max_cost",
+        "prices",
+        "timeout_s",
+        "max_retries",
+        "backoff_initial_s",
+        "backoff_max_s",
+        "max_tokens_retry",
+        "structured_output",
+        "json_object_schema",
+        "strict_schema",
+    ),
+    "clip": ("device", "batch_size"),
+}
 
 
 def _semantic(value: Any) -> Any:
@@ -124,16 +144,30 @@ def _semantic(value: Any) -> Any:
 def _stop_on_proposer_errors(proposer: Proposer, key: str) -> None:
     """A proposer call without a valid answer stops the run before a degraded proposal is saved."""
     if proposer.errors:
-        raise LLMError(f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved for {key!r}, "
-                       "rerun to retry", key="proposer")
+        raise LLMError(
+            f"the proposer got no valid answer ({proposer.errors[0]}); nothing was saved for {key!r}, "
+            "rerun to retry",
+            key="proposer",
+        )
 
 
 class Run:
     """One `viddiff run` invocation over a dataset directory, writing into ``out``."""
 
-    def __init__(self, dataset: str | os.PathLike, out: str | os.PathLike, *, mode: str, method: str = "viddiff",
-                 config: RunConfig | None = None, split: str | None = None, limit: int | None = None,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True, no_cache: bool = False):
+    def __init__(
+        self,
+        dataset: str | os.PathLike,
+        out: str | os.PathLike,
+        *,
+        mode: str,
+        method: str = "viddiff",
+        config: RunConfig | None = None,
+        split: str | None = None,
+        limit: int | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+        no_cache: bool = False,
+    ):
         if mode not in MODES:
             raise ToolkitError(f"unknown mode {mode!r}; use closed or open", key="--mode")
         self.spec = get_method(method)
@@ -177,7 +211,9 @@ class Run:
         rows = [s for s in self.ds.samples if self.split is None or s.get("split") == self.split]
         if self.split is not None and not rows:
             splits = sorted({str(s.get("split")) for s in self.ds.samples})
-            raise ToolkitError(f"no sample has split {self.split!r} (splits: {', '.join(splits)})", key="--split")
+            raise ToolkitError(
+                f"no sample has split {self.split!r} (splits: {', '.join(splits)})", key="--split"
+            )
         out = []
         for s in rows:
             if self.mode == "closed" and not closed_differences(s):
@@ -190,9 +226,15 @@ class Run:
         return out[: self.limit] if self.limit is not None else out
 
     def _resolved(self) -> dict[str, Any]:
-        return {"mode": self.mode, "method": self.method, "dataset": str(self.ds.root.resolve()),
-                "dataset_name": self.ds.meta.get("name"), "split": self.split, "limit": self.limit,
-                "config": self.cfg.to_dict()}
+        return {
+            "mode": self.mode,
+            "method": self.method,
+            "dataset": str(self.ds.root.resolve()),
+            "dataset_name": self.ds.meta.get("name"),
+            "split": self.split,
+            "limit": self.limit,
+            "config": self.cfg.to_dict(),
+        }
 
     def _check_out_dir(self) -> None:
         path = self.out / "config.json"
@@ -201,8 +243,11 @@ class Run:
             old = read_json(path)
             for k in ("mode", "method", "config"):
                 if _semantic(old.get(k)) != _semantic(mine[k]):
-                    raise ToolkitError(f"RUN_DIR was made with a different {k}; use a new --out to start afresh",
-                                       file=str(path), key=k)
+                    raise ToolkitError(
+                        f"RUN_DIR was made with a different {k}; use a new --out to start afresh",
+                        file=str(path),
+                        key=k,
+                    )
         self.out.mkdir(parents=True, exist_ok=True)
         write_json(path, mine)
 
@@ -245,19 +290,30 @@ class Run:
                         answered = [v for v in result["predictions"].values() if v["prediction"] is not None]
                         if not n_now and not answered and result["errors"] and n_incomplete >= 2:
                             # nothing has worked yet: the endpoint is down or misconfigured, stop early
-                            raise LLMError(f"no valid answer for the first {n_incomplete} pairs; stopping "
-                                           f"({result['errors'][0]})",
-                                           key=self.spec.answer_stage)
+                            raise LLMError(
+                                f"no valid answer for the first {n_incomplete} pairs; stopping "
+                                f"({result['errors'][0]})",
+                                key=self.spec.answer_stage,
+                            )
         finally:
             usage = self._write_outputs(selected)
-        return RunSummary(self.out, len(selected), len(done), n_now, n_incomplete, dict(self.skipped), usage,
-                          redone=redone, errors=list(self.errors))
+        return RunSummary(
+            self.out,
+            len(selected),
+            len(done),
+            n_now,
+            n_incomplete,
+            dict(self.skipped),
+            usage,
+            redone=redone,
+            errors=list(self.errors),
+        )
 
     def _sample_path(self, key: str) -> Path:
         return inside(self.out, f"samples/{key}.json", what="sample_key")
 
     def _sample_state(self, key: str) -> str | None:
-        """"done" when an earlier result is complete and its inputs are unchanged; None when there is no
+        """ "done" when an earlier result is complete and its inputs are unchanged; None when there is no
         earlier result; otherwise why the earlier result is redone."""
         p = self._sample_path(key)
         if not p.exists():
@@ -280,12 +336,17 @@ class Run:
         if memo_key in self._proposal_fp:  # per action: the taxonomy is read once, not once per pair
             return self._proposal_fp[memo_key]
         action_rows = [r for r in self.ds.samples if r["action"] == s["action"]]
-        basis: dict[str, Any] = {"action": s["action"], "description": s["action_description"], "mode": self.mode,
-                                 "method": self.method, "seed": seed_for(self.cfg, s if per_sample else None),
-                                 "keypoints": sample_keypoints(self.ds, s["action"], action_rows)}
+        basis: dict[str, Any] = {
+            "action": s["action"],
+            "description": s["action_description"],
+            "mode": self.mode,
+            "method": self.method,
+            "seed": seed_for(self.cfg, s if per_sample else None),
+            "keypoints": sample_keypoints(self.ds, s["action"], action_rows),
+        }
         if self.mode == "closed" and self.spec.proposal_uses_action_differences:  # baselines: the row's own
             diffs: dict[str, Any] = {}
-            for r in ([s] if per_sample else action_rows):
+            for r in [s] if per_sample else action_rows:
                 for k, d in (r.get("differences_annotated") or {}).items():
                     if d:
                         diffs.setdefault(k, d)
@@ -298,10 +359,16 @@ class Run:
         differences and their statements (closed) or the prediction budget (open), the proposal's inputs,
         the position prior's annotations and the run's semantic config."""
         basis: dict[str, Any] = {
-            "videos": [[v.get("path"), v.get("sha256") or sha256_file(self.ds.video_path(s, i))]
-                       for i, v in enumerate(s["videos"])],
-            "action": s["action"], "action_description": s["action_description"], "domain": s["domain"],
-            "mode": self.mode, "method": self.method, "config": _semantic(self.cfg.to_dict()),
+            "videos": [
+                [v.get("path"), v.get("sha256") or sha256_file(self.ds.video_path(s, i))]
+                for i, v in enumerate(s["videos"])
+            ],
+            "action": s["action"],
+            "action_description": s["action_description"],
+            "domain": s["domain"],
+            "mode": self.mode,
+            "method": self.method,
+            "config": _semantic(self.cfg.to_dict()),
             "proposal": self._proposal_inputs(s),
         }
         if self.mode == "closed":
@@ -309,8 +376,11 @@ class Run:
         else:
             basis["n_open"] = row_open_prediction_budget(s)
         if self.spec.uses_other_pairs_keypoints:
-            basis["prior"] = [r.get("retrieval_frames") for r in self.ds.samples
-                              if r["action"] == s["action"] and r["sample_key"] != s["sample_key"]]
+            basis["prior"] = [
+                r.get("retrieval_frames")
+                for r in self.ds.samples
+                if r["action"] == s["action"] and r["sample_key"] != s["sample_key"]
+            ]
         return content_hash(basis)
 
     # -- stage 1 ------------------------------------------------------------------------------
@@ -336,7 +406,9 @@ class Run:
             fingerprint = self._proposal_inputs(first)
             if path.exists():
                 saved = dict(read_json(path))
-                if saved.pop("inputs", None) == fingerprint:  # an earlier proposal from other inputs is redone
+                if (
+                    saved.pop("inputs", None) == fingerprint
+                ):  # an earlier proposal from other inputs is redone
                     p = Proposal.from_dict(saved)
                     if self.mode == "closed" or p.n_open >= n_needed:
                         out[key] = p
@@ -346,7 +418,7 @@ class Run:
                 diffs = proposer.propose_differences(first["action_description"], n_needed, seed)
             else:
                 diffs = {}
-                for r in (rows if self.cfg.proposer.per == "sample" else action_rows):
+                for r in rows if self.cfg.proposer.per == "sample" else action_rows:
                     for k, d in (r.get("differences_annotated") or {}).items():
                         if d:
                             diffs.setdefault(k, d)
@@ -382,7 +454,9 @@ class Run:
         for v in range(2):
             path = self.ds.video_path(s, v)
             if not path.exists():
-                raise ToolkitError("video file not found", file=str(path), key=f"{s['sample_key']}.videos[{v}]")
+                raise ToolkitError(
+                    "video file not found", file=str(path), key=f"{s['sample_key']}.videos[{v}]"
+                )
             sha = s["videos"][v].get("sha256") or sha256_file(path)
             refs.append(VideoRef(f"{s['sample_key']}/{v}", path, sha, self.cfg.fps_for(s["domain"])))
         return refs
@@ -406,7 +480,9 @@ class Run:
             T = len(ve.plan.indices)
             S = loc.stage_similarity(ve.emb, stage_texts)
             segs = loc.segment(S, cfg.duration_prior)
-            segs_out.append([[ve.plan.indices[a], ve.plan.indices[b] if b < T else ve.plan.n_frames] for a, b in segs])
+            segs_out.append(
+                [[ve.plan.indices[a], ve.plan.indices[b] if b < T else ve.plan.n_frames] for a, b in segs]
+            )
             kp = {}
             for k in p.keypoints:
                 row = loc.keypoint_frame(p.stage_of_keypoint(k), segs, T, cfg.keypoint_position)
@@ -414,8 +490,15 @@ class Run:
                 kp[k] = loc.to_source([row], ve.plan.indices)
             df = {}
             for k, d in diffs.items():
-                rows = loc.frames_for_difference(d["num_frames"], p.stages_of(k), segs, T, ve.plan.fps,
-                                                 n=cfg.frames_per_difference, spacing_seconds=cfg.spacing_seconds)
+                rows = loc.frames_for_difference(
+                    d["num_frames"],
+                    p.stages_of(k),
+                    segs,
+                    T,
+                    ve.plan.fps,
+                    n=cfg.frames_per_difference,
+                    spacing_seconds=cfg.spacing_seconds,
+                )
                 df[k] = loc.to_source(rows, ve.plan.indices)
             kps.append(kp)
             dfs.append(df)
@@ -437,8 +520,15 @@ class Run:
         preds = self.spec.predict(self, s, diffs, dfs, errors)
         complete = all(v["prediction"] is not None for v in preds.values()) and not errors
         self.errors += errors
-        return {"sample_key": key, "complete": complete, "predictions": preds, "localization": kps,
-                "difference_frames": dfs, "stage_segments": segs, "errors": [redact(e) for e in errors]}
+        return {
+            "sample_key": key,
+            "complete": complete,
+            "predictions": preds,
+            "localization": kps,
+            "difference_frames": dfs,
+            "stage_segments": segs,
+            "errors": [redact(e) for e in errors],
+        }
 
     def difference(self, s, diffs, dfs, errors: list[str]) -> dict[str, dict[str, Any]]:
         if not diffs:
@@ -450,8 +540,17 @@ class Run:
             dec = media.decode(self.ds.video_path(s, v), indices=wanted) if wanted else None
             frames.append(dict(zip(dec.indices, dec.frames)) if dec else {})
             fps.append(dec.fps if dec else 1.0)  # no frame of this clip is shown: the rate is never used
-        qs = [DiffQuery(k, d["description"], [frames[0][i] for i in dfs[0][k]], [frames[1][i] for i in dfs[1][k]],
-                        [i / fps[0] for i in dfs[0][k]], [i / fps[1] for i in dfs[1][k]]) for k, d in diffs.items()]
+        qs = [
+            DiffQuery(
+                k,
+                d["description"],
+                [frames[0][i] for i in dfs[0][k]],
+                [frames[1][i] for i in dfs[1][k]],
+                [i / fps[0] for i in dfs[0][k]],
+                [i / fps[1] for i in dfs[1][k]],
+            )
+            for k, d in diffs.items()
+        ]
         differ = Differencer(self.client, self.cfg)
         preds = differ.run(s["action_description"], qs, seed_for(self.cfg, s))
         errors += differ.errors
@@ -467,12 +566,18 @@ class Run:
             native = float(info.fps)
             dec = media.decode(path, fps=min(self.cfg.fps_for(s["domain"]), native), max_frames=m, info=info)
             idx = dec.indices
-            eff = native * (len(idx) - 1) / (idx[-1] - idx[0]) if len(idx) > 1 and idx[-1] > idx[0] else dec.fps
+            eff = (
+                native * (len(idx) - 1) / (idx[-1] - idx[0]) if len(idx) > 1 and idx[-1] > idx[0] else dec.fps
+            )
             frames.append(resize_max_side(list(dec.frames), self.cfg.differencer.max_side))
             rates.append(round(eff, 3))
-        statements = {k: d["description"] for k, d in closed_differences(s).items()} if self.mode == "closed" else {}
+        statements = (
+            {k: d["description"] for k, d in closed_differences(s).items()} if self.mode == "closed" else {}
+        )
         n = row_open_prediction_budget(s)
-        req = base.request(s, self.mode, frames[0], frames[1], rates[0], rates[1], statements, n, seed_for(self.cfg, s))
+        req = base.request(
+            s, self.mode, frames[0], frames[1], rates[0], rates[1], statements, n, seed_for(self.cfg, s)
+        )
         answer = base.run([req])[0]
         errors += base.errors
         return base.predictions(self.mode, answer, statements, n)
@@ -498,10 +603,18 @@ class Run:
         write_json(self.out / "difference_frames.json", dframes)
         usage = self.usage()
         write_json(self.out / "usage.json", with_cumulative(usage, self.out / "usage.json"))
-        write_json(self.out / "report.json", {
-            "samples_selected": len(selected), "samples_written": len(preds), "incomplete": incomplete,
-            "skipped": self.skipped, "proposer_repairs": self.repairs,
-            "redone": self.redone, "errors": [redact(e) for e in self.errors]})
+        write_json(
+            self.out / "report.json",
+            {
+                "samples_selected": len(selected),
+                "samples_written": len(preds),
+                "incomplete": incomplete,
+                "skipped": self.skipped,
+                "proposer_repairs": self.repairs,
+                "redone": self.redone,
+                "errors": [redact(e) for e in self.errors],
+            },
+        )
         return usage
 
     def usage(self) -> dict[str, Any]:
@@ -513,16 +626,41 @@ class Run:
             out["llm_endpoint"] = self._client.endpoint_report()
         if self._embedder is not None:
             c = self._clip.counters()
-            out["clip"] = {"calls": c["batches"], "frames_encoded": c["frames_encoded"],
-                           "texts_encoded": c["texts_encoded"], "frames_from_cache": self._embedder.frames_from_cache,
-                           "texts_from_cache": self._embedder.texts_from_cache, "model_loaded": self._clip.loaded,
-                           "model": self._clip.model_id}
+            out["clip"] = {
+                "calls": c["batches"],
+                "frames_encoded": c["frames_encoded"],
+                "texts_encoded": c["texts_encoded"],
+                "frames_from_cache": self._embedder.frames_from_cache,
+                "texts_from_cache": self._embedder.texts_from_cache,
+                "model_loaded": self._clip.loaded,
+                "model": self._clip.model_id,
+            }
         return out
 
 
-def run(dataset: str | os.PathLike, out: str | os.PathLike, *, mode: str, method: str = "viddiff",
-        config: RunConfig | None = None, split: str | None = None, limit: int | None = None,
-        cache_dir: str | os.PathLike | None = None, progress: bool = True, no_cache: bool = False) -> RunSummary:
+def run(
+    dataset: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    mode: str,
+    method: str = "viddiff",
+    config: RunConfig | None = None,
+    split: str | None = None,
+    limit: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    no_cache: bool = False,
+) -> RunSummary:
     """Run the VidDiff method or a baseline on a dataset directory; see the module docstring for outputs."""
-    return Run(dataset, out, mode=mode, method=method, config=config, split=split, limit=limit,
-               cache_dir=cache_dir, progress=progress, no_cache=no_cache).run()
+    return Run(
+        dataset,
+        out,
+        mode=mode,
+        method=method,
+        config=config,
+        split=split,
+        limit=limit,
+        cache_dir=cache_dir,
+        progress=progress,
+        no_cache=no_cache,
+    ).run()

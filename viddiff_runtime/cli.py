@@ -4,6 +4,7 @@ The CLI layers (``curation.cli``, ``viddiff_method.cli`` and the groups they mou
 arguments and call library functions; this module turns a :class:`ToolkitError` into one line on
 stderr and a non-zero exit instead of a traceback.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,10 +38,15 @@ class ToolkitGroup(click.Group):
             if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:
                 # disk full, file-size limit, read-only disk, a folder where a file belongs: not a bug
                 e = write_error(e, e.filename or "the output")
-            elif isinstance(e, sqlite3.DatabaseError) and (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in (10, 13):
+            elif isinstance(e, sqlite3.DatabaseError) and (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in (
+                10,
+                13,
+            ):
                 # SQLITE_IOERR / SQLITE_FULL from a cache that did not name its file: still one line
-                e = ToolkitError(f"a cache database could not be written ({e}): the disk is full or a file-size "
-                                 "limit (ulimit -f) was reached; free space and rerun (finished work is kept)")
+                e = ToolkitError(
+                    f"a cache database could not be written ({e}): the disk is full or a file-size "
+                    "limit (ulimit -f) was reached; free space and rerun (finished work is kept)"
+                )
             if os.environ.get(DEBUG_ENV):
                 click.echo(redact(traceback.format_exc()), err=True, nl=False)
             msg = redact(str(e) if isinstance(e, ToolkitError) else f"{type(e).__name__}: {e}")
@@ -65,8 +71,14 @@ def debug_option(f):
         install_log_redaction()
         return value
 
-    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_cb,
-                        help="Show tracebacks and debug logs.")(f)
+    return click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_cb,
+        help="Show tracebacks and debug logs.",
+    )(f)
 
 
 class LazyGroup(ToolkitGroup):

@@ -6,6 +6,7 @@ closed and localization results. Everything else is an extra declared in ``pypro
 error boundary for any import that fails) name the extra, as in
 ``pip install 'viddiff-toolkit[method]'``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -54,8 +55,10 @@ def missing_extra_message(module: str | None) -> str | None:
     if top not in EXTRA_OF:
         return None
     dist, extra = EXTRA_OF[top]
-    return (f"this command needs the optional package {dist!r}, which is not installed: "
-            f"pip install 'viddiff-toolkit[{extra}]' (or [all])")
+    return (
+        f"this command needs the optional package {dist!r}, which is not installed: "
+        f"pip install 'viddiff-toolkit[{extra}]' (or [all])"
+    )
 
 
 def require_package(module: str) -> ModuleType:

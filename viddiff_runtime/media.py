@@ -12,6 +12,7 @@ Resampling to a lower fps keeps source frame ``start + floor(k * src_fps / fps)`
 (:func:`resample_indices`); the same rule is used by :func:`trim` and :func:`decode`, so a decoded
 frame's index always names the source frame it shows.
 """
+
 from __future__ import annotations
 
 import math
@@ -102,7 +103,9 @@ def fmt_fps(fps: float | Fraction | str) -> str:
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
     """Image files of a frame folder, ordered by the integer value of the stem (not string order)."""
     folder = Path(folder)
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    files = [
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
     bad = [p.name for p in files if not p.stem.lstrip("-").isdigit()]
     if bad:
         raise ToolkitError(f"image file name is not an integer frame number: {bad[0]}", file=str(folder))
@@ -141,8 +144,9 @@ def _disk_refusal(returncode: int, stderr: str, output: str) -> ToolkitError | N
     out = Path(output)
     if m := TEMP_NAME.match(out.name):
         out = out.with_name(m.group("name"))
-    return ToolkitError(f"cannot write: {why}; nothing was half-written, free space or fix it and rerun",
-                        file=str(out))
+    return ToolkitError(
+        f"cannot write: {why}; nothing was half-written, free space or fix it and rerun", file=str(out)
+    )
 
 
 Filter = tuple[str, dict[str, object]]
@@ -190,7 +194,9 @@ def _open(path: str | os.PathLike):
     except FileNotFoundError:
         raise ToolkitError("file not found", file=str(path)) from None
     except av.error.FFmpegError as e:
-        raise ToolkitError(f"not a readable video ({e.strerror or type(e).__name__})", file=str(path)) from None
+        raise ToolkitError(
+            f"not a readable video ({e.strerror or type(e).__name__})", file=str(path)
+        ) from None
 
 
 def count_frames(path: str | os.PathLike, *, decode: bool = False) -> int:
@@ -203,8 +209,9 @@ def count_frames(path: str | os.PathLike, *, decode: bool = False) -> int:
                 return sum(1 for _ in container.decode(stream))
             return sum(1 for p in container.demux(stream) if p.size > 0)
         except av.error.FFmpegError as e:
-            raise ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})",
-                               file=str(path)) from None
+            raise ToolkitError(
+                f"corrupt or truncated video ({e.strerror or type(e).__name__})", file=str(path)
+            ) from None
 
 
 def check_frames(path: str | os.PathLike, needed: int, *, what: str = "") -> int:
@@ -222,8 +229,9 @@ def check_frames(path: str | os.PathLike, needed: int, *, what: str = "") -> int
 
         files = list_frame_files(path)
         if len(files) < needed:
-            raise ToolkitError(f"image folder has {len(files)} images, but {needed} frames are needed{why}",
-                               file=str(path))
+            raise ToolkitError(
+                f"image folder has {len(files)} images, but {needed} frames are needed{why}", file=str(path)
+            )
         for f in files[:needed]:
             try:
                 with Image.open(f) as im:
@@ -243,10 +251,14 @@ def check_frames(path: str | os.PathLike, needed: int, *, what: str = "") -> int
                 if got >= needed:
                     return got
         except av.error.FFmpegError as e:
-            raise ToolkitError(f"corrupt video: decoding stops at frame {got} of the {needed} needed{why} "
-                               f"({e.strerror or type(e).__name__})", file=str(path)) from None
-    raise ToolkitError(f"video is shorter than needed: it decodes {got} frames, {needed} are needed{why}",
-                       file=str(path))
+            raise ToolkitError(
+                f"corrupt video: decoding stops at frame {got} of the {needed} needed{why} "
+                f"({e.strerror or type(e).__name__})",
+                file=str(path),
+            ) from None
+    raise ToolkitError(
+        f"video is shorter than needed: it decodes {got} frames, {needed} are needed{why}", file=str(path)
+    )
 
 
 # ---------------------------------------------------------------------------------------------- probe
@@ -266,7 +278,9 @@ def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None, count
         if not files:
             raise ToolkitError("image folder is empty", file=str(path))
         if fps is None:
-            raise ToolkitError("an image folder needs an fps (set it in the config)", file=str(path), key="fps")
+            raise ToolkitError(
+                "an image folder needs an fps (set it in the config)", file=str(path), key="fps"
+            )
         from PIL import Image
 
         try:
@@ -276,7 +290,9 @@ def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None, count
         except OSError as e:
             raise ToolkitError(f"unreadable image: {e}", file=str(files[0])) from None
         rate = as_fraction(fps)
-        return VideoInfo(str(path), rate, len(files), float(len(files) / rate), 0.0, width, height, codec, True)
+        return VideoInfo(
+            str(path), rate, len(files), float(len(files) / rate), 0.0, width, height, codec, True
+        )
 
     with _open(path) as container:
         if not container.streams.video:
@@ -359,9 +375,11 @@ def _scale_filters(max_height: int | None, size: tuple[int, int] | None = None) 
     """Even frame sizes for yuv420p: fit inside ``size`` and pad, else cap the height, else round down."""
     if size is not None:  # one frame size for both clips of a pair: fit inside, pad the rest (no distortion)
         w, h = size
-        return [("scale", {"w": w, "h": h, "force_original_aspect_ratio": "decrease"}),
-                ("pad", {"w": w, "h": h, "x": "(ow-iw)/2", "y": "(oh-ih)/2"}),
-                ("setsar", {"sar": 1})]
+        return [
+            ("scale", {"w": w, "h": h, "force_original_aspect_ratio": "decrease"}),
+            ("pad", {"w": w, "h": h, "x": "(ow-iw)/2", "y": "(oh-ih)/2"}),
+            ("setsar", {"sar": 1}),
+        ]
     if max_height:
         return [("scale", {"w": -2, "h": f"2*trunc(min(ih,{max_height})/2)"})]
     return [("scale", {"w": "2*trunc(iw/2)", "h": "2*trunc(ih/2)"})]
@@ -388,17 +406,39 @@ def _encode_args(rate: Fraction, crf: int, preset: str, threads: int) -> dict[st
     """Output options of every trimmed clip: CFR H.264 yuv420p mp4, no other streams or metadata, one
     x264 thread (byte-identical whatever the load). ``None`` values are flags (``-an``)."""
     return {
-        "an": None, "sn": None, "dn": None, "map_metadata": -1,
-        "c:v": "libx264", "preset": preset, "crf": crf, "pix_fmt": "yuv420p",
-        "threads": threads, "x264-params": f"threads={threads}:lookahead-threads=1",
-        "r": _rate(rate), "fps_mode": "cfr",
-        "movflags": "+faststart", **_timescale_args(rate), "format": "mp4",
+        "an": None,
+        "sn": None,
+        "dn": None,
+        "map_metadata": -1,
+        "c:v": "libx264",
+        "preset": preset,
+        "crf": crf,
+        "pix_fmt": "yuv420p",
+        "threads": threads,
+        "x264-params": f"threads={threads}:lookahead-threads=1",
+        "r": _rate(rate),
+        "fps_mode": "cfr",
+        "movflags": "+faststart",
+        **_timescale_args(rate),
+        "format": "mp4",
     }
 
 
-def trim_command(src: Path, tmpdir: str | os.PathLike, out: str | os.PathLike, start: int, end: int, *,
-                 rate: Fraction, out_rate: Fraction, crf: int, preset: str, threads: int,
-                 max_height: int | None, size: tuple[int, int] | None) -> ffmpeg.nodes.OutputStream:
+def trim_command(
+    src: Path,
+    tmpdir: str | os.PathLike,
+    out: str | os.PathLike,
+    start: int,
+    end: int,
+    *,
+    rate: Fraction,
+    out_rate: Fraction,
+    crf: int,
+    preset: str,
+    threads: int,
+    max_height: int | None,
+    size: tuple[int, int] | None,
+) -> ffmpeg.nodes.OutputStream:
     """The ffmpeg-python graph that writes frames ``[start, end)`` of ``src`` to ``out`` (see :func:`trim`).
 
     An image folder is read through numbered links made in ``tmpdir``; a video is cut by timestamp after a
@@ -423,8 +463,10 @@ def trim_command(src: Path, tmpdir: str | os.PathLike, out: str | os.PathLike, s
         else:  # jump near the first frame, then keep exactly the frames whose time is in the window
             seek, first, last = window
             stream = ffmpeg.input(str(src), threads=threads, copyts=None, ss=f"{seek:.9f}")
-            filters += [("select", {"expr": f"between(t,{first:.9f},{last:.9f})"}),
-                        ("trim", {"end_frame": end - start})]
+            filters += [
+                ("select", {"expr": f"between(t,{first:.9f},{last:.9f})"}),
+                ("trim", {"end_frame": end - start}),
+            ]
         filters.append(("setpts", {"expr": "PTS-STARTPTS"}))
     if out_rate != rate:
         filters.append(("select", {"expr": _select_expr(rate, out_rate)}))
@@ -461,25 +503,59 @@ def trim(
     info = info or probe(src, fps=src_fps)
     rate = as_fraction(src_fps) if src_fps is not None and src.is_dir() else info.fps
     if not (0 <= start < end <= info.n_frames):
-        raise ToolkitError(f"trim [{start}, {end}) is outside the clip's {info.n_frames} frames",
-                           file=str(src), key="trim")
+        raise ToolkitError(
+            f"trim [{start}, {end}) is outside the clip's {info.n_frames} frames", file=str(src), key="trim"
+        )
     out_rate = as_fraction(fps) if fps is not None else rate
     expected = len(resample_indices(end - start, rate, out_rate))
-    with tempfile.TemporaryDirectory(prefix="viddiff-trim-") as tmpdir, atomic_path(dst, suffix=".mp4") as tmp:
-        command = trim_command(src, tmpdir, tmp, start, end, rate=rate, out_rate=out_rate, crf=crf,
-                               preset=preset, threads=threads, max_height=max_height, size=size)
+    with (
+        tempfile.TemporaryDirectory(prefix="viddiff-trim-") as tmpdir,
+        atomic_path(dst, suffix=".mp4") as tmp,
+    ):
+        command = trim_command(
+            src,
+            tmpdir,
+            tmp,
+            start,
+            end,
+            rate=rate,
+            out_rate=out_rate,
+            crf=crf,
+            preset=preset,
+            threads=threads,
+            max_height=max_height,
+            size=size,
+        )
         _run_ffmpeg(command, what=f"trim frames [{start}, {end})", src=str(src), output=str(tmp))
         got = count_frames(tmp)
         if got < expected:
-            raise ToolkitError(f"source yielded only {got} of the {expected} frames asked for "
-                               f"[{start}, {end}) (truncated or corrupt video?)", file=str(src))
+            raise ToolkitError(
+                f"source yielded only {got} of the {expected} frames asked for "
+                f"[{start}, {end}) (truncated or corrupt video?)",
+                file=str(src),
+            )
         written = verify_clip(tmp, expected, out_rate, label=str(dst), counted=got)
-    return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
-                     written.width, written.height, written.codec, written.frames_counted)
+    return VideoInfo(
+        str(dst),
+        written.fps,
+        written.n_frames,
+        written.duration,
+        written.start_time,
+        written.width,
+        written.height,
+        written.codec,
+        written.frames_counted,
+    )
 
 
-def verify_clip(path: str | os.PathLike, n_frames: int, fps: Fraction, *, label: str | None = None,
-                counted: int | None = None) -> VideoInfo:
+def verify_clip(
+    path: str | os.PathLike,
+    n_frames: int,
+    fps: Fraction,
+    *,
+    label: str | None = None,
+    counted: int | None = None,
+) -> VideoInfo:
     """Check a written clip: exactly ``n_frames`` frames, rate ``fps``, start_time 0 (else ToolkitError).
 
     ``counted``: a frame count the caller already took from this file (saves a second demux).
@@ -493,8 +569,9 @@ def verify_clip(path: str | os.PathLike, n_frames: int, fps: Fraction, *, label:
         raise ToolkitError(f"wrote {fmt_fps(info.fps)} fps, expected {fmt_fps(fps)}", file=where)
     if abs(info.start_time) > 1e-6:
         raise ToolkitError(f"start_time is {info.start_time}, expected 0", file=where)
-    return VideoInfo(info.path, info.fps, got, info.duration, info.start_time, info.width, info.height,
-                     info.codec, True)
+    return VideoInfo(
+        info.path, info.fps, got, info.duration, info.start_time, info.width, info.height, info.codec, True
+    )
 
 
 # --------------------------------------------------------------------------------------------- decode
@@ -510,8 +587,14 @@ def _target_size(width: int, height: int, size: int | tuple[int, int] | None) ->
     return int(size[0]), int(size[1])
 
 
-def select_indices(n: int, rate: Fraction, *, fps: float | Fraction | None = None, max_frames: int | None = None,
-                   indices: Sequence[int] | None = None) -> list[int]:
+def select_indices(
+    n: int,
+    rate: Fraction,
+    *,
+    fps: float | Fraction | None = None,
+    max_frames: int | None = None,
+    indices: Sequence[int] | None = None,
+) -> list[int]:
     """Which source frames :func:`decode` returns: explicit ``indices``, else every frame resampled to
     ``fps``, then thinned evenly to at most ``max_frames`` (first and last kept)."""
     if indices is not None:
@@ -551,7 +634,9 @@ def _decoded_frames(path: Path, wanted: set[int], last: int) -> Iterator[tuple[i
                 else:
                     raise ToolkitError(f"video ended before frame {last} (truncated?)", file=str(path))
         except av.error.FFmpegError as e:
-            q.put(ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})", file=str(path)))
+            q.put(
+                ToolkitError(f"corrupt or truncated video ({e.strerror or type(e).__name__})", file=str(path))
+            )
         except BaseException as e:
             q.put(e)
         finally:
@@ -613,7 +698,9 @@ def decode(
     rows_for: dict[int, list[int]] = {}
     for row, idx in enumerate(wanted):
         rows_for.setdefault(idx, []).append(row)
-    reformatter = VideoReformatter()  # one swscale context for the whole clip (a new one per frame is 1.7x slower)
+    reformatter = (
+        VideoReformatter()
+    )  # one swscale context for the whole clip (a new one per frame is 1.7x slower)
     for n, frame in _decoded_frames(path, set(rows_for), max(wanted)):
         arr = reformatter.reformat(frame, format="rgb24", width=width, height=height).to_ndarray()
         for row in rows_for[n]:
@@ -661,9 +748,19 @@ def write_frames(
     extra = {"movflags": "+faststart"} if fmt == "mp4" else {}
     with atomic_path(dst, suffix=dst.suffix or ".mp4") as tmp:
         stream = (
-            ffmpeg.input("-", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=_rate(rate))
+            ffmpeg.input(
+                "-", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=_rate(rate)
+            )
             .filter("pad", w="2*ceil(iw/2)", h="2*ceil(ih/2)")
-            .output(str(tmp), **_CODECS[codec], threads=threads, r=_rate(rate), fps_mode="cfr", **extra, format=fmt)
+            .output(
+                str(tmp),
+                **_CODECS[codec],
+                threads=threads,
+                r=_rate(rate),
+                fps_mode="cfr",
+                **extra,
+                format=fmt,
+            )
         )
         proc = _finish(stream).run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
         count = 0
@@ -673,7 +770,9 @@ def write_frames(
             for frame in it:
                 frame = np.asarray(frame)
                 if frame.shape != first.shape:
-                    raise ToolkitError(f"frame {count} has shape {frame.shape}, expected {first.shape}", file=str(dst))
+                    raise ToolkitError(
+                        f"frame {count} has shape {frame.shape}, expected {first.shape}", file=str(dst)
+                    )
                 proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
                 count += 1
         except BrokenPipeError:
@@ -685,5 +784,14 @@ def write_frames(
         if proc.returncode != 0:
             raise _ffmpeg_failed(proc.returncode, err, what="encode", src=str(dst), output=str(dst))
         written = verify_clip(tmp, count, rate, label=str(dst))
-    return VideoInfo(str(dst), written.fps, written.n_frames, written.duration, written.start_time,
-                     written.width, written.height, written.codec, True)
+    return VideoInfo(
+        str(dst),
+        written.fps,
+        written.n_frames,
+        written.duration,
+        written.start_time,
+        written.width,
+        written.height,
+        written.codec,
+        True,
+    )

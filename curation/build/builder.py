@@ -9,6 +9,7 @@ clip whose spec is unchanged and whose bytes still match, so a build killed with
 a finished build does no video work, and a changed config redoes only the clips it changes. Rows whose
 clips are unchanged keep what later steps filled in (differences, labels, timestamps).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,12 @@ from viddiff_runtime.media import fmt_fps
 
 log = logging.getLogger(__name__)
 
-LATER_STEP_FIELDS = ("differences_annotated", "differences_gt", "n_differences_open_prediction",
-                     "retrieval_frames")
+LATER_STEP_FIELDS = (
+    "differences_annotated",
+    "differences_gt",
+    "n_differences_open_prediction",
+    "retrieval_frames",
+)
 BUILD_DIR = ".build"
 PAIR_SIZES = ("smaller", "larger", "keep")
 
@@ -119,8 +124,10 @@ class BuildPlan:
             lines.append(f"{name}: " + "; ".join(parts))
         for key, a in self.actions_meta.items():
             if a.get("dropped"):
-                lines.append(f"{key}: {a['clips_selected']} clip(s) selected; dropped: "
-                             + ", ".join(f"{k} {v}" for k, v in a["dropped"].items()))
+                lines.append(
+                    f"{key}: {a['clips_selected']} clip(s) selected; dropped: "
+                    + ", ".join(f"{k} {v}" for k, v in a["dropped"].items())
+                )
         return lines
 
 
@@ -166,8 +173,11 @@ def trim_range(clip: ClipRecord, action: ActionSpec) -> tuple[int, int] | str:
     if pad:
         start, end = max(0, start - pad), min(clip.n_frames, end + pad)
     if not (0 <= start < end <= clip.n_frames):
-        raise ToolkitError(f"trim [{start}, {end}) is outside clip {clip.clip_id} ({clip.n_frames} frames)",
-                           file=clip.media_path, key=f"{action.where}.trim")
+        raise ToolkitError(
+            f"trim [{start}, {end}) is outside clip {clip.clip_id} ({clip.n_frames} frames)",
+            file=clip.media_path,
+            key=f"{action.where}.trim",
+        )
     return start, end
 
 
@@ -179,8 +189,16 @@ def _provenance(clip: ClipRecord, root: Path, start: int, end: int) -> dict[str,
     skill = None
     if clip.skill is not None:
         skill = {k: clip.skill.get(k) for k in ("level", "score", "scale", "rank")}
-    return {"dataset": clip.dataset, "clip_id": clip.clip_id, "path": rel, "frames": [start, end],
-            "fps": float(clip.fps), "participant": clip.participant, "skill": skill, "view": clip.view}
+    return {
+        "dataset": clip.dataset,
+        "clip_id": clip.clip_id,
+        "path": rel,
+        "frames": [start, end],
+        "fps": float(clip.fps),
+        "participant": clip.participant,
+        "skill": skill,
+        "view": clip.view,
+    }
 
 
 def _size(clip: ClipRecord) -> tuple[int, int] | None:
@@ -189,6 +207,7 @@ def _size(clip: ClipRecord) -> tuple[int, int] | None:
     if isinstance(w, int) and isinstance(h, int):
         return w, h
     from viddiff_runtime import media
+
     try:
         info = media.probe(clip.media_path, fps=clip.fps if clip.media_kind == "frames" else None)
     except ToolkitError:
@@ -196,8 +215,9 @@ def _size(clip: ClipRecord) -> tuple[int, int] | None:
     return info.width, info.height
 
 
-def pair_size(a: tuple[int, int] | None, b: tuple[int, int] | None, mode: str,
-              max_height: int | None) -> tuple[int, int] | None:
+def pair_size(
+    a: tuple[int, int] | None, b: tuple[int, int] | None, mode: str, max_height: int | None
+) -> tuple[int, int] | None:
     """One (even) frame size for both clips of a pair, or None when they already match or ``mode`` is keep.
 
     ``smaller`` (the default) scales the larger clip down to the smaller one, ``larger`` scales the smaller
@@ -230,24 +250,34 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, Skip] | Non
         result.skipped.extend(bad)
         result.clips = [c for c in result.clips if c.media_path not in exclude]
         scans[name] = result.clips
-        sources_meta[name] = {"root": config.raw["sources"][name]["root"],
-                              "options": {k: v for k, v in config.raw["sources"][name].items() if k != "root"},
-                              "clips": len(result.clips), "skipped": len(result.skipped),
-                              "dropped": result.dropped(), "adjusted": result.adjusted_counts(),
-                              "facts": dict(result.facts), "assumptions": list(result.assumptions)}
+        sources_meta[name] = {
+            "root": config.raw["sources"][name]["root"],
+            "options": {k: v for k, v in config.raw["sources"][name].items() if k != "root"},
+            "clips": len(result.clips),
+            "skipped": len(result.skipped),
+            "dropped": result.dropped(),
+            "adjusted": result.adjusted_counts(),
+            "facts": dict(result.facts),
+            "assumptions": list(result.assumptions),
+        }
         warnings.extend(result.assumptions)
         strict = block.get("on_bad_media", "error") != "skip"
         for item in result.skipped:
             what, why = item
             if strict and getattr(item, "bad_media", False):
-                raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=what,
-                                   key=f"sources.{name}")
+                raise ToolkitError(
+                    f"{why} (set sources.{name}.on_bad_media: skip to leave it out)",
+                    file=what,
+                    key=f"sources.{name}",
+                )
             log.info("%s: skipped %s: %s", name, what, why)
         for what, why in result.adjusted:
             log.info("%s: adjusted %s: %s", name, what, why)
         if result.skipped:
-            notes.append(f"{name}: {len(result.skipped)} item(s) skipped during scan "
-                         f"(see `curate sources scan {name} ROOT`)")
+            notes.append(
+                f"{name}: {len(result.skipped)} item(s) skipped during scan "
+                f"(see `curate sources scan {name} ROOT`)"
+            )
 
     samples: list[dict[str, Any]] = []
     tasks: list[ClipTask] = []
@@ -271,31 +301,55 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, Skip] | Non
             example = next(c for c, w in trim_drops if reason_of(w) == why)
             notes.append(f"{action.key}: {n} clip(s) left out: {why} (e.g. {example})")
         if not ranged:
-            raise ToolkitError(f"no selected clip can be trimmed as asked ({action.trim})", file=str(config.path),
-                               key=f"{action.where}.trim")
+            raise ToolkitError(
+                f"no selected clip can be trimmed as asked ({action.trim})",
+                file=str(config.path),
+                key=f"{action.where}.trim",
+            )
         if action.fps is None:
             rates = sorted({float(c.fps) for c, _ in ranged})
             if len(rates) > 1:
-                raise ToolkitError(f"fps mismatch between clips that could be paired ({', '.join(map(fmt_fps, rates))}"
-                                   " fps): set `fps` for this action", file=str(config.path), key=f"{action.where}.fps")
+                raise ToolkitError(
+                    f"fps mismatch between clips that could be paired ({', '.join(map(fmt_fps, rates))}"
+                    " fps): set `fps` for this action",
+                    file=str(config.path),
+                    key=f"{action.where}.fps",
+                )
         else:
             slow = sorted({float(c.fps) for c, _ in ranged if float(c.fps) < action.fps})
             if slow:
-                raise ToolkitError(f"fps {fmt_fps(action.fps)} is above the source fps {fmt_fps(slow[0])}",
-                                   file=str(config.path), key=f"{action.where}.fps")
+                raise ToolkitError(
+                    f"fps {fmt_fps(action.fps)} is above the source fps {fmt_fps(slow[0])}",
+                    file=str(config.path),
+                    key=f"{action.where}.fps",
+                )
         by_id = {c.clip_id: r for c, r in ranged}
-        result = make_pairs([c for c, _ in ranged], action.count, action.strategy, seed=config.seed, key=action.key,
-                            distinct_participants=action.distinct_participants, min_gap=action.min_gap)
+        result = make_pairs(
+            [c for c, _ in ranged],
+            action.count,
+            action.strategy,
+            seed=config.seed,
+            key=action.key,
+            distinct_participants=action.distinct_participants,
+            min_gap=action.min_gap,
+        )
         if result.note:
             notes.append(f"{action.key}: {result.note}")
             log.warning("%s: %s", action.key, result.note)
         out_fps = action.fps if action.fps is not None else float(ranged[0][0].fps)
         actions_meta[action.key] = {
-            "name": action.name, "description": action.description, "domain": action.domain,
-            "split": action.split, "split_origin": "config" if action.split else None,
-            "source_dataset": source_class(action.source).dataset_name, "fps": out_fps,
-            "pairs_requested": action.count, "pairs_built": len(result.pairs),
-            "pair_size": action.pair_size, "clips_selected": len(clips), "dropped": dict(sorted(dropped.items())),
+            "name": action.name,
+            "description": action.description,
+            "domain": action.domain,
+            "split": action.split,
+            "split_origin": "config" if action.split else None,
+            "source_dataset": source_class(action.source).dataset_name,
+            "fps": out_fps,
+            "pairs_requested": action.count,
+            "pairs_built": len(result.pairs),
+            "pair_size": action.pair_size,
+            "clips_selected": len(clips),
+            "dropped": dict(sorted(dropped.items())),
         }
         root = Path(config.sources[action.source]["root"])
         for i, pair in enumerate(result.pairs):
@@ -305,33 +359,68 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, Skip] | Non
             size = pair_size(sizes["a"], sizes["b"], action.pair_size, enc["max_height"])
             for side, clip in (("a", pair.a), ("b", pair.b)):
                 start, end = by_id[clip.clip_id]
-                task = ClipTask(sample_key=key, side=side, src=str(clip.media_path), src_kind=clip.media_kind,
-                                src_fps=float(clip.fps), start=start, end=end, fps=action.fps, crf=enc["crf"],
-                                preset=enc["preset"], max_height=enc["max_height"], size=size)
+                task = ClipTask(
+                    sample_key=key,
+                    side=side,
+                    src=str(clip.media_path),
+                    src_kind=clip.media_kind,
+                    src_fps=float(clip.fps),
+                    start=start,
+                    end=end,
+                    fps=action.fps,
+                    crf=enc["crf"],
+                    preset=enc["preset"],
+                    max_height=enc["max_height"],
+                    size=size,
+                )
                 tasks.append(task)
                 prov = _provenance(clip, root, start, end)
-                prov.update(size=list(sizes[side]) if sizes[side] else None,
-                            resized_to=list(size) if size and tuple(size) != sizes[side] else None,
-                            pair_size=action.pair_size)
-                videos.append({"path": task.rel_path, "fps_original": out_fps, "frames_trim": None,
-                               "n_frames": None, "sha256": None, "source": prov})
-            samples.append({
-                "sample_key": key, "action": action.key, "action_name": action.name,
-                "action_description": action.description, "domain": action.domain, "split": action.split,
-                "source_dataset": source_class(action.source).dataset_name, "sample_hash": sample_hash(key),
-                "videos": videos, "differences_annotated": None, "differences_gt": None,
-                "n_differences_open_prediction": None, "retrieval_frames": None, "pairing": pair.info,
-            })
+                prov.update(
+                    size=list(sizes[side]) if sizes[side] else None,
+                    resized_to=list(size) if size and tuple(size) != sizes[side] else None,
+                    pair_size=action.pair_size,
+                )
+                videos.append(
+                    {
+                        "path": task.rel_path,
+                        "fps_original": out_fps,
+                        "frames_trim": None,
+                        "n_frames": None,
+                        "sha256": None,
+                        "source": prov,
+                    }
+                )
+            samples.append(
+                {
+                    "sample_key": key,
+                    "action": action.key,
+                    "action_name": action.name,
+                    "action_description": action.description,
+                    "domain": action.domain,
+                    "split": action.split,
+                    "source_dataset": source_class(action.source).dataset_name,
+                    "sample_hash": sample_hash(key),
+                    "videos": videos,
+                    "differences_annotated": None,
+                    "differences_gt": None,
+                    "n_differences_open_prediction": None,
+                    "retrieval_frames": None,
+                    "pairing": pair.info,
+                }
+            )
     return BuildPlan(config, out, samples, tasks, notes, actions_meta, sources_meta, warnings)
 
 
-def check_plan_media(tasks: list[ClipTask], *, workers: int = 4, progress: bool | None = None) -> dict[str, str]:
+def check_plan_media(
+    tasks: list[ClipTask], *, workers: int = 4, progress: bool | None = None
+) -> dict[str, str]:
     """Decode the source frames every task needs (once per source, up to its largest end), in parallel.
 
     Returns ``{source path: why}`` for sources that are shorter than needed or do not decode; nothing is
     written. Run before the first clip, so a truncated or garbage source cannot stop a build half-way.
     """
     from viddiff_runtime import media
+
     needed: dict[str, int] = {}
     for t in tasks:
         needed[t.src] = max(needed.get(t.src, 0), t.end)
@@ -348,8 +437,14 @@ def check_plan_media(tasks: list[ClipTask], *, workers: int = 4, progress: bool 
         return src, None
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(needed)))) as pool:
-        for src, why in tqdm(pool.map(one, sorted(needed.items())), total=len(needed), desc="check media",
-                             unit="source", leave=False, disable=None if progress is None else not progress):
+        for src, why in tqdm(
+            pool.map(one, sorted(needed.items())),
+            total=len(needed),
+            desc="check media",
+            unit="source",
+            leave=False,
+            disable=None if progress is None else not progress,
+        ):
             if why is not None:
                 bad[src] = why
     return bad
@@ -380,17 +475,35 @@ def finished(out: Path, task: ClipTask) -> ClipResult | None:
 def run_task(out: str, task: ClipTask) -> ClipResult:
     """Make one clip (trim + verify, atomic) and record its sidecar. Safe to run in any worker."""
     from viddiff_runtime import media
+
     out_path = Path(out)
     inside(out_path, task.rel_path, what="sample_key")  # a key can never make a clip land outside --out
     done = finished(out_path, task)
     if done is not None:
         return done
-    info = media.trim(task.src, out_path / task.rel_path, task.start, task.end,
-                      src_fps=task.src_fps if task.src_kind == "frames" else None, fps=task.fps, crf=task.crf,
-                      preset=task.preset, max_height=task.max_height, size=task.size)
+    info = media.trim(
+        task.src,
+        out_path / task.rel_path,
+        task.start,
+        task.end,
+        src_fps=task.src_fps if task.src_kind == "frames" else None,
+        fps=task.fps,
+        crf=task.crf,
+        preset=task.preset,
+        max_height=task.max_height,
+        size=task.size,
+    )
     digest = sha256_file(out_path / task.rel_path)
-    write_json(_sidecar(out_path, task), {"spec": task.spec_hash(), "task": asdict(task), "sha256": digest,
-                                          "n_frames": info.n_frames, "fps": float(info.fps)})
+    write_json(
+        _sidecar(out_path, task),
+        {
+            "spec": task.spec_hash(),
+            "task": asdict(task),
+            "sha256": digest,
+            "n_frames": info.n_frames,
+            "fps": float(info.fps),
+        },
+    )
     return ClipResult(task.sample_key, task.side, info.n_frames, float(info.fps), digest)
 
 
@@ -429,7 +542,9 @@ def _run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[
                 results.append(ray.get(done[0]))
             except ray.exceptions.RayTaskError as e:
                 cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else None
-                raise (cause if isinstance(cause, ToolkitError) else ToolkitError(str(e).splitlines()[0])) from None
+                raise (
+                    cause if isinstance(cause, ToolkitError) else ToolkitError(str(e).splitlines()[0])
+                ) from None
             bar.update(1)
         return results
     finally:
@@ -449,8 +564,11 @@ def _plan_checked(config: BuildConfig, out: Path, *, workers: int, progress: boo
                 todo.append(t)
             else:
                 plan.done[(t.sample_key, t.side)] = done
-        bad = {src: why for src, why in check_plan_media(todo, workers=workers, progress=progress).items()
-               if src not in exclude}
+        bad = {
+            src: why
+            for src, why in check_plan_media(todo, workers=workers, progress=progress).items()
+            if src not in exclude
+        }
         if not bad:
             return plan
         action_source = {a.key: a.source for a in config.actions}
@@ -458,20 +576,26 @@ def _plan_checked(config: BuildConfig, out: Path, *, workers: int, progress: boo
         for src, why in sorted(bad.items()):
             name = src_source.get(src, "")
             if config.sources.get(name, {}).get("on_bad_media", "error") != "skip":
-                raise ToolkitError(f"{why} (set sources.{name}.on_bad_media: skip to leave it out)", file=src,
-                                   key=f"sources.{name}")
+                raise ToolkitError(
+                    f"{why} (set sources.{name}.on_bad_media: skip to leave it out)",
+                    file=src,
+                    key=f"sources.{name}",
+                )
             kind = "unreadable image" if Path(src).is_dir() else "unreadable video"
             exclude[src] = Skip(src, kind, why, bad_media=True)
 
 
-def load_plan(config_path: str | Path, *, out: str | Path | None = None, workers: int = 1,
-              progress: bool | None = None) -> BuildPlan:
+def load_plan(
+    config_path: str | Path, *, out: str | Path | None = None, workers: int = 1, progress: bool | None = None
+) -> BuildPlan:
     """Load a config, plan its build and check the media it needs (what `curate build --dry-run` shows);
     writes nothing."""
     config = load_build_config(config_path)
     out_path = Path(out) if out is not None else config.output
     if out_path is None:
-        raise ToolkitError("no output directory: pass --out or set `output`", file=str(config.path), key="output")
+        raise ToolkitError(
+            "no output directory: pass --out or set `output`", file=str(config.path), key="output"
+        )
     try:
         return _plan_checked(config, out_path, workers=workers, progress=progress)
     except ToolkitError as e:
@@ -509,8 +633,13 @@ def _build_planned(plan: BuildPlan, *, workers: int, executor: str, progress: bo
     _remove_leftover_temps(out_path)
     results = dict(plan.done)
     todo = [t for t in plan.tasks if (t.sample_key, t.side) not in results]
-    with tqdm(total=len(plan.tasks), initial=len(plan.tasks) - len(todo), desc="build clips", unit="clip",
-              disable=None if progress is None else not progress) as bar:
+    with tqdm(
+        total=len(plan.tasks),
+        initial=len(plan.tasks) - len(todo),
+        desc="build clips",
+        unit="clip",
+        disable=None if progress is None else not progress,
+    ) as bar:
         runner = _run_ray if executor == "ray" else _run_local
         for r in runner(out_path, todo, workers, bar) if todo else []:
             results[(r.sample_key, r.side)] = r
@@ -524,16 +653,23 @@ def _build_planned(plan: BuildPlan, *, workers: int, executor: str, progress: bo
     for row in plan.samples:
         for side, video in zip("ab", row["videos"]):
             r = results[(row["sample_key"], side)]
-            video.update(frames_trim=[0, r.n_frames, None], n_frames=r.n_frames, sha256=r.sha256, fps_original=r.fps)
+            video.update(
+                frames_trim=[0, r.n_frames, None], n_frames=r.n_frames, sha256=r.sha256, fps_original=r.fps
+            )
         old = previous.get(row["sample_key"])
         if old and [v.get("sha256") for v in old["videos"]] == [v["sha256"] for v in row["videos"]]:
             for f in LATER_STEP_FIELDS:
                 row[f] = old.get(f)
             row["split"] = old.get("split", row["split"])
     meta = {
-        "name": config.name, "version": config.version, "toolkit_version": toolkit_version(),
-        "config_sha256": config.sha256, "seed": config.seed, "actions": plan.actions_meta,
-        "sources": plan.sources_meta, "assumptions": list(plan.warnings),
+        "name": config.name,
+        "version": config.version,
+        "toolkit_version": toolkit_version(),
+        "config_sha256": config.sha256,
+        "seed": config.seed,
+        "actions": plan.actions_meta,
+        "sources": plan.sources_meta,
+        "assumptions": list(plan.warnings),
     }
     if (out_path / DATASET_JSON).exists():
         old_meta = read_json(out_path / DATASET_JSON)
@@ -543,20 +679,29 @@ def _build_planned(plan: BuildPlan, *, workers: int, executor: str, progress: bo
         for key, a in meta["actions"].items():
             old_a = old_meta.get("actions", {}).get(key, {})
             if old_a.get("split_origin") in ("llm", "manual"):
-                a.update(split=old_a["split"], split_origin=old_a["split_origin"], split_reason=old_a.get("split_reason"))
+                a.update(
+                    split=old_a["split"],
+                    split_origin=old_a["split_origin"],
+                    split_reason=old_a.get("split_reason"),
+                )
     _save_if_changed(out_path, meta, plan.samples)
     _remove_stale(out_path, {t.rel_path for t in plan.tasks})
     made = sum(not r.reused for r in results.values())
-    return BuildReport(out_path, len(plan.samples), made, len(results) - made, plan.notes, plan.warnings,
-                       plan.summary())
+    return BuildReport(
+        out_path, len(plan.samples), made, len(results) - made, plan.notes, plan.warnings, plan.summary()
+    )
 
 
 def _save_if_changed(out: Path, meta: dict, samples: list[dict]) -> None:
     """Write dataset.json and samples.jsonl only when their content changes (a rerun touches nothing)."""
     meta_text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
     rows_text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in samples)
-    same = ((out / DATASET_JSON).exists() and (out / DATASET_JSON).read_text("utf-8") == meta_text
-            and (out / SAMPLES_JSONL).exists() and (out / SAMPLES_JSONL).read_text("utf-8") == rows_text)
+    same = (
+        (out / DATASET_JSON).exists()
+        and (out / DATASET_JSON).read_text("utf-8") == meta_text
+        and (out / SAMPLES_JSONL).exists()
+        and (out / SAMPLES_JSONL).read_text("utf-8") == rows_text
+    )
     if not same:
         save_dataset(out, meta, samples)
 

@@ -2,6 +2,7 @@
 
 Relative paths resolve against the config file's folder. Errors name the file and the key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,8 +77,9 @@ def load_build_config(path: str | Path) -> BuildConfig:
     known = source_names()
     for name, block in raw["sources"].items():
         if name not in known:
-            raise ToolkitError(f"unknown source {name!r}; known: {', '.join(known)}", file=str(path),
-                               key=f"sources.{name}")
+            raise ToolkitError(
+                f"unknown source {name!r}; known: {', '.join(known)}", file=str(path), key=f"sources.{name}"
+            )
         block = dict(block)
         block["root"] = str(_resolve(base, block["root"]))
         sources[name] = block
@@ -87,28 +89,58 @@ def load_build_config(path: str | Path) -> BuildConfig:
             raise ToolkitError(f"duplicate action key {a['key']!r}", file=str(path), key=f"actions[{i}].key")
         seen.add(a["key"])
         if a["source"] not in known:
-            raise ToolkitError(f"unknown source {a['source']!r}; known: {', '.join(known)}", file=str(path),
-                               key=f"actions[{i}].source")
+            raise ToolkitError(
+                f"unknown source {a['source']!r}; known: {', '.join(known)}",
+                file=str(path),
+                key=f"actions[{i}].source",
+            )
         if a["source"] not in sources:
-            raise ToolkitError(f"source {a['source']!r} has no entry under sources:", file=str(path),
-                               key=f"actions[{i}].source")
+            raise ToolkitError(
+                f"source {a['source']!r} has no entry under sources:",
+                file=str(path),
+                key=f"actions[{i}].source",
+            )
         trim = dict(a.get("trim") or {"by": "clip"})
         trim.setdefault("by", "clip")
         if trim["by"] == "subactions" and not ("first" in trim and "last" in trim):
-            raise ToolkitError("trim by subactions needs `first` and `last` labels", file=str(path),
-                               key=f"actions[{i}].trim")
+            raise ToolkitError(
+                "trim by subactions needs `first` and `last` labels", file=str(path), key=f"actions[{i}].trim"
+            )
         if trim["by"] == "frames" and not ("start" in trim and "end" in trim):
-            raise ToolkitError("trim by frames needs `start` and `end`", file=str(path), key=f"actions[{i}].trim")
+            raise ToolkitError(
+                "trim by frames needs `start` and `end`", file=str(path), key=f"actions[{i}].trim"
+            )
         pairs = a["pairs"]
-        actions.append(ActionSpec(
-            index=i, key=a["key"], name=a["name"], description=a["description"], domain=a["domain"],
-            source=a["source"], select=dict(a["select"]), split=a.get("split"), trim=trim, fps=a.get("fps"),
-            count=pairs["count"], strategy=pairs.get("strategy", "random"),
-            distinct_participants=pairs.get("distinct_participants", True), min_gap=pairs.get("min_gap", 0.0),
-            pair_size=a.get("pair_size", "smaller"),
-        ))
+        actions.append(
+            ActionSpec(
+                index=i,
+                key=a["key"],
+                name=a["name"],
+                description=a["description"],
+                domain=a["domain"],
+                source=a["source"],
+                select=dict(a["select"]),
+                split=a.get("split"),
+                trim=trim,
+                fps=a.get("fps"),
+                count=pairs["count"],
+                strategy=pairs.get("strategy", "random"),
+                distinct_participants=pairs.get("distinct_participants", True),
+                min_gap=pairs.get("min_gap", 0.0),
+                pair_size=a.get("pair_size", "smaller"),
+            )
+        )
     encode = {**DEFAULT_ENCODE, **(raw.get("encode") or {})}
     output = _resolve(base, raw["output"]) if raw.get("output") else None
-    return BuildConfig(path=path, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), name=raw["name"],
-                       version=raw["version"], seed=int(raw.get("seed", 0)), output=output, sources=sources,
-                       actions=actions, encode=encode, raw=raw)
+    return BuildConfig(
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        name=raw["name"],
+        version=raw["version"],
+        seed=int(raw.get("seed", 0)),
+        output=output,
+        sources=sources,
+        actions=actions,
+        encode=encode,
+        raw=raw,
+    )

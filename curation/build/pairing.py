@@ -4,6 +4,7 @@ Deterministic for a seed (the action key is mixed in, so actions do not share a 
 pairs a clip with itself, uses distinct participants by default, and says so when fewer pairs exist
 than were asked for. Which clip becomes video A is drawn at random, so a/b labels stay balanced.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -97,8 +98,10 @@ def make_pairs(
     remaining = list(candidates)
     while remaining and len(chosen) < count:
         # prefer the best-gap pair among those whose clips are least used so far
-        best = min(range(len(remaining)),
-                   key=lambda i: (uses.get(remaining[i][0].clip_id, 0) + uses.get(remaining[i][1].clip_id, 0), i))
+        best = min(
+            range(len(remaining)),
+            key=lambda i: (uses.get(remaining[i][0].clip_id, 0) + uses.get(remaining[i][1].clip_id, 0), i),
+        )
         a, b, gap = remaining.pop(best)
         uses[a.clip_id] = uses.get(a.clip_id, 0) + 1
         uses[b.clip_id] = uses.get(b.clip_id, 0) + 1
@@ -116,8 +119,11 @@ def make_pairs(
         pairs.append(Pair(a, b, info))
     note = None
     if len(pairs) < count:
-        why = {"random": "valid pairs", "skill_contrast": "pairs with different skill levels",
-               "score_gap": f"pairs with a score gap above {min_gap:g}"}[strategy]
+        why = {
+            "random": "valid pairs",
+            "skill_contrast": "pairs with different skill levels",
+            "score_gap": f"pairs with a score gap above {min_gap:g}",
+        }[strategy]
         extra = " of distinct participants" if distinct_participants else ""
         note = f"asked for {count} pairs, only {len(pairs)} {why}{extra} exist among {len(clips)} clips"
     return PairingResult(pairs, count, len(candidates), note)

@@ -1,4 +1,5 @@
 """`curate`: the curator's command line. It only parses arguments and calls library functions."""
+
 from __future__ import annotations
 
 import click

@@ -1,4 +1,5 @@
 """``python -m curation.cli``."""
+
 from curation.cli import main
 
 main()

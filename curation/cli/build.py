@@ -1,4 +1,5 @@
 """`curate build` and `curate samples`: parse arguments, call curation.build.builder / curation.samples.trees."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +9,19 @@ import click
 
 @click.command("build")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Dataset directory (default: `output` in the config).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Dataset directory (default: `output` in the config).",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="Clips encoded in parallel.")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local threads, or Ray (RAY_ADDRESS picks a cluster; else a local Ray).")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local threads, or Ray (RAY_ADDRESS picks a cluster; else a local Ray).",
+)
 @click.option("--dry-run", is_flag=True, help="Plan only: show what would be built, write nothing.")
 def build(config: Path, out: Path | None, workers: int, executor: str, dry_run: bool) -> None:
     """Build a dataset directory of frame-exact video pairs from a YAML CONFIG."""
@@ -23,12 +33,16 @@ def build(config: Path, out: Path | None, workers: int, executor: str, dry_run: 
         result = load_plan(config, out=out, workers=workers)
         click.echo(f"plan: {len(result.samples)} pairs, {len(result.tasks)} clips -> {result.out}")
         for key, a in result.actions_meta.items():
-            click.echo(f"  {key}: {a['pairs_built']}/{a['pairs_requested']} pairs at {fmt_fps(a['fps'])} fps "
-                       f"({a['source_dataset']})")
+            click.echo(
+                f"  {key}: {a['pairs_built']}/{a['pairs_requested']} pairs at {fmt_fps(a['fps'])} fps "
+                f"({a['source_dataset']})"
+            )
         summary = result.summary()
     else:
         result = run_build(config, out=out, workers=workers, executor=executor)
-        click.echo(f"built {result.n_samples} pairs in {result.out} ({result.made} clips made, {result.reused} reused)")
+        click.echo(
+            f"built {result.n_samples} pairs in {result.out} ({result.made} clips made, {result.reused} reused)"
+        )
         summary = result.summary
     for line in summary:
         click.echo(f"  {line}")

@@ -1,4 +1,5 @@
 """`curate sources scan SOURCE ROOT`: what a source adapter finds under ROOT, and what it skips and why."""
+
 from __future__ import annotations
 
 import json
@@ -28,21 +29,31 @@ def parse_option(text: str) -> tuple[str, Any]:
 def scan_report(source: str, root: str, result) -> dict[str, Any]:
     """The JSON form of a scan: clip records, counts per action and view, skipped items with reasons."""
     return {
-        "source": source, "root": root, "n_clips": len(result.clips), "counts": result.counts(),
+        "source": source,
+        "root": root,
+        "n_clips": len(result.clips),
+        "counts": result.counts(),
         "clips": [c.to_dict() for c in result.clips],
         "skipped": [{"item": what, "reason": why} for what, why in result.skipped],
         "dropped": result.dropped(),
         "adjusted": [{"item": what, "reason": why} for what, why in result.adjusted],
         "adjusted_counts": result.adjusted_counts(),
-        "facts": dict(result.facts), "assumptions": list(result.assumptions),
+        "facts": dict(result.facts),
+        "assumptions": list(result.assumptions),
     }
 
 
 def format_report(source: str, root: str, result, *, max_per_reason: int = 10) -> str:
     """A human summary: clips per action and view, then skipped items grouped by reason."""
     lines = [f"{source}: {len(result.clips)} clip(s) under {root}"]
-    counts = Counter((c.action if c.action_name in (None, c.action) else f"{c.action} ({c.action_name})",
-                      c.view or "-", c.media_kind) for c in result.clips)
+    counts = Counter(
+        (
+            c.action if c.action_name in (None, c.action) else f"{c.action} ({c.action_name})",
+            c.view or "-",
+            c.media_kind,
+        )
+        for c in result.clips
+    )
     if counts:
         lines.append("  clips per action / view:")
         for (action, view, kind), n in sorted(counts.items()):
@@ -63,7 +74,9 @@ def format_report(source: str, root: str, result, *, max_per_reason: int = 10) -
     if result.skipped:
         lines.append("  dropped per reason: " + ", ".join(f"{k} {v}" for k, v in result.dropped().items()))
     if result.adjusted:
-        lines.append("  kept but adjusted: " + ", ".join(f"{k} {v}" for k, v in result.adjusted_counts().items()))
+        lines.append(
+            "  kept but adjusted: " + ", ".join(f"{k} {v}" for k, v in result.adjusted_counts().items())
+        )
     for key, n in result.facts.items():
         lines.append(f"  {key}: {n}")
     for line in result.assumptions:
@@ -79,8 +92,14 @@ def sources() -> None:
 @sources.command("scan")
 @click.argument("source")
 @click.argument("root", type=click.Path(path_type=Path))
-@click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE",
-              help="An adapter option as in the config's sources.<SOURCE> block (repeatable; YAML values).")
+@click.option(
+    "--option",
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An adapter option as in the config's sources.<SOURCE> block (repeatable; YAML values).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the clip records and skipped items as JSON.")
 def scan(source: str, root: Path, options: tuple[str, ...], as_json: bool) -> None:
     """Scan ROOT with the SOURCE adapter: clips per action and view, and what was skipped and why."""

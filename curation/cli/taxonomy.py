@@ -1,4 +1,5 @@
 """`curate taxonomy ...` and `curate splits ...`: parse arguments, call the library, print a short report."""
+
 from __future__ import annotations
 
 import json
@@ -22,22 +23,46 @@ action_opt = click.option("--action", "action", required=True, help="Action key,
 def llm_options(f):
     """--config, --model, --max-cost, --cache-dir and --no-cache for commands that call the LLM."""
     f = click.option("--no-cache", is_flag=True, help="Do not read or write cached LLM answers.")(f)
-    f = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="LLM cache folder (default: the cache every command shares, $VIDDIFF_CACHE_DIR or "
-                          "~/.cache/viddiff-toolkit).")(f)
-    f = click.option("--max-cost", type=float, envvar="VIDDIFF_MAX_COST", default=None,
-                     help="Stop before a call that would exceed this cost (price table in --config). "
-                          "Env: VIDDIFF_MAX_COST.")(f)
-    f = click.option("--model", default=None, help="Model name (default: config models.<role>, "
-                                                   f"VIDDIFF_LLM_MODEL, else {DEFAULT_MODEL}).")(f)
-    f = click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="LLM YAML (or a `viddiff run` config's llm: section): base_url, models per role, "
-                          "structured_output, prices, max_cost.")(f)
+    f = click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="LLM cache folder (default: the cache every command shares, $VIDDIFF_CACHE_DIR or "
+        "~/.cache/viddiff-toolkit).",
+    )(f)
+    f = click.option(
+        "--max-cost",
+        type=float,
+        envvar="VIDDIFF_MAX_COST",
+        default=None,
+        help="Stop before a call that would exceed this cost (price table in --config). "
+        "Env: VIDDIFF_MAX_COST.",
+    )(f)
+    f = click.option(
+        "--model",
+        default=None,
+        help=f"Model name (default: config models.<role>, VIDDIFF_LLM_MODEL, else {DEFAULT_MODEL}).",
+    )(f)
+    f = click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="LLM YAML (or a `viddiff run` config's llm: section): base_url, models per role, "
+        "structured_output, prices, max_cost.",
+    )(f)
     return f
 
 
-def make_client(dataset: Path, config: Path | None, model: str | None, max_cost: float | None, role: str,
-                cache_dir: Path | None = None, no_cache: bool = False):
+def make_client(
+    dataset: Path,
+    config: Path | None,
+    model: str | None,
+    max_cost: float | None,
+    role: str,
+    cache_dir: Path | None = None,
+    no_cache: bool = False,
+):
     """An LLM client for ``role`` (answers in the shared user cache unless told otherwise) and the model to use."""
     from viddiff_runtime.llm.client import LLMClient, load_llm_config, resolve_cache_path
 
@@ -64,12 +89,27 @@ def taxonomy() -> None:
 @taxonomy.command("propose")
 @dataset_arg
 @action_opt
-@click.option("--n", "n", type=click.IntRange(1, 200), default=15, show_default=True,
-              help="How many differences to ask for.")
-@click.option("--context", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Text file of expert notes (e.g. Ego-Exo4D expert commentary) fed to the LLM.")
-@click.option("--dup-threshold", type=click.FloatRange(0, 100), default=90.0, show_default=True,
-              help="Similarity (0-100) at which a proposal counts as a duplicate and is skipped.")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(1, 200),
+    default=15,
+    show_default=True,
+    help="How many differences to ask for.",
+)
+@click.option(
+    "--context",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Text file of expert notes (e.g. Ego-Exo4D expert commentary) fed to the LLM.",
+)
+@click.option(
+    "--dup-threshold",
+    type=click.FloatRange(0, 100),
+    default=90.0,
+    show_default=True,
+    help="Similarity (0-100) at which a proposal counts as a duplicate and is skipped.",
+)
 @llm_options
 def propose_cmd(dataset, action, n, context, dup_threshold, config, model, max_cost, cache_dir, no_cache):
     """LLM proposals of stages, keypoints and differences for ACTION, added as drafts."""
@@ -79,8 +119,9 @@ def propose_cmd(dataset, action, n, context, dup_threshold, config, model, max_c
     client, model = make_client(dataset, config, model, max_cost, "taxonomy", cache_dir, no_cache)
     text = context.read_text(encoding="utf-8", errors="replace") if context else None
     try:
-        report = propose(dataset, action, client=client, model=model, n=n, context=text,
-                         dup_threshold=dup_threshold)
+        report = propose(
+            dataset, action, client=client, model=model, n=n, context=text, dup_threshold=dup_threshold
+        )
     finally:
         _print_usage(client)
     click.echo(str(report))
@@ -113,8 +154,10 @@ def validate_cmd(paths, actions, dup_threshold):
             issues.insert(0, Issue("$.action", why))
         errs = [i for i in issues if i.level == "error"]
         n_err += len(errs)
-        click.echo(f"{f}: {'ok' if not errs else f'{len(errs)} error(s)'}"
-                   + (f", {len(issues) - len(errs)} warning(s)" if len(issues) > len(errs) else ""))
+        click.echo(
+            f"{f}: {'ok' if not errs else f'{len(errs)} error(s)'}"
+            + (f", {len(issues) - len(errs)} warning(s)" if len(issues) > len(errs) else "")
+        )
         for i in issues:
             click.echo(f"  {i}")
     if n_err:
@@ -140,8 +183,9 @@ def _edit_and_save(dataset: Path, action: str, op: str, fn) -> None:
     _need_dataset(dataset)
     path = taxonomy_path(dataset, action)
     if not path.exists():
-        raise ToolkitError("no taxonomy for this action yet (run `curate taxonomy propose` or `import`)",
-                           file=str(path))
+        raise ToolkitError(
+            "no taxonomy for this action yet (run `curate taxonomy propose` or `import`)", file=str(path)
+        )
     tax = load_taxonomy(path)
     detail = fn(tax)
     written = save_taxonomy(dataset, tax, op=op, detail=detail)
@@ -153,7 +197,9 @@ def _edit_and_save(dataset: Path, action: str, op: str, fn) -> None:
 @action_opt
 @click.argument("keys", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Accept every draft difference and keypoint.")
-@click.option("--keypoint", "keypoints", multiple=True, help="Accept this draft keypoint (loc_id); repeatable.")
+@click.option(
+    "--keypoint", "keypoints", multiple=True, help="Accept this draft keypoint (loc_id); repeatable."
+)
 def accept_cmd(dataset, action, keys, all_, keypoints):
     """Make draft differences KEYS (and their keypoints) active."""
     from curation.taxonomy.store import accept, accept_keypoints
@@ -164,7 +210,9 @@ def accept_cmd(dataset, action, keys, all_, keypoints):
     def fn(tax):
         done = accept(tax, None if all_ and not keys else keys)
         kps = accept_keypoints(tax, None if all_ else keypoints) if (all_ or keypoints) else []
-        return f"accepted {', '.join(done) or 'no differences'}" + (f"; keypoints {', '.join(kps)}" if kps else "")
+        return f"accepted {', '.join(done) or 'no differences'}" + (
+            f"; keypoints {', '.join(kps)}" if kps else ""
+        )
 
     _edit_and_save(dataset, action, "accept", fn)
 
@@ -177,7 +225,9 @@ def retire_cmd(dataset, action, keys):
     """Retire differences KEYS: they keep their key and become null in differences_annotated."""
     from curation.taxonomy.store import retire
 
-    _edit_and_save(dataset, action, "retire", lambda tax: f"retired {', '.join(retire(tax, keys)) or 'nothing'}")
+    _edit_and_save(
+        dataset, action, "retire", lambda tax: f"retired {', '.join(retire(tax, keys)) or 'nothing'}"
+    )
 
 
 @taxonomy.command("merge")
@@ -190,8 +240,12 @@ def merge_cmd(dataset, action, keep, others, description):
     """Merge OTHERS into KEEP (they are retired with merged_into=KEEP; keypoints are joined)."""
     from curation.taxonomy.store import merge
 
-    _edit_and_save(dataset, action, "merge",
-                   lambda tax: f"merged {', '.join(merge(tax, keep, others, description=description))} into {keep}")
+    _edit_and_save(
+        dataset,
+        action,
+        "merge",
+        lambda tax: f"merged {', '.join(merge(tax, keep, others, description=description))} into {keep}",
+    )
 
 
 @taxonomy.command("edit")
@@ -211,10 +265,19 @@ def edit_cmd(dataset, action, key, name, description, query_string, num_frames, 
 
     def fn(tax):
         was_active = tax["differences"].get(key, {}).get("status") == "active"
-        changes = edit(tax, key, name=name, description=description, query_string=query_string,
-                       num_frames=num_frames, keypoints=kps)
+        changes = edit(
+            tax,
+            key,
+            name=name,
+            description=description,
+            query_string=query_string,
+            num_frames=num_frames,
+            keypoints=kps,
+        )
         if changes and was_active and ("description" in changes or "name" in changes):
-            click.echo(f"warning: {key} is active; labels already collected refer to its old statement", err=True)
+            click.echo(
+                f"warning: {key} is active; labels already collected refer to its old statement", err=True
+            )
         return f"edited {key}: {', '.join(changes) or 'nothing changed'}"
 
     _edit_and_save(dataset, action, "edit", fn)
@@ -231,7 +294,9 @@ def dups_cmd(dataset, action, threshold):
     tax = load_taxonomy(taxonomy_path(dataset, action))
     pairs = near_duplicates(tax, threshold=threshold)
     for a, b, s in pairs:
-        click.echo(f"{a} ~ {b} ({s:.0f}%): {tax['differences'][a]['name']!r} / {tax['differences'][b]['name']!r}")
+        click.echo(
+            f"{a} ~ {b} ({s:.0f}%): {tax['differences'][a]['name']!r} / {tax['differences'][b]['name']!r}"
+        )
     if not pairs:
         click.echo("no near-duplicates")
 
@@ -240,22 +305,37 @@ def dups_cmd(dataset, action, threshold):
 @click.argument("csv_path", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @dataset_arg
 @click.option("--action", "actions", multiple=True, help="Only these actions of the CSV.")
-@click.option("--status", type=click.Choice(["active", "draft"]), default="active", show_default=True,
-              help="Status of newly imported differences.")
+@click.option(
+    "--status",
+    type=click.Choice(["active", "draft"]),
+    default="active",
+    show_default=True,
+    help="Status of newly imported differences.",
+)
 @click.option("--retire-missing", is_flag=True, help="Retire differences that the CSV no longer lists.")
 def import_cmd(csv_path, dataset, actions, status, retire_missing):
     """Merge a taxonomy CSV (action, diff_key, name, num_frames, description, query_string) by key."""
     from curation.taxonomy.csv_io import import_csv
 
-    click.echo(str(import_csv(dataset, csv_path, actions=actions or None, status=status,
-                              retire_missing=retire_missing)))
+    click.echo(
+        str(
+            import_csv(
+                dataset, csv_path, actions=actions or None, status=status, retire_missing=retire_missing
+            )
+        )
+    )
 
 
 @taxonomy.command("export")
 @dataset_arg
 @click.option("--action", "actions", multiple=True, help="Only these actions.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="CSV file to write (default: stdout).")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV file to write (default: stdout).",
+)
 @click.option("--include-drafts", is_flag=True)
 def export_cmd(dataset, actions, out, include_drafts):
     """Write active differences in the public benchmark's CSV columns."""
@@ -285,8 +365,13 @@ def splits() -> None:
 
 @splits.command("assign")
 @dataset_arg
-@click.option("--set", "sets", multiple=True, metavar="ACTION=SPLIT",
-              help="Manual override (split_origin manual); repeatable. With only --set no LLM is called.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="ACTION=SPLIT",
+    help="Manual override (split_origin manual); repeatable. With only --set no LLM is called.",
+)
 @click.option("--action", "actions", multiple=True, help="Only rank these actions.")
 @click.option("--force", is_flag=True, help="Also re-rank actions whose split was set by hand.")
 @llm_options
@@ -300,8 +385,9 @@ def assign_cmd(dataset, sets, actions, force, config, model, max_cost, cache_dir
     if not sets or actions:
         client, model = make_client(dataset, config, model, max_cost, "splits", cache_dir, no_cache)
     try:
-        report = assign_splits(dataset, client=client, model=model, overrides=overrides, force=force,
-                               actions=actions or None)
+        report = assign_splits(
+            dataset, client=client, model=model, overrides=overrides, force=force, actions=actions or None
+        )
     finally:
         if client is not None:
             _print_usage(client)

@@ -1,5 +1,6 @@
 """The data card: YAML header from ``huggingface_hub.DatasetCardData``, body from the Jinja2 template
 shipped in ``data_cards/``, filled from the published rows and ``dataset.json``."""
+
 from __future__ import annotations
 
 import re
@@ -20,9 +21,15 @@ from schemas.io import read_json
 
 TEMPLATE = "viddiff_dataset_card.md.j2"
 
+
 def size_category(n: int) -> str:
     """The Hub's ``size_categories`` bucket for ``n`` rows."""
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
         if n < limit:
             return label
     return "n>1M"
@@ -93,11 +100,19 @@ def agreement_table(root: Path | None) -> list[dict[str, str]]:
         lab, kp = entry.get("labels") or {}, entry.get("keypoints") or {}
         if not lab.get("items") and not kp.get("pairs"):
             continue
-        rows.append({"name": name, "items": str(lab.get("items", 0)), "percent": _fmt(lab.get("percent"), ".1f"),
-                     "kappa": _fmt(lab.get("cohen_kappa")), "alpha": _fmt(lab.get("krippendorff_alpha")),
-                     "kp_pairs": str(kp.get("pairs", 0)), "mean_abs_s": _fmt(kp.get("mean_abs_seconds"), ".2f"),
-                     "within": _fmt(kp.get("within_delta"), ".2f"),
-                     "delta": str(kp.get("delta_frames", data.get("delta_frames", "")))})
+        rows.append(
+            {
+                "name": name,
+                "items": str(lab.get("items", 0)),
+                "percent": _fmt(lab.get("percent"), ".1f"),
+                "kappa": _fmt(lab.get("cohen_kappa")),
+                "alpha": _fmt(lab.get("krippendorff_alpha")),
+                "kp_pairs": str(kp.get("pairs", 0)),
+                "mean_abs_s": _fmt(kp.get("mean_abs_seconds"), ".2f"),
+                "within": _fmt(kp.get("within_delta"), ".2f"),
+                "delta": str(kp.get("delta_frames", data.get("delta_frames", ""))),
+            }
+        )
     return rows
 
 
@@ -106,10 +121,12 @@ def annotation_rounds(annotation: dict[str, Any]) -> list[str]:
     lines = []
     for r in annotation.get("rounds") or []:
         if isinstance(r, dict):
-            lines.append(f"{r.get('kind', '?')} round ({r.get('converted_at', 'date not recorded')}): "
-                         f"{r.get('annotated_tasks', '?')} tasks, {r.get('annotations', '?')} annotations, "
-                         f"{r.get('resolved', '?')} items resolved, {r.get('unresolved', '?')} unresolved"
-                         + (", with a reviewer" if r.get("reviewer") else ""))
+            lines.append(
+                f"{r.get('kind', '?')} round ({r.get('converted_at', 'date not recorded')}): "
+                f"{r.get('annotated_tasks', '?')} tasks, {r.get('annotations', '?')} annotations, "
+                f"{r.get('resolved', '?')} items resolved, {r.get('unresolved', '?')} unresolved"
+                + (", with a reviewer" if r.get("reviewer") else "")
+            )
     return lines
 
 
@@ -142,8 +159,11 @@ def taxonomy_origins(root: Path | None, actions: list[str]) -> list[tuple[str, s
         except ToolkitError:
             continue
         diffs = (tax.get("differences") or {}).values() if isinstance(tax, dict) else []
-        counts = Counter(d.get("origin") or "unrecorded" for d in diffs
-                         if isinstance(d, dict) and d.get("status", "active") == "active")
+        counts = Counter(
+            d.get("origin") or "unrecorded"
+            for d in diffs
+            if isinstance(d, dict) and d.get("status", "active") == "active"
+        )
         if counts:
             out.append((action, ", ".join(f"{n} from {o}" for o, n in counts.most_common())))
     return out
@@ -156,15 +176,21 @@ def source_notes(meta: dict[str, Any]) -> list[str]:
     for name, src in sorted((meta.get("sources") or {}).items()):
         if not isinstance(src, dict):
             continue
-        for label, key in (("dropped by the scan", "dropped"), ("kept but adjusted", "adjusted"), ("", "facts")):
+        for label, key in (
+            ("dropped by the scan", "dropped"),
+            ("kept but adjusted", "adjusted"),
+            ("", "facts"),
+        ):
             counts = src.get(key) or {}
             if counts:
                 text = ", ".join(f"{k}: {v}" for k, v in counts.items())
                 lines.append(f"`{name}` {label + ': ' if label else ''}{text}")
     for key, action in sorted((meta.get("actions") or {}).items()):
         if isinstance(action, dict) and action.get("dropped"):
-            lines.append(f"`{key}` clips left out by its select or trim: "
-                         + ", ".join(f"{k}: {v}" for k, v in action["dropped"].items()))
+            lines.append(
+                f"`{key}` clips left out by its select or trim: "
+                + ", ".join(f"{k}: {v}" for k, v in action["dropped"].items())
+            )
     return lines
 
 
@@ -177,8 +203,12 @@ def card_data(rows: list[dict[str, Any]], inputs: CardInputs) -> DatasetCardData
         extra["license_name"] = publish.get("license_name") or "viddiff-source-licences"
         extra["license_link"] = publish.get("license_link") or "LICENSE_NOTES.md"
     infos = source_infos()
-    sources = sorted({infos[k].title if (k := source_key(r["source_dataset"])) in infos else r["source_dataset"]
-                      for r in rows})
+    sources = sorted(
+        {
+            infos[k].title if (k := source_key(r["source_dataset"])) in infos else r["source_dataset"]
+            for r in rows
+        }
+    )
     return DatasetCardData(
         license=license_id,
         pretty_name=pretty_name(inputs),
@@ -198,8 +228,13 @@ def pretty_name(inputs: CardInputs) -> str:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(trim_blocks=False, lstrip_blocks=False, undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        trim_blocks=False,
+        lstrip_blocks=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
     return env
 
@@ -215,43 +250,60 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
     infos = source_infos()
     for key, entry in per_source.items():
         info = infos.get(key) or SourceInfo(entry["name"], "see the source dataset's own terms", "", "", "")
-        sources.append({"title": info.title, "licence": info.licence, "link": info.link, "note": info.note,
-                        "citation": info.citation, "pairs": entry["pairs"], "actions": entry["actions"]})
+        sources.append(
+            {
+                "title": info.title,
+                "licence": info.licence,
+                "link": info.link,
+                "note": info.note,
+                "citation": info.citation,
+                "pairs": entry["pairs"],
+                "actions": entry["actions"],
+            }
+        )
     seconds = [s for r in rows for v in r["videos"] if (s := clip_seconds(v)) is not None]
     summary = (meta.get("publish") or {}).get("description") or (
         f"{total.pairs} video pairs of {len(actions)} actions in {len(domains)} domain(s), "
         f"with {total.differences} labelled differences and {total.timestamps} key point timestamps, "
-        f"built with the VidDiff Toolkit.")
+        f"built with the VidDiff Toolkit."
+    )
     extra_limits = []
     if "egoexo4d" in per_source:
-        extra_limits.append("Ego-Exo4D forbids redistribution of its videos: share this dataset's Ego-Exo4D "
-                            "clips only with people who hold the Ego-Exo4D licence.")
-    body = _env().from_string(
-        resources.files("data_cards").joinpath(TEMPLATE).read_text("utf-8")
-    ).render(
-        card_data=data.to_yaml(),
-        pretty_name=pretty_name(inputs),
-        summary=summary,
-        actions=actions, domains=domains, total=total,
-        splits=sorted({str(r.get("split")) for r in rows}),
-        version=meta.get("version"), toolkit_version=meta.get("toolkit_version"),
-        videos_mode=inputs.videos_mode,
-        load_path=inputs.repo_id or "path/to/this/folder",
-        sources=sources,
-        pairing=pairing_lines(rows),
-        source_notes=source_notes(meta),
-        clip_range=(min(seconds), max(seconds)) if seconds else None,
-        taxonomy=taxonomy_origins(inputs.dataset_root, [a.action for a in actions]),
-        protocol=annotation.get("protocol") if isinstance(annotation.get("protocol"), str) else None,
-        agreement=agreement_lines(annotation),
-        agreement_table=agreement_table(inputs.dataset_root),
-        resolution_rule=annotation.get("resolution_rule"),
-        rounds=annotation_rounds(annotation),
-        dropped_c_only=inputs.dropped_c_only,
-        dropped_partial=inputs.dropped_partial,
-        balance=inputs.balance,
-        extra_limitations=extra_limits,
-        citations=[VIDDIFF_CITATION] + [s["citation"] for s in sources if s["citation"]],
+        extra_limits.append(
+            "Ego-Exo4D forbids redistribution of its videos: share this dataset's Ego-Exo4D "
+            "clips only with people who hold the Ego-Exo4D licence."
+        )
+    body = (
+        _env()
+        .from_string(resources.files("data_cards").joinpath(TEMPLATE).read_text("utf-8"))
+        .render(
+            card_data=data.to_yaml(),
+            pretty_name=pretty_name(inputs),
+            summary=summary,
+            actions=actions,
+            domains=domains,
+            total=total,
+            splits=sorted({str(r.get("split")) for r in rows}),
+            version=meta.get("version"),
+            toolkit_version=meta.get("toolkit_version"),
+            videos_mode=inputs.videos_mode,
+            load_path=inputs.repo_id or "path/to/this/folder",
+            sources=sources,
+            pairing=pairing_lines(rows),
+            source_notes=source_notes(meta),
+            clip_range=(min(seconds), max(seconds)) if seconds else None,
+            taxonomy=taxonomy_origins(inputs.dataset_root, [a.action for a in actions]),
+            protocol=annotation.get("protocol") if isinstance(annotation.get("protocol"), str) else None,
+            agreement=agreement_lines(annotation),
+            agreement_table=agreement_table(inputs.dataset_root),
+            resolution_rule=annotation.get("resolution_rule"),
+            rounds=annotation_rounds(annotation),
+            dropped_c_only=inputs.dropped_c_only,
+            dropped_partial=inputs.dropped_partial,
+            balance=inputs.balance,
+            extra_limitations=extra_limits,
+            citations=[VIDDIFF_CITATION] + [s["citation"] for s in sources if s["citation"]],
+        )
     )
     DatasetCard(body)  # parses the YAML header back: a broken header fails here, not on the Hub
     return body
@@ -260,9 +312,13 @@ def render_card(rows: list[dict[str, Any]], inputs: CardInputs) -> str:
 def licence_notes(rows: list[dict[str, Any]]) -> str:
     """LICENSE_NOTES.md: the licence of every source the published clips come from."""
     keys = sorted({source_key(r["source_dataset"]) for r in rows})
-    lines = ["# Licences of the source videos", "",
-             "The annotations were made with the VidDiff Toolkit; each clip keeps the licence of the dataset it "
-             "was cut from:", ""]
+    lines = [
+        "# Licences of the source videos",
+        "",
+        "The annotations were made with the VidDiff Toolkit; each clip keeps the licence of the dataset it "
+        "was cut from:",
+        "",
+    ]
     for key in keys:
         info = source_infos().get(key)
         if info:

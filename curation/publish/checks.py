@@ -4,6 +4,7 @@ Checks each row against the sample schema, each stored clip against the sha256 r
 (missing or altered videos), and each row's annotation state (unannotated rows). Rows labelled only
 'c' are not a problem: the publishing rules drop them (see :mod:`curation.publish.rules`).
 """
+
 from __future__ import annotations
 
 import os
@@ -53,8 +54,13 @@ def _check_videos(ds: DatasetDir, row: dict[str, Any], sums: dict[str, str]) -> 
         digest = sha256_file(path)
         sums[str(path)] = digest
         if video.get("sha256") and video["sha256"] != digest:
-            problems.append(Problem(key, "video_altered",
-                                    f"{where}: {path} does not match videos[{i}].sha256 (altered since the build)"))
+            problems.append(
+                Problem(
+                    key,
+                    "video_altered",
+                    f"{where}: {path} does not match videos[{i}].sha256 (altered since the build)",
+                )
+            )
     return problems
 
 
@@ -67,7 +73,9 @@ def review_dataset(root: str | os.PathLike, *, progress: bool = True) -> Review:
     review = Review(dataset=ds)
     samples_file = Path(root) / SAMPLES_JSONL
     seen: set[str] = set()
-    for line, row in enumerate(tqdm(ds.samples, desc="checking samples", unit="pair", disable=not progress), 1):
+    for line, row in enumerate(
+        tqdm(ds.samples, desc="checking samples", unit="pair", disable=not progress), 1
+    ):
         key = row.get("sample_key") if isinstance(row, dict) else None
         errors = validate("sample", row)
         if errors:
@@ -82,7 +90,9 @@ def review_dataset(root: str | os.PathLike, *, progress: bool = True) -> Review:
         row_problems = _check_videos(ds, row, review.sha256)
         state = annotation_state(row)
         if state == "unannotated":
-            row_problems.append(Problem(key, "unannotated", "differences_gt: no a/b/c label (unannotated row)"))
+            row_problems.append(
+                Problem(key, "unannotated", "differences_gt: no a/b/c label (unannotated row)")
+            )
         if row_problems:
             review.problems.extend(row_problems)
         elif state == "c_only":

@@ -12,6 +12,7 @@ Everything is first written to a staging folder next to ``out``; then files whos
 the old ones one by one (unchanged files are kept as they are, so an upload can resume), and stale files
 are removed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,8 +66,11 @@ class PublishRefused(ToolkitError):
         self.reasons = problems
         shown = "; ".join(str(p) for p in problems[:MAX_REASONS_SHOWN])
         more = f"; and {len(problems) - MAX_REASONS_SHOWN} more" if len(problems) > MAX_REASONS_SHOWN else ""
-        super().__init__(f"refusing to publish, {len(problems)} problem(s): {shown}{more} "
-                         f"(--allow-partial publishes the other rows)", file=dataset)
+        super().__init__(
+            f"refusing to publish, {len(problems)} problem(s): {shown}{more} "
+            f"(--allow-partial publishes the other rows)",
+            file=dataset,
+        )
 
 
 @dataclass
@@ -125,7 +129,12 @@ def _owned(folder: OutputFolder) -> set[str]:
     """Files an earlier publish wrote into ``folder``: the marker's record, else publish's own layout."""
     if folder.owned():
         return folder.owned()
-    return {p.relative_to(folder.path).as_posix() for pat in _OWN_LAYOUT for p in folder.path.glob(pat) if p.is_file()}
+    return {
+        p.relative_to(folder.path).as_posix()
+        for pat in _OWN_LAYOUT
+        for p in folder.path.glob(pat)
+        if p.is_file()
+    }
 
 
 def _remove_staging_leftovers(out: Path) -> None:
@@ -226,18 +235,28 @@ def _publish(
     ds = review.dataset
     rows = review.ok
     if not rows:
-        raise ToolkitError("no publishable rows (all unannotated, labelled only c/null, or with problems)",
-                           file=str(dataset))
+        raise ToolkitError(
+            "no publishable rows (all unannotated, labelled only c/null, or with problems)", file=str(dataset)
+        )
     balance_report = None
     if balance:
         rows, balance_report = balance_splits(rows)
-    rows = [{**r, "n_differences_open_prediction": open_prediction_budget(r.get("differences_gt"))} for r in rows]
-    result = PublishResult(out=out, rows=len(rows), dropped_c_only=list(review.c_only),
-                           dropped_partial=list(review.problems), balance=balance_report)
+    rows = [
+        {**r, "n_differences_open_prediction": open_prediction_budget(r.get("differences_gt"))} for r in rows
+    ]
+    result = PublishResult(
+        out=out,
+        rows=len(rows),
+        dropped_c_only=list(review.c_only),
+        dropped_partial=list(review.problems),
+        balance=balance_report,
+    )
     restricted = sum(source_key(r["source_dataset"]) == "egoexo4d" for r in rows)
     if restricted:
-        result.warnings.append(f"{restricted} pairs come from Ego-Exo4D, whose licence forbids redistribution: "
-                               "upload them only to a private repository shared with licence holders")
+        result.warnings.append(
+            f"{restricted} pairs come from Ego-Exo4D, whose licence forbids redistribution: "
+            "upload them only to a private repository shared with licence holders"
+        )
 
     src_of = {(r["sample_key"], i): ds.video_path(r, i) for r in rows for i in range(2)}
     embed = videos == "embed"
@@ -247,15 +266,20 @@ def _publish(
         records = []
         for row in tqdm(rows, desc="thumbnails", unit="pair", disable=not progress):
             key = row["sample_key"]
-            vids = [public_video({**v, "sha256": review.sha256[str(src_of[(key, i)])]}, hub_video_path(key, i))
-                    for i, v in enumerate(row["videos"])]
+            vids = [
+                public_video({**v, "sha256": review.sha256[str(src_of[(key, i)])]}, hub_video_path(key, i))
+                for i, v in enumerate(row["videos"])
+            ]
             record = to_public(row, vids)
             for i, col in enumerate(THUMBNAIL_COLUMNS):
                 record[col] = {"bytes": thumbnail(src_of[(key, i)], row["videos"][i]), "path": None}
             for i in range(2):  # also with embed: the official loader opens ``videos[i].path`` itself
                 _place(src_of[(key, i)], staging / hub_video_path(key, i))
             records.append(record)
-        sizes = [sum(src_of[(r["sample_key"], i)].stat().st_size for i in range(2)) if embed else 0 for r in records]
+        sizes = [
+            sum(src_of[(r["sample_key"], i)].stat().st_size for i in range(2)) if embed else 0
+            for r in records
+        ]
         shards = _shards(sizes, max_shard_bytes)
         feats = features(embed)
         (staging / "data").mkdir()
@@ -265,17 +289,26 @@ def _publish(
                 rec = dict(records[i])
                 if embed:
                     for v, col in enumerate(EMBED_COLUMNS):
-                        rec[col] = {"bytes": src_of[(rec["sample_key"], v)].read_bytes(),
-                                    "path": hub_video_path(rec["sample_key"], v)}
+                        rec[col] = {
+                            "bytes": src_of[(rec["sample_key"], v)].read_bytes(),
+                            "path": hub_video_path(rec["sample_key"], v),
+                        }
                 part.append(rec)
             shard = datasets.Dataset.from_list(part, features=feats)
             name = f"data/test-{n:05d}-of-{len(shards):05d}.parquet"
             with _named_write_errors(out / name):
                 shard.to_parquet(str(staging / name))
-        inputs = CardInputs(meta=ds.meta, dataset_root=Path(dataset), pretty_name=pretty_name, license=license,
-                            repo_id=repo_id, videos_mode=videos, balance=balance_report,
-                            dropped_c_only=result.dropped_c_only,
-                            dropped_partial=[str(p) for p in result.dropped_partial])
+        inputs = CardInputs(
+            meta=ds.meta,
+            dataset_root=Path(dataset),
+            pretty_name=pretty_name,
+            license=license,
+            repo_id=repo_id,
+            videos_mode=videos,
+            balance=balance_report,
+            dropped_c_only=result.dropped_c_only,
+            dropped_partial=[str(p) for p in result.dropped_partial],
+        )
         with _named_write_errors(out / "README.md"):
             (staging / "README.md").write_text(render_card(rows, inputs), encoding="utf-8")
         with _named_write_errors(out / "LICENSE_NOTES.md"):
@@ -306,7 +339,9 @@ def upload(
 
     folder = Path(folder)
     if not (folder / "README.md").is_file() or not list((folder / "data").glob("test-*.parquet")):
-        raise ToolkitError("not a published folder (README.md and data/test-*.parquet expected)", file=str(folder))
+        raise ToolkitError(
+            "not a published folder (README.md and data/test-*.parquet expected)", file=str(folder)
+        )
     if "/" not in repo_id:
         raise ToolkitError(f"repo id must be ORG/NAME, got {repo_id!r}", key="--repo-id")
     token = token or os.environ.get("HF_TOKEN")
@@ -316,7 +351,10 @@ def upload(
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         api.upload_folder(
-            repo_id=repo_id, repo_type="dataset", folder_path=str(folder), revision=revision,
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(folder),
+            revision=revision,
             commit_message=commit_message or "Publish with the VidDiff Toolkit",
             ignore_patterns=[".cache/**", ".*"],
         )
@@ -324,5 +362,7 @@ def upload(
         raise
     except Exception as e:
         msg = str(e).splitlines()[0] if str(e) else ""
-        raise ToolkitError(f"upload failed: {type(e).__name__}: {msg.replace(token, '***')}", key=repo_id) from None
+        raise ToolkitError(
+            f"upload failed: {type(e).__name__}: {msg.replace(token, '***')}", key=repo_id
+        ) from None
     return f"{api.endpoint}/datasets/{repo_id}"

@@ -11,6 +11,7 @@ the path is not found under the videos root.
 The work is resumable: finished pairs are appended to ``OUT/.import-progress.jsonl`` and skipped on a
 re-run (their clips are checked by sha256); ``samples.jsonl`` and ``dataset.json`` are written last.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,17 +83,24 @@ def _keys(files: list[Path]) -> list[str]:
     return keys
 
 
-def _cut(src: Path, dst: Path, trim: list | None, fps: float, where: str) -> tuple[media.VideoInfo, list[int]]:
+def _cut(
+    src: Path, dst: Path, trim: list | None, fps: float, where: str
+) -> tuple[media.VideoInfo, list[int]]:
     """Cut ``slice(*trim)`` of ``src`` (video file or image folder at ``fps``) into ``dst``."""
     is_dir = src.is_dir()
     info = media.probe(src, fps=fps if is_dir else None)
     if not is_dir and abs(float(info.fps) - fps) > FPS_TOLERANCE * fps:
-        raise ToolkitError(f"video plays at {float(info.fps):g} fps, the release says {fps:g}",
-                           file=where, key="fps_original")
+        raise ToolkitError(
+            f"video plays at {float(info.fps):g} fps, the release says {fps:g}",
+            file=where,
+            key="fps_original",
+        )
     picked = trim_range(trim, info.n_frames)
     start, stop, step = picked.start, picked.stop, picked.step
     if len(picked) == 0:
-        raise ToolkitError(f"frames_trim {trim} selects no frame of {info.n_frames}", file=where, key="frames_trim")
+        raise ToolkitError(
+            f"frames_trim {trim} selects no frame of {info.n_frames}", file=where, key="frames_trim"
+        )
     if step == 1:
         written = media.trim(src, dst, start, stop, src_fps=fps if is_dir else None, info=info)
     else:
@@ -136,18 +144,30 @@ def _import_row(where: str, rec: dict[str, Any], root: Path, out: Path) -> dict[
             fps = float(video["fps_original"])
             dst_rel = f"videos/{key}/{VIDEO_NAMES[i]}"
             inside(out, dst_rel, what="sample_key")
-            written, (start, stop, step) = _cut(src, out / dst_rel, video.get("frames_trim"), fps,
-                                                f"{where}: videos[{i}]")
-            source = {"dataset": _source_name(row["source_dataset"]), "clip_id": video["path"],
-                      "path": video["path"], "frames": [start, stop], "fps": fps}
+            written, (start, stop, step) = _cut(
+                src, out / dst_rel, video.get("frames_trim"), fps, f"{where}: videos[{i}]"
+            )
+            source = {
+                "dataset": _source_name(row["source_dataset"]),
+                "clip_id": video["path"],
+                "path": video["path"],
+                "frames": [start, stop],
+                "fps": fps,
+            }
             if step != 1:
                 source["step"] = step
             if isinstance(video.get("source"), dict):
                 source["origin"] = video["source"]
-            videos.append({
-                "path": dst_rel, "fps_original": float(written.fps), "frames_trim": [0, written.n_frames, None],
-                "n_frames": written.n_frames, "sha256": sha256_file(out / dst_rel), "source": source,
-            })
+            videos.append(
+                {
+                    "path": dst_rel,
+                    "fps_original": float(written.fps),
+                    "frames_trim": [0, written.n_frames, None],
+                    "n_frames": written.n_frames,
+                    "sha256": sha256_file(out / dst_rel),
+                    "source": source,
+                }
+            )
     row["videos"] = videos
     return row
 
@@ -162,7 +182,9 @@ def _load_progress(out: Path) -> dict[str, dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by an interruption
-        ok = all((out / v["path"]).is_file() and sha256_file(out / v["path"]) == v["sha256"] for v in row["videos"])
+        ok = all(
+            (out / v["path"]).is_file() and sha256_file(out / v["path"]) == v["sha256"] for v in row["videos"]
+        )
         if ok:
             done[row["sample_key"]] = row
     return done
@@ -171,11 +193,18 @@ def _load_progress(out: Path) -> dict[str, dict[str, Any]]:
 def _actions(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     actions: dict[str, dict[str, Any]] = {}
     for r in rows:
-        actions.setdefault(r["action"], {
-            "name": r["action_name"], "description": r["action_description"], "domain": r["domain"],
-            "split": r["split"], "split_origin": "release", "source_dataset": r["source_dataset"],
-            "fps": r["videos"][0]["fps_original"],
-        })
+        actions.setdefault(
+            r["action"],
+            {
+                "name": r["action_name"],
+                "description": r["action_description"],
+                "domain": r["domain"],
+                "split": r["split"],
+                "split_origin": "release",
+                "source_dataset": r["source_dataset"],
+                "fps": r["videos"][0]["fps_original"],
+            },
+        )
     return actions
 
 
@@ -202,17 +231,31 @@ def import_release(
         raise ToolkitError("videos root not found", file=str(root), key="--videos")
     if (out / DATASET_JSON).exists():
         raise ToolkitError("output is already a dataset directory", file=str(out))
-    if out.is_dir() and any(p.name not in (MARKER, LOCK) for p in out.iterdir()) and not (out / PROGRESS).exists():
+    if (
+        out.is_dir()
+        and any(p.name not in (MARKER, LOCK) for p in out.iterdir())
+        and not (out / PROGRESS).exists()
+    ):
         raise ToolkitError("output folder is not empty", file=str(out))
     files = parquet_files(path)
     with output_folder(out, "dataset", legacy=(PROGRESS,)):
         remove_temps(out, ("videos/*/.*", f".{PROGRESS}.*", ".dataset.json.*", ".samples.jsonl.*"))
-        return _import_locked(path, out, files, root, name=name, skip_missing=skip_missing, workers=workers,
-                              progress=progress)
+        return _import_locked(
+            path, out, files, root, name=name, skip_missing=skip_missing, workers=workers, progress=progress
+        )
 
 
-def _import_locked(path: Path, out: Path, files: list[Path], root: Path, *, name: str | None, skip_missing: bool,
-                   workers: int, progress: bool) -> ImportResult:
+def _import_locked(
+    path: Path,
+    out: Path,
+    files: list[Path],
+    root: Path,
+    *,
+    name: str | None,
+    skip_missing: bool,
+    workers: int,
+    progress: bool,
+) -> ImportResult:
     """:func:`import_release` once ``out`` is held: cut every pair not yet done, then save the dataset."""
     order = _keys(files)
     out.mkdir(parents=True, exist_ok=True)
@@ -220,10 +263,13 @@ def _import_locked(path: Path, out: Path, files: list[Path], root: Path, *, name
     resumed = sum(k in done for k in order)
     skipped: list[str] = []
     batch = max(1, workers) * 2
-    with open(out / PROGRESS, "a", encoding="utf-8") as log_fh, \
-            ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
-            tqdm(total=len(order), initial=resumed, desc="importing pairs", unit="pair",
-                 disable=not progress) as bar:
+    with (
+        open(out / PROGRESS, "a", encoding="utf-8") as log_fh,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+        tqdm(
+            total=len(order), initial=resumed, desc="importing pairs", unit="pair", disable=not progress
+        ) as bar,
+    ):
         pending: list[tuple[str, dict[str, Any]]] = []
 
         def drain() -> None:
@@ -234,8 +280,12 @@ def _import_locked(path: Path, out: Path, files: list[Path], root: Path, *, name
                 bar.update(1)
                 if row is None:
                     if not skip_missing:
-                        raise ToolkitError(f"video not found under {root} (and not embedded); "
-                                           "--skip-missing leaves such pairs out", file=where, key="videos")
+                        raise ToolkitError(
+                            f"video not found under {root} (and not embedded); "
+                            "--skip-missing leaves such pairs out",
+                            file=where,
+                            key="videos",
+                        )
                     skipped.append(str(rec.get("sample_key")))
                     continue
                 done[row["sample_key"]] = row
@@ -257,10 +307,20 @@ def _import_locked(path: Path, out: Path, files: list[Path], root: Path, *, name
         "version": "release",
         "toolkit_version": toolkit_version(),
         "actions": _actions(rows),
-        "meta": {"release": {"path": str(path), "files": [f.name for f in files], "videos_root": str(root),
-                             "skipped": skipped}},
+        "meta": {
+            "release": {
+                "path": str(path),
+                "files": [f.name for f in files],
+                "videos_root": str(root),
+                "skipped": skipped,
+            }
+        },
     }
     save_dataset(out, meta, rows)
     (out / PROGRESS).unlink()
-    return ImportResult(dataset=DatasetDir(root=out, meta=meta, samples=rows), imported=len(rows) - resumed, resumed=resumed, skipped=skipped)
-
+    return ImportResult(
+        dataset=DatasetDir(root=out, meta=meta, samples=rows),
+        imported=len(rows) - resumed,
+        resumed=resumed,
+        skipped=skipped,
+    )

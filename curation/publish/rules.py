@@ -9,6 +9,7 @@
 
 Everything here works on plain sample rows (the dataset directory's shape) and returns new rows.
 """
+
 from __future__ import annotations
 
 import copy

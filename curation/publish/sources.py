@@ -3,6 +3,7 @@
 The facts live on each source's adapter class (:mod:`curation.sources.registry`); this module shapes them
 for the data card.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,5 +34,7 @@ class SourceInfo:
 
 def source_infos() -> dict[str, SourceInfo]:
     """Card facts of every registered source, read from its adapter class (curation/sources/)."""
-    return {name: SourceInfo(cls.title, cls.licence, cls.link, cls.note, cls.citation)
-            for name, cls in sources().items()}
+    return {
+        name: SourceInfo(cls.title, cls.licence, cls.link, cls.note, cls.citation)
+        for name, cls in sources().items()
+    }

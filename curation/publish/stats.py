@@ -4,6 +4,7 @@ mean clip length.
 Each sample row is counted once (:func:`row_counts`), into a pandas table with one record per pair; the
 per-action lines, per-domain subtotals and the total are ``groupby`` aggregations over that table.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -73,8 +74,12 @@ def row_counts(row: dict[str, Any]) -> dict[str, Any]:
         "a": values.count("a"),
         "b": values.count("b"),
         "c": values.count("c"),
-        "timestamps": sum(1 for per_video in row.get("retrieval_frames") or []
-                          for frames in (per_video or {}).values() if frames),
+        "timestamps": sum(
+            1
+            for per_video in row.get("retrieval_frames") or []
+            for frames in (per_video or {}).values()
+            if frames
+        ),
         "clips": len(seconds),
         "seconds": seconds,
     }
@@ -83,8 +88,16 @@ def row_counts(row: dict[str, Any]) -> dict[str, Any]:
 def stats_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """One record per sample row: ``domain, action, action_name, split``, the :data:`COUNTS` and ``seconds``."""
     return pd.DataFrame(
-        [{"domain": r["domain"], "action": r["action"], "action_name": r.get("action_name") or "",
-          "split": str(r.get("split") or ""), **row_counts(r)} for r in rows],
+        [
+            {
+                "domain": r["domain"],
+                "action": r["action"],
+                "action_name": r.get("action_name") or "",
+                "split": str(r.get("split") or ""),
+                **row_counts(r),
+            }
+            for r in rows
+        ],
         columns=["domain", "action", "action_name", "split", *COUNTS, "seconds"],
     )
 
@@ -99,8 +112,14 @@ def in_order_sum(seconds: pd.Series) -> float:
 
 
 def _line(domain: str, action: str, action_name: str, split: str, sums: pd.Series) -> StatsRow:
-    return StatsRow(domain, action, action_name, split, clip_seconds=float(sums["seconds"]),
-                    **{c: int(sums[c]) for c in COUNTS})
+    return StatsRow(
+        domain,
+        action,
+        action_name,
+        split,
+        clip_seconds=float(sums["seconds"]),
+        **{c: int(sums[c]) for c in COUNTS},
+    )
 
 
 def dataset_stats(rows: list[dict[str, Any]]) -> tuple[list[StatsRow], list[StatsRow], StatsRow]:
@@ -113,7 +132,8 @@ def dataset_stats(rows: list[dict[str, Any]]) -> tuple[list[StatsRow], list[Stat
         return [], [], StatsRow("all", "all", "", "")
     sums = {c: (c, "sum") for c in COUNTS} | {"seconds": ("seconds", in_order_sum)}
     per_action = table.groupby(["domain", "action"], sort=True, dropna=False).agg(
-        action_name=("action_name", "first"), split=("split", "first"), **sums)
+        action_name=("action_name", "first"), split=("split", "first"), **sums
+    )
     per_domain = table.groupby("domain", sort=True, dropna=False).agg(**sums)
     total = pd.Series({c: table[c].sum() for c in COUNTS} | {"seconds": in_order_sum(table["seconds"])})
     actions = [_line(d, a, s["action_name"], s["split"], s) for (d, a), s in per_action.iterrows()]
@@ -123,10 +143,19 @@ def dataset_stats(rows: list[dict[str, Any]]) -> tuple[list[StatsRow], list[Stat
 
 def source_stats(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per source (its registry key, sorted): ``name`` as its first row spells it, ``pairs``, sorted ``actions``."""
-    table = pd.DataFrame({"source": [source_key(r["source_dataset"]) for r in rows],
-                          "name": [r["source_dataset"] for r in rows], "action": [r["action"] for r in rows]})
+    table = pd.DataFrame(
+        {
+            "source": [source_key(r["source_dataset"]) for r in rows],
+            "name": [r["source_dataset"] for r in rows],
+            "action": [r["action"] for r in rows],
+        }
+    )
     per_source = table.groupby("source", sort=True).agg(
-        name=("name", lambda names: names.iloc[0]), pairs=("action", "size"),
-        actions=("action", lambda actions: sorted(set(actions))))
-    return {key: {"name": s["name"], "pairs": int(s["pairs"]), "actions": s["actions"]}
-            for key, s in per_source.iterrows()}
+        name=("name", lambda names: names.iloc[0]),
+        pairs=("action", "size"),
+        actions=("action", lambda actions: sorted(set(actions))),
+    )
+    return {
+        key: {"name": s["name"], "pairs": int(s["pairs"]), "actions": s["actions"]}
+        for key, s in per_source.iterrows()
+    }

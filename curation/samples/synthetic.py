@@ -5,6 +5,7 @@ black stripe along the bottom (for code): :func:`read_barcode` recovers the inde
 compression, so tests can check frame exactness of trims, resampling and decoding. Everything made here is
 labelled ``SYNTHETIC`` on the frame.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -32,8 +33,14 @@ def _font(size: int):
             return ImageFont.load_default()
 
 
-def render_frame(index: int, width: int = 160, height: int = 120, *, label: str = "",
-                 color: tuple[int, int, int] | None = None) -> np.ndarray:
+def render_frame(
+    index: int,
+    width: int = 160,
+    height: int = 120,
+    *,
+    label: str = "",
+    color: tuple[int, int, int] | None = None,
+) -> np.ndarray:
     """An RGB uint8 frame showing ``index`` as text and as a barcode; ``label`` is printed too.
 
     ``color`` sets the background (default: a hue that drifts with the index, so motion is visible).
@@ -47,7 +54,9 @@ def render_frame(index: int, width: int = 160, height: int = 120, *, label: str 
     y0, _ = _stripe(height)
     size = max(8, y0 // 3)
     draw.text((4, 2), f"{index}", fill=(255, 255, 255), font=_font(size))
-    draw.text((4, 2 + size + 2), f"SYNTHETIC {label}".strip(), fill=(230, 230, 120), font=_font(max(7, size // 2)))
+    draw.text(
+        (4, 2 + size + 2), f"SYNTHETIC {label}".strip(), fill=(230, 230, 120), font=_font(max(7, size // 2))
+    )
     arr = np.asarray(img).copy()
     arr[y0:, :] = 0
     cell = width // BITS

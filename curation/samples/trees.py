@@ -13,6 +13,7 @@ vs a 160x120 capture2, a transcription running past the video, the missing ``Sut
 both mirror layouts. Nothing here is real data: ``README.txt`` in the tree and the text on every frame
 say so.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,23 +47,30 @@ levels and annotations are invented; no frame, label or score comes from the rea
 
 
 @lru_cache(maxsize=4096)
-def write_frame(index: int, width: int, height: int, label: str, color: tuple[int, int, int] | None) -> np.ndarray:
+def write_frame(
+    index: int, width: int, height: int, label: str, color: tuple[int, int, int] | None
+) -> np.ndarray:
     """One rendered frame showing ``index`` as text and barcode (cached: trees reuse frames)."""
     return render_frame(index, width, height, label=label, color=color)
 
 
-def write_frames(n: int, label: str, color: tuple[int, int, int] | None = None, size: tuple[int, int] = (W, H)):
+def write_frames(
+    n: int, label: str, color: tuple[int, int, int] | None = None, size: tuple[int, int] = (W, H)
+):
     """Frames 0 … n-1 of one synthetic clip."""
     return (write_frame(i, size[0], size[1], label, color) for i in range(n))
 
 
-def write_video(path: Path, n: int, label: str, *, fps: float = 30, color=None, size=(W, H),
-                codec="libx264") -> None:
+def write_video(
+    path: Path, n: int, label: str, *, fps: float = 30, color=None, size=(W, H), codec="libx264"
+) -> None:
     """A synthetic video file of ``n`` frames at ``fps`` (the codec picks the container's real format)."""
     media.write_frames(write_frames(n, label, color, size), path, fps, codec=codec)
 
 
-def write_image_folder(folder: Path, names: list[int], label: str, *, digits: int, ext: str, color=None) -> None:
+def write_image_folder(
+    folder: Path, names: list[int], label: str, *, digits: int, ext: str, color=None
+) -> None:
     """Files named by the real layout's numbers; frame at sorted position i shows barcode i."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, number in enumerate(names):
@@ -125,8 +133,13 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     stamp = {"generator": GENERATOR_VERSION, "seed": seed}
     config_path = out / "config.yaml"
     done = out / STAMP
-    if (not force and done.is_file() and json.loads(done.read_text()) == stamp and config_path.is_file()
-            and all((out / name).is_dir() for name in sample_sources())):
+    if (
+        not force
+        and done.is_file()
+        and json.loads(done.read_text()) == stamp
+        and config_path.is_file()
+        and all((out / name).is_dir() for name in sample_sources())
+    ):
         return config_path
     done.unlink(missing_ok=True)
     for k, (name, cls) in enumerate(sample_sources().items()):
@@ -145,9 +158,12 @@ def write_sample_sources(out: Path, *, seed: int = 0, force: bool = False) -> Pa
     config["seed"] = seed
     check("build_config", config, file=str(config_path))
     atomic_write(out / "README.txt", README.format(version=GENERATOR_VERSION, seed=seed))
-    atomic_write(config_path, "# SYNTHETIC sample sources: see README.txt. Relative roots resolve against this folder.\n"
-                 "# humman on_bad_media: skip leaves out the Recon folder with a gap (p000004) instead of stopping.\n"
-                 + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110))
+    atomic_write(
+        config_path,
+        "# SYNTHETIC sample sources: see README.txt. Relative roots resolve against this folder.\n"
+        "# humman on_bad_media: skip leaves out the Recon folder with a gap (p000004) instead of stopping.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=110),
+    )
     write_sample_taxonomies(out / "taxonomies", config)  # one per action, for annotation rounds
     write_json(done, stamp)
     return config_path

@@ -4,6 +4,7 @@
 select, where=...)`` and ``frame_files(clip)``; ``curate build`` uses these, ``curate sources scan``
 shows what a scan finds. Sources are registered in :mod:`curation.sources.registry`.
 """
+
 from __future__ import annotations
 
 from curation.sources.base import BaseAdapter, ClipRecord, ScanResult, SourceAdapter
@@ -16,8 +17,19 @@ from curation.sources.registry import (
     sources,
 )
 
-__all__ = ["BaseAdapter", "ClipRecord", "ScanResult", "SourceAdapter", "get_adapter", "register_source",
-           "scan_source", "source_class", "source_key", "source_names", "sources"]
+__all__ = [
+    "BaseAdapter",
+    "ClipRecord",
+    "ScanResult",
+    "SourceAdapter",
+    "get_adapter",
+    "register_source",
+    "scan_source",
+    "source_class",
+    "source_key",
+    "source_names",
+    "sources",
+]
 
 
 def scan_source(name: str, root, options: dict | None = None) -> ScanResult:

@@ -5,6 +5,7 @@ An adapter turns one dataset's real on-disk layout (README, "Source adapters") i
 folder: positions in integer-stem order, not the file numbers) and every range is half-open
 ``[start, end)`` at :attr:`ClipRecord.fps`.
 """
+
 from __future__ import annotations
 
 import os
@@ -92,8 +93,9 @@ class Skip(tuple):
     reason: str
     bad_media: bool
 
-    def __new__(cls, what: str, reason: str, detail: str = "", *, bad_media: bool = False,
-                why: str | None = None) -> Skip:
+    def __new__(
+        cls, what: str, reason: str, detail: str = "", *, bad_media: bool = False, why: str | None = None
+    ) -> Skip:
         self = super().__new__(cls, (str(what), why or (f"{reason}: {detail}" if detail else reason)))
         self.reason, self.bad_media = reason, bad_media
         return self
@@ -116,7 +118,9 @@ def count_reasons(items: Iterable[tuple[str, str]]) -> dict[str, int]:
 
     A :class:`Skip` counts under its ``reason``; a plain ``(what, why)`` pair (a plugin adapter's) under
     :func:`reason_of` its message."""
-    return dict(sorted(Counter(getattr(item, "reason", None) or reason_of(item[1]) for item in items).items()))
+    return dict(
+        sorted(Counter(getattr(item, "reason", None) or reason_of(item[1]) for item in items).items())
+    )
 
 
 @dataclass
@@ -223,16 +227,20 @@ class BaseAdapter:
         out: dict[str, Any] = {"root": options.pop("root", None)}
         for key, value in options.items():
             if key not in self.OPTIONS:
-                raise ToolkitError(f"unknown option for source {self.name}; known: root, "
-                                   f"{', '.join(sorted(self.OPTIONS))}", key=f"sources.{self.name}.{key}")
+                raise ToolkitError(
+                    f"unknown option for source {self.name}; known: root, {', '.join(sorted(self.OPTIONS))}",
+                    key=f"sources.{self.name}.{key}",
+                )
             opt = self.OPTIONS[key]
             kinds = opt.kind if isinstance(opt.kind, tuple) else (opt.kind,)
             ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
             if float in kinds and isinstance(value, int) and not isinstance(value, bool):
                 value, ok = float(value), True
             if not ok or (opt.check is not None and not opt.check(value)):
-                raise ToolkitError(f"invalid value {value!r}: expected {_type_name(opt.kind)} ({opt.help})",
-                                   key=f"sources.{self.name}.{key}")
+                raise ToolkitError(
+                    f"invalid value {value!r}: expected {_type_name(opt.kind)} ({opt.help})",
+                    key=f"sources.{self.name}.{key}",
+                )
             out[key] = value
         for key, opt in self.OPTIONS.items():
             out.setdefault(key, opt.default)
@@ -246,8 +254,9 @@ class BaseAdapter:
         if not path.exists():
             raise ToolkitError(f"{self.name} root not found", file=str(path), key=f"sources.{self.name}.root")
         if not path.is_dir():
-            raise ToolkitError(f"{self.name} root is not a directory", file=str(path),
-                               key=f"sources.{self.name}.root")
+            raise ToolkitError(
+                f"{self.name} root is not a directory", file=str(path), key=f"sources.{self.name}.root"
+            )
         return path.resolve()
 
     def scan(self, root: Path | str | None, options: dict | None = None) -> ScanResult:
@@ -285,8 +294,10 @@ class BaseAdapter:
         return out
 
     def _matches(self, clip: ClipRecord, select: dict) -> bool:
-        return all(any(self.SELECT[k](clip, v) for v in (want if isinstance(want, list) else [want]))
-                   for k, want in select.items())
+        return all(
+            any(self.SELECT[k](clip, v) for v in (want if isinstance(want, list) else [want]))
+            for k, want in select.items()
+        )
 
     def select(self, clips: list[ClipRecord], select: dict, *, where: str) -> list[ClipRecord]:
         """Clips matching every key of an action's ``select`` block (a list value means any of them).
@@ -295,21 +306,30 @@ class BaseAdapter:
         naming ``<where>.select`` that lists what exists.
         """
         if not isinstance(select, dict):
-            raise ToolkitError(f"select must be a mapping, got {type(select).__name__}", key=f"{where}.select")
+            raise ToolkitError(
+                f"select must be a mapping, got {type(select).__name__}", key=f"{where}.select"
+            )
         for key in select:
             if key not in self.SELECT:
-                raise ToolkitError(f"unknown select key for source {self.name}; known: "
-                                   f"{', '.join(self.SELECT)}", key=f"{where}.select.{key}")
+                raise ToolkitError(
+                    f"unknown select key for source {self.name}; known: {', '.join(self.SELECT)}",
+                    key=f"{where}.select.{key}",
+                )
         out = [c for c in clips if c.dataset == self.name and self._matches(c, select)]
         if not out:
             mine = [c for c in clips if c.dataset == self.name]
-            actions = sorted({c.action if c.action_name is None else f"{c.action} ({c.action_name})"
-                              for c in mine})
+            actions = sorted(
+                {c.action if c.action_name is None else f"{c.action} ({c.action_name})" for c in mine}
+            )
             views = sorted({c.view for c in mine if c.view})
-            missing = "".join(f"; {n} clip(s) with {why}" for why, n in self.missing_counts(clips, select).items())
+            missing = "".join(
+                f"; {n} clip(s) with {why}" for why, n in self.missing_counts(clips, select).items()
+            )
             raise ToolkitError(
                 f"select {select} matches no {self.name} clip ({len(mine)} scanned; actions: "
-                f"{_short(actions)}; views: {_short(views)}{missing})", key=f"{where}.select")
+                f"{_short(actions)}; views: {_short(views)}{missing})",
+                key=f"{where}.select",
+            )
         return out
 
     # ---- media
@@ -358,13 +378,19 @@ def image_folder(folder: Path, *, step: int | None) -> tuple[list[Path], list[in
     ids = [int(p.stem) for p in files]
     dup = [a for a, b in zip(ids, ids[1:]) if a == b]
     if dup:
-        raise FolderProblem("image folder has two files for a frame", why=f"image folder has two files for frame {dup[0]}")
+        raise FolderProblem(
+            "image folder has two files for a frame", why=f"image folder has two files for frame {dup[0]}"
+        )
     if step is not None:
         gaps = [(a, b) for a, b in zip(ids, ids[1:]) if b - a != step]
         if gaps:
             a, b = gaps[0]
-            raise FolderProblem("image folder with gaps", f"frame {b} follows {a} (expected step {step}; "
-                                f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''})", bad_media=True)
+            raise FolderProblem(
+                "image folder with gaps",
+                f"frame {b} follows {a} (expected step {step}; "
+                f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''})",
+                bad_media=True,
+            )
     return files, ids
 
 
@@ -390,8 +416,9 @@ class Probed:
     codec: str
 
 
-def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str = "",
-                 workers: int = 8) -> tuple[dict[Path, Probed], list[Skip]]:
+def probe_videos(
+    paths: Iterable[Path], *, on_error: str = "error", source: str = "", workers: int = 8
+) -> tuple[dict[Path, Probed], list[Skip]]:
     """Probe video files in parallel (threads) with a progress bar.
 
     Returns the probed facts by path and, with ``on_error="skip"``, the unreadable files and why; with
@@ -414,8 +441,9 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
         return out, bad
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(paths)))) as pool:
         results = pool.map(one, paths)
-        for p, res in tqdm(results, total=len(paths), desc=f"probe {source}".strip(), unit="video",
-                           disable=None, leave=False):
+        for p, res in tqdm(
+            results, total=len(paths), desc=f"probe {source}".strip(), unit="video", disable=None, leave=False
+        ):
             if isinstance(res, ToolkitError):
                 if on_error == "error":
                     raise res
@@ -425,10 +453,14 @@ def probe_videos(paths: Iterable[Path], *, on_error: str = "error", source: str 
     return out, bad
 
 
-ON_BAD_MEDIA = Option(str, "error", "unreadable video, image folder with gaps, or media shorter than its "
-                      "annotations: error | skip (curate build stops on them unless skip; a scan lists them "
-                      "as skipped)",
-                      lambda v: v in ("error", "skip"))
+ON_BAD_MEDIA = Option(
+    str,
+    "error",
+    "unreadable video, image folder with gaps, or media shorter than its "
+    "annotations: error | skip (curate build stops on them unless skip; a scan lists them "
+    "as skipped)",
+    lambda v: v in ("error", "skip"),
+)
 
 
 def how_set(given: dict, *keys: str) -> str:

@@ -13,6 +13,7 @@ both are configurable because VidDiff's config says 8 for its HuMMan clips. A ``
 next to ``kinect_00X.mp4`` (the toolbox's ``video_splitter.py`` output, numbered from 1) is the same media
 and is skipped in favour of the video.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,7 +61,9 @@ def _is_action_names(v: Any) -> bool:
 
 
 def _match_action(clip: ClipRecord, want: Any) -> bool:
-    return clip.action == _action_key(want) or (clip.action_name is not None and norm(clip.action_name) == norm(want))
+    return clip.action == _action_key(want) or (
+        clip.action_name is not None and norm(clip.action_name) == norm(want)
+    )
 
 
 class HuMManAdapter(BaseAdapter):
@@ -68,11 +71,11 @@ class HuMManAdapter(BaseAdapter):
 
     name = "humman"
     dataset_name = "HuMMan"
-    aliases = ('humann',)
-    title = 'HuMMan'
-    licence = 'S-Lab License 1.0 (non-commercial use only)'
-    link = 'https://github.com/caizhongang/humman_toolbox/blob/main/LICENSE'
-    note = 'Clips may be used for non-commercial research only.'
+    aliases = ("humann",)
+    title = "HuMMan"
+    licence = "S-Lab License 1.0 (non-commercial use only)"
+    link = "https://github.com/caizhongang/humman_toolbox/blob/main/LICENSE"
+    note = "Clips may be used for non-commercial research only."
     citation = """@inproceedings{cai2022humman,
   title     = {{HuMMan}: Multi-Modal {4D} Human Dataset for Versatile Sensing and Modeling},
   author    = {Cai, Zhongang and Ren, Daxuan and Zeng, Ailing and Lin, Zhengyu and Yu, Tao and Wang, Wenjia and
@@ -81,30 +84,38 @@ class HuMManAdapter(BaseAdapter):
   booktitle = {European Conference on Computer Vision (ECCV)},
   year      = {2022}
 }"""
-    SAMPLE_OPTIONS = {'root': 'humman',
-     'action_names': {'a000001': 'squat', 'a000002': 'lunge'},
-     'fps_recon': 5,
-     'fps_point': 30,
-     'on_bad_media': 'skip'}
-    SAMPLE_ACTIONS = [{'key': 'fitness_0',
-      'name': 'squat',
-      'description': 'A bodyweight squat (SYNTHETIC sample).',
-      'domain': 'fitness',
-      'split': 'easy',
-      'source': 'humman',
-      'select': {'action': 'squat', 'view': 'kinect_000', 'subset': 'recon'},
-      'trim': {'by': 'clip'},
-      'pairs': {'count': 2, 'strategy': 'random'}},
-     {'key': 'fitness_1',
-      'name': 'lunge',
-      'description': 'A forward lunge (SYNTHETIC sample).',
-      'domain': 'fitness',
-      'split': 'medium',
-      'source': 'humman',
-      'select': {'action': 'a000002', 'view': 'kinect_000', 'subset': 'point'},
-      'trim': {'by': 'clip'},
-      'fps': 15,
-      'pairs': {'count': 2, 'strategy': 'random'}}]
+    SAMPLE_OPTIONS = {
+        "root": "humman",
+        "action_names": {"a000001": "squat", "a000002": "lunge"},
+        "fps_recon": 5,
+        "fps_point": 30,
+        "on_bad_media": "skip",
+    }
+    SAMPLE_ACTIONS = [
+        {
+            "key": "fitness_0",
+            "name": "squat",
+            "description": "A bodyweight squat (SYNTHETIC sample).",
+            "domain": "fitness",
+            "split": "easy",
+            "source": "humman",
+            "select": {"action": "squat", "view": "kinect_000", "subset": "recon"},
+            "trim": {"by": "clip"},
+            "pairs": {"count": 2, "strategy": "random"},
+        },
+        {
+            "key": "fitness_1",
+            "name": "lunge",
+            "description": "A forward lunge (SYNTHETIC sample).",
+            "domain": "fitness",
+            "split": "medium",
+            "source": "humman",
+            "select": {"action": "a000002", "view": "kinect_000", "subset": "point"},
+            "trim": {"by": "clip"},
+            "fps": 15,
+            "pairs": {"count": 2, "strategy": "random"},
+        },
+    ]
     OPTIONS = {
         "action_names": Option(dict, {}, "action id -> name, e.g. {a000001: squat}", _is_action_names),
         "fps_recon": Option(float, 5.0, "frame rate of Recon image folders", positive),
@@ -145,8 +156,15 @@ class HuMManAdapter(BaseAdapter):
                         videos.append((entry, dict(common, view=entry.stem)))
                         found = True
                     elif entry.is_dir() and entry.name in video_stems:
-                        skipped.append((str(entry), ("frames split from a Point video: "
-                                                    f"{entry.name}{_suffix(entries, entry.name)} is used")))
+                        skipped.append(
+                            (
+                                str(entry),
+                                (
+                                    "frames split from a Point video: "
+                                    f"{entry.name}{_suffix(entries, entry.name)} is used"
+                                ),
+                            )
+                        )
                     elif entry.is_dir():
                         found = True
                         try:
@@ -155,12 +173,23 @@ class HuMManAdapter(BaseAdapter):
                             skipped.append(problem.skip(str(entry)))
                             continue
                         size = image_size(files[0])
-                        clips.append(ClipRecord(
-                            clip_id=f"{seq.name}.recon.{entry.name}", dataset=self.name, action=action,
-                            action_name=names.get(action), media_path=str(entry), media_kind="frames",
-                            view=entry.name, n_frames=len(files), frame_ids=ids,
-                            fps_declared=opts["fps_recon"], fps_measured=None, participant=person,
-                            meta=_meta(root, entry, "recon", seq.name, size)))
+                        clips.append(
+                            ClipRecord(
+                                clip_id=f"{seq.name}.recon.{entry.name}",
+                                dataset=self.name,
+                                action=action,
+                                action_name=names.get(action),
+                                media_path=str(entry),
+                                media_kind="frames",
+                                view=entry.name,
+                                n_frames=len(files),
+                                frame_ids=ids,
+                                fps_declared=opts["fps_recon"],
+                                fps_measured=None,
+                                participant=person,
+                                meta=_meta(root, entry, "recon", seq.name, size),
+                            )
+                        )
             if not found:
                 skipped.append((str(seq), "no kinect_color images or videos"))
         probed, bad = probe_videos([p for p, _ in videos], on_error=opts["on_bad_media"], source=self.name)
@@ -169,12 +198,22 @@ class HuMManAdapter(BaseAdapter):
             if path not in probed:
                 continue
             pr = probed[path]
-            clips.append(ClipRecord(
-                clip_id=f"{info['sequence']}.point.{info['view']}", dataset=self.name, action=info["action"],
-                action_name=names.get(info["action"]), media_path=str(path), media_kind="video",
-                view=info["view"], n_frames=pr.n_frames, fps_declared=opts["fps_point"], fps_measured=pr.fps,
-                participant=info["person"],
-                meta=_meta(root, path, "point", info["sequence"], (pr.width, pr.height))))
+            clips.append(
+                ClipRecord(
+                    clip_id=f"{info['sequence']}.point.{info['view']}",
+                    dataset=self.name,
+                    action=info["action"],
+                    action_name=names.get(info["action"]),
+                    media_path=str(path),
+                    media_kind="video",
+                    view=info["view"],
+                    n_frames=pr.n_frames,
+                    fps_declared=opts["fps_point"],
+                    fps_measured=pr.fps,
+                    participant=info["person"],
+                    meta=_meta(root, path, "point", info["sequence"], (pr.width, pr.height)),
+                )
+            )
         if not seqs:
             skipped.append((str(root), "no pXXXXXX_aXXXXXX sequence folders found"))
         return ScanResult(clips, skipped)
@@ -183,9 +222,13 @@ class HuMManAdapter(BaseAdapter):
         """Recon image folders have no clock: the fps used for them is an assumption."""
         if not any(c.meta.get("subset") == "recon" for c in result.clips):
             return []
-        return [(f"humman: Recon image folders assumed to play at {opts['fps_recon']:g} fps "
+        return [
+            (
+                f"humman: Recon image folders assumed to play at {opts['fps_recon']:g} fps "
                 f"({how_set(given, 'fps_recon')}): Recon keeps every 6th frame of the 30 fps Kinects (5 fps); "
-                "VidDiff's config says 8")]
+                "VidDiff's config says 8"
+            )
+        ]
 
 
 def _suffix(entries: list[Path], stem: str) -> str:
@@ -209,9 +252,11 @@ def _find_sequences(root: Path) -> list[Path]:
 
 # ------------------------------------------------------------------- SYNTHETIC sample tree
 
+
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
     """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
     from curation.samples import trees as ss
+
     recon = root / "humman_release_v1.0_recon"
     for p in (1, 2, 3, 4):
         seq = recon / f"p{p:06d}_a000001"
@@ -219,14 +264,24 @@ def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
         ids = [6 * i for i in range(n)]
         if p == 4:  # a dropped file: the folder has a gap and must be skipped
             del ids[5]
-        ss.write_image_folder(seq / "kinect_color" / "kinect_000", ids, "humman", digits=6, ext="png", color=ss.write_color(rng))
-        write_json(seq / "cameras.json", {"kinect_color_000": {"K": np.eye(3).tolist(), "R": np.eye(3).tolist(),
-                                                               "T": [0.0, 0.0, 0.0]}})
+        ss.write_image_folder(
+            seq / "kinect_color" / "kinect_000", ids, "humman", digits=6, ext="png", color=ss.write_color(rng)
+        )
+        write_json(
+            seq / "cameras.json",
+            {"kinect_color_000": {"K": np.eye(3).tolist(), "R": np.eye(3).tolist(), "T": [0.0, 0.0, 0.0]}},
+        )
     point = root / "humman_release_v1.0_point"
     for p in (11, 12, 13):
         seq = point / f"p{p:06d}_a000002"
-        ss.write_video(seq / "kinect_color" / "kinect_000.mp4", int(rng.integers(28, 37)), "humman", color=ss.write_color(rng))
+        ss.write_video(
+            seq / "kinect_color" / "kinect_000.mp4",
+            int(rng.integers(28, 37)),
+            "humman",
+            color=ss.write_color(rng),
+        )
         write_json(seq / "cameras.json", {"kinect_color_000": {"K": np.eye(3).tolist()}})
     # the toolbox's video_splitter output next to one mp4 (ffmpeg numbering from 1): same media, skipped
-    ss.write_image_folder(point / "p000011_a000002" / "kinect_color" / "kinect_000", [1, 2, 3], "humman",
-                  digits=6, ext="png")
+    ss.write_image_folder(
+        point / "p000011_a000002" / "kinect_color" / "kinect_000", [1, 2, 3], "humman", digits=6, ext="png"
+    )

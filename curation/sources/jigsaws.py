@@ -19,6 +19,7 @@ first gesture's start to the last gesture's end. Trials without video (``Suturin
 so is a missing capture of a trial whose other capture exists (each counted with its reason). The real
 AVIs are MPEG-4 part 2 (FourCC DX50) at 10000000/333333 fps (30.00003): clips keep that exact rate.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,15 +45,29 @@ from schemas.io import atomic_write
 
 SKILL_RANK = {"N": 0, "I": 1, "E": 2}
 SKILL_NAME = {"N": "novice", "I": "intermediate", "E": "expert"}
-OSATS_ITEMS = ("respect_for_tissue", "suture_needle_handling", "time_and_motion", "flow_of_operation",
-               "overall_performance", "quality_of_final_product")
+OSATS_ITEMS = (
+    "respect_for_tissue",
+    "suture_needle_handling",
+    "time_and_motion",
+    "flow_of_operation",
+    "overall_performance",
+    "quality_of_final_product",
+)
 GESTURES = {
-    "G1": "reaching for needle with right hand", "G2": "positioning needle", "G3": "pushing needle through tissue",
-    "G4": "transferring needle from left to right", "G5": "moving to center with needle in grip",
-    "G6": "pulling suture with left hand", "G7": "pulling suture with right hand", "G8": "orienting needle",
-    "G9": "using right hand to help tighten suture", "G10": "loosening more suture",
-    "G11": "dropping suture at end and moving to end points", "G12": "reaching for needle with left hand",
-    "G13": "making C loop around right hand", "G14": "reaching for suture with right hand",
+    "G1": "reaching for needle with right hand",
+    "G2": "positioning needle",
+    "G3": "pushing needle through tissue",
+    "G4": "transferring needle from left to right",
+    "G5": "moving to center with needle in grip",
+    "G6": "pulling suture with left hand",
+    "G7": "pulling suture with right hand",
+    "G8": "orienting needle",
+    "G9": "using right hand to help tighten suture",
+    "G10": "loosening more suture",
+    "G11": "dropping suture at end and moving to end points",
+    "G12": "reaching for needle with left hand",
+    "G13": "making C loop around right hand",
+    "G14": "reaching for suture with right hand",
     "G15": "pulling suture with both hands",
 }
 META_RE = re.compile(r"^meta_file_(.+)\.txt$")
@@ -65,10 +80,10 @@ class JigsawsAdapter(BaseAdapter):
     name = "jigsaws"
     dataset_name = "JIGSAWS"
     aliases = ()
-    title = 'JIGSAWS'
-    licence = 'JIGSAWS terms (non-commercial research use; access by registration)'
-    link = 'https://cirl.lcsr.jhu.edu/research/hmm/datasets/jigsaws_release/'
-    note = ''
+    title = "JIGSAWS"
+    licence = "JIGSAWS terms (non-commercial research use; access by registration)"
+    link = "https://cirl.lcsr.jhu.edu/research/hmm/datasets/jigsaws_release/"
+    note = ""
     citation = """@inproceedings{gao2014jigsaws,
   title     = {{JHU-ISI} Gesture and Skill Assessment Working Set ({JIGSAWS}): A Surgical Activity Dataset for
                Human Motion Modeling},
@@ -79,39 +94,53 @@ class JigsawsAdapter(BaseAdapter):
   booktitle = {MICCAI Workshop: Modeling and Monitoring of Computer Assisted Interventions (M2CAI)},
   year      = {2014}
 }"""
-    SAMPLE_OPTIONS = {'root': 'jigsaws', 'transcription_base': 1}
-    SAMPLE_ACTIONS = [{'key': 'surgery_0',
-      'name': 'suturing',
-      'description': 'Suturing, left endoscope (SYNTHETIC sample).',
-      'domain': 'surgery',
-      'split': 'hard',
-      'source': 'jigsaws',
-      'select': {'task': 'Suturing', 'capture': 'capture1'},
-      'trim': {'by': 'clip'},
-      'pairs': {'count': 2, 'strategy': 'score_gap'}},
-     {'key': 'surgery_1',
-      'name': 'knot tying',
-      'description': 'Knot tying from the first reach to the last drop (SYNTHETIC sample).',
-      'domain': 'surgery',
-      'split': 'hard',
-      'source': 'jigsaws',
-      'select': {'task': 'Knot_Tying', 'capture': 'capture1'},
-      'trim': {'by': 'subactions', 'first': 'G1', 'last': 'G11'},
-      'pairs': {'count': 2, 'strategy': 'skill_contrast'}}]
+    SAMPLE_OPTIONS = {"root": "jigsaws", "transcription_base": 1}
+    SAMPLE_ACTIONS = [
+        {
+            "key": "surgery_0",
+            "name": "suturing",
+            "description": "Suturing, left endoscope (SYNTHETIC sample).",
+            "domain": "surgery",
+            "split": "hard",
+            "source": "jigsaws",
+            "select": {"task": "Suturing", "capture": "capture1"},
+            "trim": {"by": "clip"},
+            "pairs": {"count": 2, "strategy": "score_gap"},
+        },
+        {
+            "key": "surgery_1",
+            "name": "knot tying",
+            "description": "Knot tying from the first reach to the last drop (SYNTHETIC sample).",
+            "domain": "surgery",
+            "split": "hard",
+            "source": "jigsaws",
+            "select": {"task": "Knot_Tying", "capture": "capture1"},
+            "trim": {"by": "subactions", "first": "G1", "last": "G11"},
+            "pairs": {"count": 2, "strategy": "skill_contrast"},
+        },
+    ]
     OPTIONS = {
         "fps": Option(float, 30.0, "declared frame rate of the videos and transcriptions", positive),
-        "transcription_base": Option(int, 1, "frame number of the first video frame in transcriptions (0 or 1)",
-                                     lambda v: v in (0, 1)),
+        "transcription_base": Option(
+            int, 1, "frame number of the first video frame in transcriptions (0 or 1)", lambda v: v in (0, 1)
+        ),
         "transcription_end_inclusive": Option(bool, True, "transcription end frames are inclusive"),
-        "max_overrun": Option(int, 3, "frames a transcription may end past its video (clamped and counted); "
-                              "beyond that the video is shorter than its annotations", lambda v: v >= 0),
+        "max_overrun": Option(
+            int,
+            3,
+            "frames a transcription may end past its video (clamped and counted); "
+            "beyond that the video is shorter than its annotations",
+            lambda v: v >= 0,
+        ),
         "on_bad_media": ON_BAD_MEDIA,
     }
     SELECT = {
         "task": lambda c, v: norm(c.action) == norm(v) or norm(c.action) == norm(str(v).replace(" ", "_")),
         "capture": lambda c, v: norm(c.view) == norm(v if str(v).startswith("capture") else f"capture{v}"),
-        "skill": lambda c, v: c.skill is not None and norm(c.skill.get("level") or "") in (
-            norm(v), norm(SKILL_NAME.get(str(v).upper(), v))),
+        "skill": lambda c, v: (
+            c.skill is not None
+            and norm(c.skill.get("level") or "") in (norm(v), norm(SKILL_NAME.get(str(v).upper(), v)))
+        ),
         "participant": lambda c, v: c.participant == str(v),
     }
 
@@ -123,8 +152,11 @@ class JigsawsAdapter(BaseAdapter):
     def _scan(self, root: Path, opts: dict[str, Any]) -> ScanResult:
         metas = _find_meta_files(root)
         if not metas:
-            raise ToolkitError("no meta_file_<Task>.txt found (JIGSAWS task folders expected)", file=str(root),
-                               key="sources.jigsaws.root")
+            raise ToolkitError(
+                "no meta_file_<Task>.txt found (JIGSAWS task folders expected)",
+                file=str(root),
+                key="sources.jigsaws.root",
+            )
         clips: list[ClipRecord] = []
         skipped: list[tuple[str, str]] = []
         adjusted: list[tuple[str, str]] = []
@@ -137,9 +169,18 @@ class JigsawsAdapter(BaseAdapter):
             for trial, caps in sorted(videos.items()):
                 for capture in captures:
                     if capture not in caps:
-                        where = ", ".join(str(d / "video") for d in dirs if (d / "video").is_dir()) or str(root)
-                        skipped.append((f"{trial}.{capture}", (f"missing capture: no {trial}_{capture}.avi in {where}"
-                                        f" ({', '.join(sorted(caps))} present)")))
+                        where = ", ".join(str(d / "video") for d in dirs if (d / "video").is_dir()) or str(
+                            root
+                        )
+                        skipped.append(
+                            (
+                                f"{trial}.{capture}",
+                                (
+                                    f"missing capture: no {trial}_{capture}.avi in {where}"
+                                    f" ({', '.join(sorted(caps))} present)"
+                                ),
+                            )
+                        )
             for trial, info in trials.items():
                 caps = videos.get(trial, {})
                 if not caps:
@@ -162,42 +203,81 @@ class JigsawsAdapter(BaseAdapter):
             raw = transcripts[trial]
             last = _last_end(raw or [], opts)
             if last > pr.n_frames + opts["max_overrun"]:
-                why = (f"media shorter than its annotations: the video has {pr.n_frames} frames, its transcription "
-                       f"{_find_transcription(_task_dirs(root, task), trial)} runs to frame {last} "
-                       f"(max_overrun {opts['max_overrun']})")
+                why = (
+                    f"media shorter than its annotations: the video has {pr.n_frames} frames, its transcription "
+                    f"{_find_transcription(_task_dirs(root, task), trial)} runs to frame {last} "
+                    f"(max_overrun {opts['max_overrun']})"
+                )
                 if opts["on_bad_media"] == "error":
-                    raise ToolkitError(f"{why}; set sources.jigsaws.on_bad_media: skip to leave it out",
-                                       file=str(path), key="sources.jigsaws")
+                    raise ToolkitError(
+                        f"{why}; set sources.jigsaws.on_bad_media: skip to leave it out",
+                        file=str(path),
+                        key="sources.jigsaws",
+                    )
                 skipped.append(Skip(str(path), "media shorter than its annotations", why=why, bad_media=True))
                 continue
             subactions, clamped = _subactions(raw or [], pr.n_frames, opts)
             if clamped:
-                adjusted.append((f"{trial}.{capture}", (f"clamped end: transcription ends at frame {last}, the "
-                                                       f"video has {pr.n_frames} frames")))
+                adjusted.append(
+                    (
+                        f"{trial}.{capture}",
+                        (
+                            f"clamped end: transcription ends at frame {last}, the "
+                            f"video has {pr.n_frames} frames"
+                        ),
+                    )
+                )
             segment = (subactions[0]["start"], subactions[-1]["end"]) if subactions else None
             meta: dict[str, Any] = {
-                "task": task, "trial": trial, "surgeon": trial.rsplit("_", 1)[1][0],
-                "rel_path": str(path.relative_to(root)), "width": pr.width, "height": pr.height,
-                "transcription": raw is not None, "clamped_subactions": clamped,
+                "task": task,
+                "trial": trial,
+                "surgeon": trial.rsplit("_", 1)[1][0],
+                "rel_path": str(path.relative_to(root)),
+                "width": pr.width,
+                "height": pr.height,
+                "transcription": raw is not None,
+                "clamped_subactions": clamped,
             }
             skill = None
             if info is not None:
                 meta["osats"] = info["osats"]
-                skill = {"level": SKILL_NAME[info["level"]], "score": info["grs"], "scale": "GRS 6-30",
-                         "rank": SKILL_RANK[info["level"]]}
-            clips.append(ClipRecord(
-                clip_id=f"{trial}.{capture}", dataset=self.name, action=task, action_name=task.replace("_", " "),
-                media_path=str(path), media_kind="video", view=capture, n_frames=pr.n_frames,
-                fps_declared=opts["fps"], fps_measured=pr.fps, segment=segment, subactions=subactions,
-                skill=skill, participant=meta["surgeon"], meta=meta))
+                skill = {
+                    "level": SKILL_NAME[info["level"]],
+                    "score": info["grs"],
+                    "scale": "GRS 6-30",
+                    "rank": SKILL_RANK[info["level"]],
+                }
+            clips.append(
+                ClipRecord(
+                    clip_id=f"{trial}.{capture}",
+                    dataset=self.name,
+                    action=task,
+                    action_name=task.replace("_", " "),
+                    media_path=str(path),
+                    media_kind="video",
+                    view=capture,
+                    n_frames=pr.n_frames,
+                    fps_declared=opts["fps"],
+                    fps_measured=pr.fps,
+                    segment=segment,
+                    subactions=subactions,
+                    skill=skill,
+                    participant=meta["surgeon"],
+                    meta=meta,
+                )
+            )
         return ScanResult(clips, skipped, adjusted)
 
     def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:
         """The transcription reading is not stated upstream: say which one this build used."""
         base, incl = opts["transcription_base"], opts["transcription_end_inclusive"]
         how = how_set(given, "transcription_base", "transcription_end_inclusive")
-        return [(f"jigsaws: transcription frames read as {base}-based with {'inclusive' if incl else 'exclusive'} "
-                f"ends ({how}; not stated upstream, holds on the real Suturing files)")]
+        return [
+            (
+                f"jigsaws: transcription frames read as {base}-based with {'inclusive' if incl else 'exclusive'} "
+                f"ends ({how}; not stated upstream, holds on the real Suturing files)"
+            )
+        ]
 
 
 def parse_meta_file(path: Path) -> dict[str, dict[str, Any]]:
@@ -212,14 +292,22 @@ def parse_meta_file(path: Path) -> dict[str, dict[str, Any]]:
         if not parts:
             continue
         if len(parts) != 9 or parts[1].upper() not in SKILL_RANK:
-            raise ToolkitError("expected 'trial N|I|E GRS item1..item6' (whitespace-separated), got "
-                               f"{len(parts)} fields", file=str(path), key=f"line {no}")
+            raise ToolkitError(
+                f"expected 'trial N|I|E GRS item1..item6' (whitespace-separated), got {len(parts)} fields",
+                file=str(path),
+                key=f"line {no}",
+            )
         try:
             numbers = [float(x) for x in parts[2:]]
         except ValueError:
-            raise ToolkitError("GRS and item scores must be numbers", file=str(path), key=f"line {no}") from None
-        out[parts[0]] = {"level": parts[1].upper(), "grs": numbers[0],
-                         "osats": dict(zip(OSATS_ITEMS, numbers[1:]))}
+            raise ToolkitError(
+                "GRS and item scores must be numbers", file=str(path), key=f"line {no}"
+            ) from None
+        out[parts[0]] = {
+            "level": parts[1].upper(),
+            "grs": numbers[0],
+            "osats": dict(zip(OSATS_ITEMS, numbers[1:])),
+        }
     return out
 
 
@@ -234,12 +322,16 @@ def parse_transcription(path: Path) -> list[tuple[int, int, str]]:
             raise ToolkitError("expected 'start end Gk'", file=str(path), key=f"line {no}")
         start, end = int(parts[0]), int(parts[1])
         if end < start:
-            raise ToolkitError(f"gesture ends ({end}) before it starts ({start})", file=str(path), key=f"line {no}")
+            raise ToolkitError(
+                f"gesture ends ({end}) before it starts ({start})", file=str(path), key=f"line {no}"
+            )
         out.append((start, end, parts[2]))
     return out
 
 
-def _subactions(raw: list[tuple[int, int, str]], n: int, opts: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+def _subactions(
+    raw: list[tuple[int, int, str]], n: int, opts: dict[str, Any]
+) -> tuple[list[dict[str, Any]], bool]:
     """Transcription rows as 0-based half-open sub-actions clamped to ``n`` frames."""
     base, incl = opts["transcription_base"], opts["transcription_end_inclusive"]
     out, clamped = [], False
@@ -318,6 +410,7 @@ def _transcription(n: int, gestures: list[str], rng: np.random.Generator, *, ove
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
     """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
     from curation.samples import trees as ss
+
     task = root / "Suturing"
     meta = ""
     for k, (s, level, grs) in enumerate(SUTURING):
@@ -325,15 +418,31 @@ def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
         meta += _meta_line(trial, level, grs, rng)
         n = int(rng.integers(36, 45))
         big = k == 0
-        ss.write_video(task / "video" / f"{trial}_capture1.avi", n, "jigsaws", color=ss.write_color(rng),
-               size=(320, 240) if big else (ss.W, ss.H), codec="mjpeg")
+        ss.write_video(
+            task / "video" / f"{trial}_capture1.avi",
+            n,
+            "jigsaws",
+            color=ss.write_color(rng),
+            size=(320, 240) if big else (ss.W, ss.H),
+            codec="mjpeg",
+        )
         if big:
-            ss.write_video(task / "video" / f"{trial}_capture2.avi", n, "jigsaws", color=ss.write_color(rng), codec="mjpeg")
+            ss.write_video(
+                task / "video" / f"{trial}_capture2.avi",
+                n,
+                "jigsaws",
+                color=ss.write_color(rng),
+                codec="mjpeg",
+            )
             kin = rng.normal(size=(n, 76))
-            atomic_write(task / "kinematics" / "AllGestures" / f"{trial}.txt",
-                         "\n".join("     ".join(f"{v:.6e}" for v in row) for row in kin) + "\n")
-        atomic_write(task / "transcriptions" / f"{trial}.txt",
-                     _transcription(n, ["G1", "G2", "G3", "G6", "G11"], rng, overrun=k == 1))
+            atomic_write(
+                task / "kinematics" / "AllGestures" / f"{trial}.txt",
+                "\n".join("     ".join(f"{v:.6e}" for v in row) for row in kin) + "\n",
+            )
+        atomic_write(
+            task / "transcriptions" / f"{trial}.txt",
+            _transcription(n, ["G1", "G2", "G3", "G6", "G11"], rng, overrun=k == 1),
+        )
     meta += _meta_line("Suturing_H002", "N", 11, rng)  # listed, but there is no video (as in the real data)
     atomic_write(task / "meta_file_Suturing.txt", meta)
     # Knot_Tying: the <Task>_video/video + <Task>_kinematic/transcriptions mirror layout
@@ -342,8 +451,15 @@ def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
         trial = f"Knot_Tying_{s}001"
         meta += _meta_line(trial, level, grs, rng)
         n = int(rng.integers(36, 45))
-        ss.write_video(root / "Knot_Tying_video" / "video" / f"{trial}_capture1.avi", n, "jigsaws", color=ss.write_color(rng),
-               codec="mjpeg")
-        atomic_write(root / "Knot_Tying_kinematic" / "transcriptions" / f"{trial}.txt",
-                     _transcription(n, ["G1", "G12", "G13", "G14", "G15", "G11"], rng))
+        ss.write_video(
+            root / "Knot_Tying_video" / "video" / f"{trial}_capture1.avi",
+            n,
+            "jigsaws",
+            color=ss.write_color(rng),
+            codec="mjpeg",
+        )
+        atomic_write(
+            root / "Knot_Tying_kinematic" / "transcriptions" / f"{trial}.txt",
+            _transcription(n, ["G1", "G12", "G13", "G14", "G15", "G11"], rng),
+        )
     atomic_write(root / "Knot_Tying_kinematic" / "meta_file_Knot_Tying.txt", meta)

@@ -6,6 +6,7 @@ adapter class (a :class:`curation.sources.base.BaseAdapter` subclass) under the 
 Everything that lists sources (build configs, ``source_dataset`` names, the data card's licences and
 citations, the sample trees) reads this registry, so a new source is one module plus its test.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -70,7 +71,9 @@ def source_key(name: str) -> str:
     """
     key = _norm(name)
     for cls in sources().values():
-        if key in {_norm(cls.name), _norm(cls.dataset_name), _norm(cls.title), *map(_norm, cls.aliases)} - {""}:
+        if key in {_norm(cls.name), _norm(cls.dataset_name), _norm(cls.title), *map(_norm, cls.aliases)} - {
+            ""
+        }:
             return cls.name
     return key
 

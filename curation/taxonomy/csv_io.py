@@ -3,6 +3,7 @@
 Import merges rows into the per-action taxonomy files by key (the CSV key becomes the taxonomy key);
 export writes the active differences back in the same columns, so a public CSV round-trips.
 """
+
 from __future__ import annotations
 
 import io
@@ -72,8 +73,11 @@ def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, 
     header, records = _read_table(path)
     missing = [c for c in COLUMNS if c not in header]
     if missing:
-        raise ToolkitError(f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
-                           file=str(path), key="line 1")
+        raise ToolkitError(
+            f"missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}",
+            file=str(path),
+            key="line 1",
+        )
     out: dict[str, dict[str, dict[str, str]]] = {}
     for row in records.to_dict("records"):
         line = f"line {row['line']}"
@@ -87,12 +91,16 @@ def read_taxonomy_csv(path: str | os.PathLike) -> dict[str, dict[str, dict[str, 
             check_text(row[col], what=col, file=f"{path}:{line}", key=col)
         key = str(int(key))
         if row["num_frames"] not in ("1", "gt_1"):
-            raise ToolkitError(f"num_frames {row['num_frames']!r} must be 1 or gt_1", file=str(path), key=line)
+            raise ToolkitError(
+                f"num_frames {row['num_frames']!r} must be 1 or gt_1", file=str(path), key=line
+            )
         if not row["name"].strip() or not row["description"].strip():
             raise ToolkitError("empty name or description", file=str(path), key=line)
         if key in out.get(action, {}):
             raise ToolkitError(f"duplicate diff_key {key} for action {action}", file=str(path), key=line)
-        out.setdefault(action, {})[key] = {c: row[c] for c in ("name", "num_frames", "description", "query_string")}
+        out.setdefault(action, {})[key] = {
+            c: row[c] for c in ("name", "num_frames", "description", "query_string")
+        }
     return out
 
 
@@ -110,8 +118,10 @@ class ImportReport:
     def __str__(self) -> str:
         lines = []
         for a in sorted(set(self.added) | set(self.updated) | set(self.unchanged)):
-            lines.append(f"{a}: {len(self.added.get(a, []))} added, {len(self.updated.get(a, []))} updated, "
-                         f"{len(self.unchanged.get(a, []))} unchanged, {len(self.retired.get(a, []))} retired")
+            lines.append(
+                f"{a}: {len(self.added.get(a, []))} added, {len(self.updated.get(a, []))} updated, "
+                f"{len(self.unchanged.get(a, []))} unchanged, {len(self.retired.get(a, []))} retired"
+            )
             if self.not_in_csv.get(a):
                 lines.append(f"  keys not in the CSV (kept): {', '.join(self.not_in_csv[a])}")
         if self.skipped:
@@ -119,8 +129,14 @@ class ImportReport:
         return "\n".join(lines) or "nothing imported"
 
 
-def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions: Iterable[str] | None = None,
-               status: str = "active", retire_missing: bool = False) -> ImportReport:
+def import_csv(
+    root: str | os.PathLike,
+    csv_path: str | os.PathLike,
+    *,
+    actions: Iterable[str] | None = None,
+    status: str = "active",
+    retire_missing: bool = False,
+) -> ImportReport:
     """Merge a taxonomy CSV into ``ROOT/taxonomies/<action>.json`` (one new version per changed action).
 
     Rows keep their CSV keys. An existing key with other text is updated; keys the CSV lacks are kept
@@ -149,7 +165,9 @@ def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions:
                 if tax["differences"][key]["status"] == "retired":
                     report.unchanged.setdefault(action, []).append(key)  # a retired key stays retired
                     continue
-                changes = edit(tax, key, **{f: row[f] for f in ("name", "num_frames", "description", "query_string")})
+                changes = edit(
+                    tax, key, **{f: row[f] for f in ("name", "num_frames", "description", "query_string")}
+                )
                 if changes:
                     report.updated.setdefault(action, []).append(key)
                 else:
@@ -157,8 +175,11 @@ def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions:
             else:
                 add_difference(tax, row, status=status, origin=origin, key=key)
                 report.added.setdefault(action, []).append(key)
-        absent = [k for k in sorted_keys(tax["differences"]) if k not in data[action]
-                  and tax["differences"][k]["status"] != "retired"]
+        absent = [
+            k
+            for k in sorted_keys(tax["differences"])
+            if k not in data[action] and tax["differences"][k]["status"] != "retired"
+        ]
         if absent:
             if retire_missing:
                 report.retired[action] = retire(tax, absent)
@@ -168,8 +189,9 @@ def import_csv(root: str | os.PathLike, csv_path: str | os.PathLike, *, actions:
     return report
 
 
-def export_rows(root: str | os.PathLike, actions: Iterable[str] | None = None, *,
-                include_drafts: bool = False) -> list[dict[str, str]]:
+def export_rows(
+    root: str | os.PathLike, actions: Iterable[str] | None = None, *, include_drafts: bool = False
+) -> list[dict[str, str]]:
     """Rows in the public CSV columns for the active (and optionally draft) differences, by action then key."""
     rows = []
     for action in sorted(actions) if actions is not None else list_actions(root):
@@ -181,13 +203,26 @@ def export_rows(root: str | os.PathLike, actions: Iterable[str] | None = None, *
         for k in sorted_keys(tax["differences"]):
             d = tax["differences"][k]
             if d["status"] in ok:
-                rows.append({"action": action, "diff_key": k, "name": d["name"], "num_frames": d["num_frames"],
-                             "description": d["description"], "query_string": d.get("query_string", "")})
+                rows.append(
+                    {
+                        "action": action,
+                        "diff_key": k,
+                        "name": d["name"],
+                        "num_frames": d["num_frames"],
+                        "description": d["description"],
+                        "query_string": d.get("query_string", ""),
+                    }
+                )
     return rows
 
 
-def export_csv(root: str | os.PathLike, out: str | os.PathLike | None, actions: Iterable[str] | None = None, *,
-               include_drafts: bool = False) -> str:
+def export_csv(
+    root: str | os.PathLike,
+    out: str | os.PathLike | None,
+    actions: Iterable[str] | None = None,
+    *,
+    include_drafts: bool = False,
+) -> str:
     """Write (atomically, when ``out`` is given) and return the CSV text of :func:`export_rows`."""
     rows = export_rows(root, actions, include_drafts=include_drafts)
     text = pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(index=False, lineterminator="\n")

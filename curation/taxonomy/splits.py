@@ -6,6 +6,7 @@ number of differences as difficulty. The result goes to ``dataset.json`` (``acti
 ``split_reason``, ``split_origin: "llm"``) and to every sample's ``split``. ``--set ACTION=SPLIT``
 is a manual override (``split_origin: "manual"``) that later LLM runs keep unless forced.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,10 +24,24 @@ SPLITS = ("easy", "medium", "hard")
 MAX_REASON = 500
 
 SPLITS_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["actions"],
-    "properties": {"actions": {"type": "array", "items": {
-        "type": "object", "additionalProperties": False, "required": ["action", "split", "reason"],
-        "properties": {"action": {"type": "string"}, "split": {"enum": list(SPLITS)}, "reason": {"type": "string"}}}}},
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["actions"],
+    "properties": {
+        "actions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["action", "split", "reason"],
+                "properties": {
+                    "action": {"type": "string"},
+                    "split": {"enum": list(SPLITS)},
+                    "reason": {"type": "string"},
+                },
+            },
+        }
+    },
 }
 
 SYSTEM = "You design benchmarks of fine-grained visual comparison between two videos of the same action."
@@ -78,8 +93,11 @@ def action_differences(ds: DatasetDir, action: str) -> list[tuple[str, str]]:
     """(name, statement) of the action's live differences: from its taxonomy file, else from its rows."""
     tax = ds.taxonomy(action)
     if tax is not None:
-        return [(tax["differences"][k]["name"], tax["differences"][k]["description"])
-                for k in sorted_keys(tax["differences"]) if tax["differences"][k]["status"] == "active"]
+        return [
+            (tax["differences"][k]["name"], tax["differences"][k]["description"])
+            for k in sorted_keys(tax["differences"])
+            if tax["differences"][k]["status"] == "active"
+        ]
     for row in ds.samples:
         if row["action"] == action and row.get("differences_annotated"):
             da = row["differences_annotated"]
@@ -91,8 +109,13 @@ def _describe(ds: DatasetDir, action: str) -> str:
     a = ds.meta["actions"][action]
     secs = median_clip_seconds(ds, action)
     diffs = action_differences(ds, action)
-    lines = [f"action key: {action}", f"name: {a.get('name', action)}", f"description: {a.get('description', '')}",
-             f"median clip length: {f'{secs} s' if secs is not None else 'unknown'}", "differences:"]
+    lines = [
+        f"action key: {action}",
+        f"name: {a.get('name', action)}",
+        f"description: {a.get('description', '')}",
+        f"median clip length: {f'{secs} s' if secs is not None else 'unknown'}",
+        "differences:",
+    ]
     lines += [f"  - {n}: {d}" for n, d in diffs] or ["  (none yet)"]
     return "\n".join(lines)
 
@@ -110,9 +133,15 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def assign_splits(root: str | os.PathLike, *, client: LLMClient | None = None, model: str | None = None,
-                  overrides: dict[str, str] | None = None, force: bool = False,
-                  actions: Iterable[str] | None = None) -> SplitReport:
+def assign_splits(
+    root: str | os.PathLike,
+    *,
+    client: LLMClient | None = None,
+    model: str | None = None,
+    overrides: dict[str, str] | None = None,
+    force: bool = False,
+    actions: Iterable[str] | None = None,
+) -> SplitReport:
     """Rank actions with the LLM (when ``client`` is given), apply manual ``overrides``, write the dataset.
 
     Actions whose split was set by hand are not re-ranked unless ``force``. Everything is validated
@@ -123,8 +152,11 @@ def assign_splits(root: str | os.PathLike, *, client: LLMClient | None = None, m
     overrides = dict(overrides or {})
     for a in list(overrides) + list(actions or []):
         if a not in known:
-            raise ToolkitError(f"unknown action {a!r}; dataset actions: {', '.join(sorted(known))}",
-                               file=str(ds.root / "dataset.json"), key="actions")
+            raise ToolkitError(
+                f"unknown action {a!r}; dataset actions: {', '.join(sorted(known))}",
+                file=str(ds.root / "dataset.json"),
+                key="actions",
+            )
     report = SplitReport()
     wanted = sorted(actions) if actions is not None else sorted(known)
     if client is not None:
@@ -139,9 +171,16 @@ def assign_splits(root: str | os.PathLike, *, client: LLMClient | None = None, m
             else:
                 todo.append(a)
         if todo:
-            answer = client.complete(LLMRequest(
-                stage="splits", model=model, system=SYSTEM, schema=SPLITS_SCHEMA, schema_name="splits",
-                prompt=PROMPT.format(actions="\n\n".join(_describe(ds, a) for a in todo))))
+            answer = client.complete(
+                LLMRequest(
+                    stage="splits",
+                    model=model,
+                    system=SYSTEM,
+                    schema=SPLITS_SCHEMA,
+                    schema_name="splits",
+                    prompt=PROMPT.format(actions="\n\n".join(_describe(ds, a) for a in todo)),
+                )
+            )
             seen: set[str] = set()
             for item in answer.get("actions") or []:
                 a = str(item.get("action", "")).strip()
@@ -157,7 +196,7 @@ def assign_splits(root: str | os.PathLike, *, client: LLMClient | None = None, m
                     report.notes.append(f"{a}: no reason given")
                 elif len(reason) > MAX_REASON:
                     report.notes.append(f"{a}: reason cut to {MAX_REASON} characters")
-                    reason = reason[:MAX_REASON - 1] + "…"
+                    reason = reason[: MAX_REASON - 1] + "…"
                 known[a].update(split=item["split"], split_reason=reason or None, split_origin="llm")
                 report.assigned[a] = (item["split"], "llm")
             for a in todo:

@@ -12,6 +12,7 @@ This module holds the data operations (load, check, save, accept/retire/merge/ed
 flags, diff, apply); proposals by an LLM live in :mod:`curation.taxonomy.propose` and the CSV
 format in :mod:`curation.taxonomy.csv_io`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -73,9 +74,18 @@ def history_path(root: str | os.PathLike, action: str, version: int) -> Path:
 
 def new_taxonomy(action: str, name: str = "", description: str = "") -> dict[str, Any]:
     """An empty, valid taxonomy for ``action`` (version 0 until first saved)."""
-    return {"action": action, "name": name or action, "description": description, "version": 0,
-            "status": "accepted", "stages": [], "keypoints": {}, "differences": {}, "next_key": 0,
-            "history": []}
+    return {
+        "action": action,
+        "name": name or action,
+        "description": description,
+        "version": 0,
+        "status": "accepted",
+        "stages": [],
+        "keypoints": {},
+        "differences": {},
+        "next_key": 0,
+        "history": [],
+    }
 
 
 def load_or_create(root: str | os.PathLike, action: str) -> dict[str, Any]:
@@ -84,15 +94,19 @@ def load_or_create(root: str | os.PathLike, action: str) -> dict[str, Any]:
     if path.exists():
         tax = load_taxonomy(path)
         if tax["action"] != action:
-            raise ToolkitError(f"file is for action {tax['action']!r}, expected {action!r}", file=str(path),
-                               key="$.action")
+            raise ToolkitError(
+                f"file is for action {tax['action']!r}, expected {action!r}", file=str(path), key="$.action"
+            )
         return tax
     meta_path = Path(root) / DATASET_JSON
     if meta_path.exists():
         actions = read_json(meta_path).get("actions", {})
         if action not in actions:
-            raise ToolkitError(f"unknown action {action!r}; dataset actions: {', '.join(sorted(actions)) or 'none'}",
-                               file=str(meta_path), key="actions")
+            raise ToolkitError(
+                f"unknown action {action!r}; dataset actions: {', '.join(sorted(actions)) or 'none'}",
+                file=str(meta_path),
+                key="actions",
+            )
         a = actions[action]
         return new_taxonomy(action, a.get("name", action), a.get("description", ""))
     return new_taxonomy(action)
@@ -123,7 +137,9 @@ def check_taxonomy(tax: Any, *, dup_threshold: float = DEFAULT_DUP_THRESHOLD) ->
     diffs = tax["differences"]
     for k, d in diffs.items():
         if next_key is not None and int(k) >= next_key:
-            issues.append(Issue(f"$.differences.{k}", f"key is not below next_key {next_key} (keys are never reused)"))
+            issues.append(
+                Issue(f"$.differences.{k}", f"key is not below next_key {next_key} (keys are never reused)")
+            )
         for j, loc in enumerate(d.get("keypoints") or []):
             if loc not in tax["keypoints"]:
                 issues.append(Issue(f"$.differences.{k}.keypoints[{j}]", f"unknown keypoint {loc!r}"))
@@ -132,15 +148,29 @@ def check_taxonomy(tax: Any, *, dup_threshold: float = DEFAULT_DUP_THRESHOLD) ->
             if m not in diffs or m == k:
                 issues.append(Issue(f"$.differences.{k}.merged_into", f"no difference {m!r} to merge into"))
             elif d["status"] != "retired":
-                issues.append(Issue(f"$.differences.{k}.merged_into", "set on a difference that is not retired",
-                                    "warning"))
+                issues.append(
+                    Issue(
+                        f"$.differences.{k}.merged_into", "set on a difference that is not retired", "warning"
+                    )
+                )
     for a, b, score in near_duplicates(tax, threshold=dup_threshold):
-        issues.append(Issue(f"$.differences.{b}", f"near-duplicate of {a} ({score:.0f}%): "
-                                                  f"{diffs[a]['name']!r} ~ {diffs[b]['name']!r}", "warning"))
+        issues.append(
+            Issue(
+                f"$.differences.{b}",
+                f"near-duplicate of {a} ({score:.0f}%): {diffs[a]['name']!r} ~ {diffs[b]['name']!r}",
+                "warning",
+            )
+        )
     drafts = [k for k, d in diffs.items() if d["status"] == "draft"]
     if drafts:
-        issues.append(Issue("$.differences", f"{len(drafts)} draft difference(s) await accept/retire: "
-                                             f"{', '.join(sorted(drafts, key=key_order))}", "warning"))
+        issues.append(
+            Issue(
+                "$.differences",
+                f"{len(drafts)} draft difference(s) await accept/retire: "
+                f"{', '.join(sorted(drafts, key=key_order))}",
+                "warning",
+            )
+        )
     return issues
 
 
@@ -170,24 +200,34 @@ def similarity(a: dict[str, Any], b: dict[str, Any]) -> float:
     from rapidfuzz import fuzz, utils
 
     if _only_ordinals_differ(a.get("name", ""), b.get("name", "")) or _only_ordinals_differ(
-            a.get("description", ""), b.get("description", "")):
+        a.get("description", ""), b.get("description", "")
+    ):
         return 0.0
     da, db = a.get("description", ""), b.get("description", "")
-    return max(fuzz.token_sort_ratio(a.get("name", ""), b.get("name", ""), processor=utils.default_process),
-               fuzz.token_sort_ratio(da, db, processor=utils.default_process),
-               # one statement containing the other ("the movement is deeper" / "the squat movement is deeper")
-               fuzz.token_set_ratio(da, db, processor=utils.default_process))
+    return max(
+        fuzz.token_sort_ratio(a.get("name", ""), b.get("name", ""), processor=utils.default_process),
+        fuzz.token_sort_ratio(da, db, processor=utils.default_process),
+        # one statement containing the other ("the movement is deeper" / "the squat movement is deeper")
+        fuzz.token_set_ratio(da, db, processor=utils.default_process),
+    )
 
 
-def near_duplicates(tax: dict[str, Any], *, threshold: float = DEFAULT_DUP_THRESHOLD,
-                    statuses: Iterable[str] = ("active", "draft")) -> list[tuple[str, str, float]]:
+def near_duplicates(
+    tax: dict[str, Any],
+    *,
+    threshold: float = DEFAULT_DUP_THRESHOLD,
+    statuses: Iterable[str] = ("active", "draft"),
+) -> list[tuple[str, str, float]]:
     """Pairs ``(key_a, key_b, score)`` of live differences whose texts are at least ``threshold`` similar."""
     statuses = set(statuses)
-    live = [(k, tax["differences"][k]) for k in sorted_keys(tax["differences"])
-            if tax["differences"][k]["status"] in statuses]
+    live = [
+        (k, tax["differences"][k])
+        for k in sorted_keys(tax["differences"])
+        if tax["differences"][k]["status"] in statuses
+    ]
     out = []
     for i, (ka, a) in enumerate(live):
-        for kb, b in live[i + 1:]:
+        for kb, b in live[i + 1 :]:
             s = similarity(a, b)
             if s >= threshold:
                 out.append((ka, kb, s))
@@ -213,15 +253,20 @@ def save_taxonomy(root: str | os.PathLike, tax: dict[str, Any], *, op: str, deta
     tax = copy.deepcopy(tax)
     tax["next_key"] = next_free_key(tax)
     drafts = any(d["status"] == "draft" for d in tax["differences"].values()) or any(
-        kp.get("status") == "draft" for kp in tax["keypoints"].values())
+        kp.get("status") == "draft" for kp in tax["keypoints"].values()
+    )
     tax["status"] = "draft" if drafts else "accepted"
     tax["differences"] = {k: tax["differences"][k] for k in sorted_keys(tax["differences"])}
     old = load_taxonomy(path) if path.exists() else None
     if old is not None:
         gone = sorted(set(old["differences"]) - set(tax["differences"]), key=key_order)
         if gone:
-            raise ToolkitError(f"difference key(s) {', '.join(gone)} would be removed; keys are never removed or "
-                               f"reused, retire them instead", file=str(path), key="$.differences")
+            raise ToolkitError(
+                f"difference key(s) {', '.join(gone)} would be removed; keys are never removed or "
+                f"reused, retire them instead",
+                file=str(path),
+                key="$.differences",
+            )
         if tax["next_key"] < old.get("next_key", 0):
             tax["next_key"] = old["next_key"]
         if _content(old) == _content(tax):
@@ -243,13 +288,21 @@ def save_taxonomy(root: str | os.PathLike, tax: dict[str, Any], *, op: str, deta
 # -- curation by key ----------------------------------------------------------------------------
 def _need(tax: dict[str, Any], key: str) -> dict[str, Any]:
     if key not in tax["differences"]:
-        raise ToolkitError(f"no difference with key {key!r} (keys: {', '.join(sorted_keys(tax['differences']))})",
-                           key=f"$.differences.{key}")
+        raise ToolkitError(
+            f"no difference with key {key!r} (keys: {', '.join(sorted_keys(tax['differences']))})",
+            key=f"$.differences.{key}",
+        )
     return tax["differences"][key]
 
 
-def add_difference(tax: dict[str, Any], entry: dict[str, Any], *, status: str = "draft",
-                   origin: str = "manual", key: str | None = None) -> str:
+def add_difference(
+    tax: dict[str, Any],
+    entry: dict[str, Any],
+    *,
+    status: str = "draft",
+    origin: str = "manual",
+    key: str | None = None,
+) -> str:
     """Add a difference under a fresh key (or the given unused ``key``); returns its key."""
     if key is None:
         key = str(next_free_key(tax))
@@ -266,13 +319,17 @@ def add_difference(tax: dict[str, Any], entry: dict[str, Any], *, status: str = 
 
 def accept(tax: dict[str, Any], keys: Iterable[str] | None = None) -> list[str]:
     """Make draft differences active (all drafts when ``keys`` is None); their draft keypoints too."""
-    keys = [k for k, d in tax["differences"].items() if d["status"] == "draft"] if keys is None else list(keys)
+    keys = (
+        [k for k, d in tax["differences"].items() if d["status"] == "draft"] if keys is None else list(keys)
+    )
     done = []
     for k in keys:
         d = _need(tax, k)
         if d["status"] == "retired":
-            raise ToolkitError("is retired; retired keys stay retired (add a new difference instead)",
-                               key=f"$.differences.{k}")
+            raise ToolkitError(
+                "is retired; retired keys stay retired (add a new difference instead)",
+                key=f"$.differences.{k}",
+            )
         if d["status"] != "active":
             d["status"] = "active"
             done.append(k)
@@ -285,7 +342,11 @@ def accept(tax: dict[str, Any], keys: Iterable[str] | None = None) -> list[str]:
 
 def accept_keypoints(tax: dict[str, Any], locs: Iterable[str] | None = None) -> list[str]:
     """Make draft keypoints active (all when ``locs`` is None)."""
-    locs = [l for l, kp in tax["keypoints"].items() if kp.get("status") == "draft"] if locs is None else list(locs)
+    locs = (
+        [l for l, kp in tax["keypoints"].items() if kp.get("status") == "draft"]
+        if locs is None
+        else list(locs)
+    )
     for loc in locs:
         if loc not in tax["keypoints"]:
             raise ToolkitError(f"no keypoint {loc!r}", key=f"$.keypoints.{loc}")
@@ -304,7 +365,9 @@ def retire(tax: dict[str, Any], keys: Iterable[str]) -> list[str]:
     return done
 
 
-def merge(tax: dict[str, Any], keep: str, others: Iterable[str], *, description: str | None = None) -> list[str]:
+def merge(
+    tax: dict[str, Any], keep: str, others: Iterable[str], *, description: str | None = None
+) -> list[str]:
     """Merge ``others`` into ``keep``: they are retired with ``merged_into``; their keypoints join ``keep``'s."""
     target = _need(tax, keep)
     if target["status"] == "retired":
@@ -333,12 +396,16 @@ def edit(tax: dict[str, Any], key: str, **changes: Any) -> dict[str, tuple[Any, 
         if v is None:
             continue
         if f not in DIFF_FIELDS:
-            raise ToolkitError(f"field {f!r} cannot be edited (editable: {', '.join(DIFF_FIELDS)})",
-                               key=f"$.differences.{key}")
+            raise ToolkitError(
+                f"field {f!r} cannot be edited (editable: {', '.join(DIFF_FIELDS)})",
+                key=f"$.differences.{key}",
+            )
         if f == "keypoints":
             unknown = [l for l in v if l not in tax["keypoints"]]
             if unknown:
-                raise ToolkitError(f"unknown keypoint(s) {', '.join(unknown)}", key=f"$.differences.{key}.keypoints")
+                raise ToolkitError(
+                    f"unknown keypoint(s) {', '.join(unknown)}", key=f"$.differences.{key}.keypoints"
+                )
         if d.get(f) != v:
             out[f] = (d.get(f), v)
             d[f] = v
@@ -352,8 +419,11 @@ def diff_taxonomies(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     changed = {}
     for k in sorted_keys({**od, **nd}):
         if k in od and k in nd:
-            fields = {f: (od[k].get(f), nd[k].get(f)) for f in sorted(set(od[k]) | set(nd[k]))
-                      if od[k].get(f) != nd[k].get(f)}
+            fields = {
+                f: (od[k].get(f), nd[k].get(f))
+                for f in sorted(set(od[k]) | set(nd[k]))
+                if od[k].get(f) != nd[k].get(f)
+            }
             if fields:
                 changed[k] = fields
     ok, nk = old["keypoints"], new["keypoints"]
@@ -376,7 +446,9 @@ def format_diff(d: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> 
     for f in d["meta_changed"]:
         lines.append(f"~ {f}: {old.get(f)!r} -> {new.get(f)!r}")
     if d["stages"][0] != d["stages"][1]:
-        lines.append(f"~ stages: {' > '.join(d['stages'][0]) or '(none)'}  ->  {' > '.join(d['stages'][1]) or '(none)'}")
+        lines.append(
+            f"~ stages: {' > '.join(d['stages'][0]) or '(none)'}  ->  {' > '.join(d['stages'][1]) or '(none)'}"
+        )
     for k in d["added"]:
         lines.append(f"+ {k} [{new['differences'][k]['status']}] {new['differences'][k]['name']}")
     for k in d["removed"]:
@@ -418,8 +490,10 @@ class ApplyReport:
     warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        lines = [f"{a}: {n} row(s) updated, {self.unchanged.get(a, 0)} unchanged"
-                 for a, n in sorted(self.updated.items())]
+        lines = [
+            f"{a}: {n} row(s) updated, {self.unchanged.get(a, 0)} unchanged"
+            for a, n in sorted(self.updated.items())
+        ]
         lines += [f"{a}: no taxonomy file, rows left as they are" for a in self.missing]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines) or "nothing to apply"
@@ -432,7 +506,9 @@ def apply_taxonomies(root: str | os.PathLike, actions: Iterable[str] | None = No
     validated first, then ``samples.jsonl`` and ``dataset.json`` are written atomically.
     """
     ds = load_dataset(root)
-    wanted = set(actions) if actions is not None else {s["action"] for s in ds.samples} | set(ds.meta["actions"])
+    wanted = (
+        set(actions) if actions is not None else {s["action"] for s in ds.samples} | set(ds.meta["actions"])
+    )
     report = ApplyReport()
     taxes: dict[str, dict[str, Any]] = {}
     for action in sorted(wanted):
@@ -445,7 +521,9 @@ def apply_taxonomies(root: str | os.PathLike, actions: Iterable[str] | None = No
         taxes[action] = tax
         drafts = [k for k, d in tax["differences"].items() if d["status"] == "draft"]
         if drafts:
-            report.warnings.append(f"{action}: {len(drafts)} draft difference(s) not applied (accept them first)")
+            report.warnings.append(
+                f"{action}: {len(drafts)} draft difference(s) not applied (accept them first)"
+            )
     for row in ds.samples:
         tax = taxes.get(row["action"])
         if tax is None:
@@ -453,8 +531,10 @@ def apply_taxonomies(root: str | os.PathLike, actions: Iterable[str] | None = No
         new = annotated_differences(tax)
         stray = sorted(set(row.get("differences_gt") or {}) - set(new), key=key_order)
         if stray:
-            report.warnings.append(f"{row['sample_key']}: differences_gt has key(s) {', '.join(stray)} that the "
-                                   f"{row['action']} taxonomy does not apply")
+            report.warnings.append(
+                f"{row['sample_key']}: differences_gt has key(s) {', '.join(stray)} that the "
+                f"{row['action']} taxonomy does not apply"
+            )
         if row.get("differences_annotated") == new:
             report.unchanged[row["action"]] = report.unchanged.get(row["action"], 0) + 1
             report.updated.setdefault(row["action"], 0)

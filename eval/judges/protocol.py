@@ -135,7 +135,11 @@ def _python_constants(path: Path) -> dict[str, str]:
         raise ToolkitError(f"cannot parse as Python: {e}", file=str(path)) from None
     out: dict[str, str] = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     out[target.id] = node.value.value
@@ -156,14 +160,20 @@ def read_prompt_file(path: str | Path, protocol: JudgeProtocol) -> dict[str, str
             if name and name in consts:
                 out[c] = consts[name]
         if not out:
-            raise ToolkitError("no judge prompt constants found (looked for "
-                               + ", ".join(str(protocol.call(c).get("prompt_python_name")) for c in CALLS) + ")",
-                               file=str(path), key="--judge-prompts")
+            raise ToolkitError(
+                "no judge prompt constants found (looked for "
+                + ", ".join(str(protocol.call(c).get("prompt_python_name")) for c in CALLS)
+                + ")",
+                file=str(path),
+                key="--judge-prompts",
+            )
         return out
     try:
         obj = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as e:
-        raise ToolkitError(f"cannot read judge prompts as JSON: {e}", file=str(path), key="--judge-prompts") from None
+        raise ToolkitError(
+            f"cannot read judge prompts as JSON: {e}", file=str(path), key="--judge-prompts"
+        ) from None
     if not isinstance(obj, dict) or not obj or set(obj) - set(CALLS):
         raise ToolkitError("expected a JSON object with keys match and/or opposite", file=str(path), key="$")
     for c, t in obj.items():
@@ -211,7 +221,9 @@ def comparability(protocol: JudgeProtocol, models: dict[str, str]) -> tuple[bool
         if text is None:
             reasons.append(f"{c} prompt text not supplied")
         elif want and sha256_text(text) != want:
-            reasons.append(f"{c} prompt sha256 {sha256_text(text)[:12]}... differs from the published {want[:12]}...")
+            reasons.append(
+                f"{c} prompt sha256 {sha256_text(text)[:12]}... differs from the published {want[:12]}..."
+            )
         if models.get(c) not in (call.get("published_models") or [call["model"]]):
             reasons.append(f"{c} model {models.get(c)!r} is not a published judge model")
         if call["sampling"] != shipped.call(c)["sampling"]:

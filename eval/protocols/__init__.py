@@ -5,6 +5,7 @@
 each protocol's leaderboard table. A new protocol is one module with its scorer and table function plus
 one :func:`register_protocol` call (or an entry point in the group ``viddiff_toolkit.eval_protocols``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -52,15 +53,31 @@ def protocols() -> dict[str, Protocol]:
     global _loaded
     if not _loaded:
         _loaded = True
-        register_protocol(Protocol("closed", "predictions.json", "eval.predictions:load_predictions",
-                                   "eval.protocols.closed:score_closed", "eval.report:closed_table"))
+        register_protocol(
+            Protocol(
+                "closed",
+                "predictions.json",
+                "eval.predictions:load_predictions",
+                "eval.protocols.closed:score_closed",
+                "eval.report:closed_table",
+            )
+        )
         register_protocol(Protocol("open", "predictions.json", None, None, "eval.report:open_table"))
-        register_protocol(Protocol("localization", "localization.json", "eval.predictions:load_localization",
-                                   "eval.protocols.localization:score_localization", "eval.report:localization_table"))
+        register_protocol(
+            Protocol(
+                "localization",
+                "localization.json",
+                "eval.predictions:load_localization",
+                "eval.protocols.localization:score_localization",
+                "eval.report:localization_table",
+            )
+        )
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             try:
                 register_protocol(ep.load())
             except (ImportError, AttributeError) as e:
-                raise ToolkitError(f"cannot load evaluation protocol {ep.value!r}: {e}",
-                                   key=f"entry point {ENTRY_POINT_GROUP}:{ep.name}") from None
+                raise ToolkitError(
+                    f"cannot load evaluation protocol {ep.value!r}: {e}",
+                    key=f"entry point {ENTRY_POINT_GROUP}:{ep.name}",
+                ) from None
     return dict(_registry)

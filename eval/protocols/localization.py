@@ -210,12 +210,20 @@ def human_items(
                 for loc_id in sorted(set(d1) | set(d2)):
                     f1, f2 = _first(d1.get(loc_id)), _first(d2.get(loc_id))
                     length = clip_length(rows[sk]["videos"][v])
-                    bad = [(a, f) for a, f in ((a1, f1), (a2, f2)) if f is not None and length and f >= length]
+                    bad = [
+                        (a, f) for a, f in ((a1, f1), (a2, f2)) if f is not None and length and f >= length
+                    ]
                     if bad:
                         if not_scored is not None:
                             for a, f in bad:
-                                rec = {"sample_key": sk, "video": VIDEO_NAMES[v], "loc_id": loc_id,
-                                       "annotator": a, "frame": f, "n_frames": length}
+                                rec = {
+                                    "sample_key": sk,
+                                    "video": VIDEO_NAMES[v],
+                                    "loc_id": loc_id,
+                                    "annotator": a,
+                                    "frame": f,
+                                    "n_frames": length,
+                                }
                                 if rec not in not_scored:
                                     not_scored.append(rec)
                         continue
@@ -267,11 +275,17 @@ def score_localization(
     else:
         metrics["human_vs_human"] = None
     # annotator frames past the clip's end: reported, never scored (clamping would invent a position)
-    metrics["human_not_scored"] = {"count": len(not_scored), "reason": "frame at or past the end of the clip",
-                                   "items": not_scored}
+    metrics["human_not_scored"] = {
+        "count": len(not_scored),
+        "reason": "frame at or past the end of the clip",
+        "items": not_scored,
+    }
     metrics["protocol"] = PROTOCOL
     metrics["inputs"] = inputs_block(
-        data, loc.path, loc.sha256, annotators=str(path) if path is not None else None,
+        data,
+        loc.path,
+        loc.sha256,
+        annotators=str(path) if path is not None else None,
         annotators_sha256=sha256_file(path) if path is not None else None,
     )
     return LocalizationResults(items=items, human=human, metrics=metrics)

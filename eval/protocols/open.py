@@ -228,7 +228,20 @@ def score_open(
     Three passes, so an LLM judge can run its calls concurrently: all matching calls, then all
     opposite checks (batched across samples), then scoring. Interrupted runs resume from the judge cache.
     """
-    totals = dict.fromkeys(("samples_truncated", "dropped_over_limit", "dropped_no_description", "missing_gt_keys", "unknown_gt_keys", "unknown_pred_keys", "duplicate_matches", "matched_to_gt_c", "gt_without_description"), 0)
+    totals = dict.fromkeys(
+        (
+            "samples_truncated",
+            "dropped_over_limit",
+            "dropped_no_description",
+            "missing_gt_keys",
+            "unknown_gt_keys",
+            "unknown_pred_keys",
+            "duplicate_matches",
+            "matched_to_gt_c",
+            "gt_without_description",
+        ),
+        0,
+    )
     samples = [
         _prepare(r, preds.for_sample(r["sample_key"]), totals, strict=strict)
         for r in tqdm(data.rows, desc="open eval: prepare", unit="pair", disable=not progress)
@@ -275,7 +288,9 @@ def score_open(
     metrics["comparable_to_published"] = bool(judge.comparable_to_published)
     metrics["not_comparable_because"] = list(getattr(judge, "not_comparable_because", []) or [])
     if not strict:
-        metrics["not_comparable_because"].append("toolkit scoring rules (--strict-official applies the public eval's)")
+        metrics["not_comparable_because"].append(
+            "toolkit scoring rules (--strict-official applies the public eval's)"
+        )
         metrics["comparable_to_published"] = False
     metrics["counts"] = totals
     metrics["unknown_samples"] = preds.unknown_samples
@@ -285,7 +300,9 @@ def score_open(
     metrics["answers_invalid"] = preds.answers_invalid
     client = getattr(judge, "client", None)
     if hasattr(client, "endpoint_report"):
-        metrics["llm_endpoint"] = client.endpoint_report()  # structured-output mode and model the server reported
+        metrics["llm_endpoint"] = (
+            client.endpoint_report()
+        )  # structured-output mode and model the server reported
     metrics["protocol"] = {**PROTOCOL, **rules_block(strict)}
     metrics["inputs"] = inputs_block(data, preds.path, preds.sha256, predictions_layout=preds.layout)
     return OpenResults(items=items, matching=[s.log for s in samples], metrics=metrics)

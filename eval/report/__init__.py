@@ -165,7 +165,9 @@ def closed_table(runs: list[Run]) -> dict[str, Any]:
                 }
             )
         avg = m.get("accuracy_split_mean", m.get("macro_accuracy_over_splits"))
-        cells.insert(len(splits), {"text": _pct(avg), "title": "mean of split accuracies (the leaderboard's Avg)"})
+        cells.insert(
+            len(splits), {"text": _pct(avg), "title": "mean of split accuracies (the leaderboard's Avg)"}
+        )
         strict = (m.get("protocol") or {}).get("rules") == "strict-official"
         rows.append(
             {
@@ -339,6 +341,7 @@ def _jpeg_data_url(frame: Any) -> str:
 
 def _frames(data: EvalData, row: dict[str, Any], v: int, wanted: set[int]) -> dict[int, str]:
     from viddiff_runtime import media
+
     path = data.video_path(row, v)
     if path is None or not wanted:
         return {}

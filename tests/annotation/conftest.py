@@ -7,6 +7,7 @@ worker to need it starts it under a file lock and writes a state file next to th
 worker registers itself there, and the last one to finish stops the server by its PID. The admin's legacy
 API token reaches the server through ``LABEL_STUDIO_USER_TOKEN``; nothing is mocked.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,8 +84,13 @@ def ls_server(tmp_path_factory, worker_id, ls_bin, ls_template) -> dict:
             media.mkdir(exist_ok=True)
             srv = lss.LabelStudioServer(data_dir, media_root=media, bin_path=ls_bin)
             srv.start()
-            state = {"url": srv.url, "api_key": srv.api_key, "media_root": str(media), "pid": srv.proc.pid,
-                     "users": 0}
+            state = {
+                "url": srv.url,
+                "api_key": srv.api_key,
+                "media_root": str(media),
+                "pid": srv.proc.pid,
+                "users": 0,
+            }
         state["users"] += 1
         state_path.write_text(json.dumps(state))
     yield state

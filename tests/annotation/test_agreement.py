@@ -1,4 +1,5 @@
 """Agreement numbers on cases worked out by hand."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,8 @@ def test_two_annotators_by_hand():
     res = label_agreement(_items())
     assert res["items"] == 10 and res["pairs"] == 10
     assert res["percent"] == pytest.approx(70.0)
-    assert res["cohen_kappa"] == pytest.approx(KAPPA)            # 0.5454...
-    assert res["krippendorff_alpha"] == pytest.approx(ALPHA)     # 0.5681...
+    assert res["cohen_kappa"] == pytest.approx(KAPPA)  # 0.5454...
+    assert res["krippendorff_alpha"] == pytest.approx(ALPHA)  # 0.5681...
 
 
 def test_three_annotators_and_single_label_items():
@@ -48,8 +49,15 @@ def test_alpha_with_missing_values():
 
 
 def test_keypoint_timing_by_hand():
-    res = timing_agreement([({"u1": 10, "u2": 12}, 30.0), ({"u1": 5, "u2": 9}, 25.0), ({"u1": 7, "u2": 7}, 30.0),
-                            ({"u1": 3}, 30.0)], delta=2)
+    res = timing_agreement(
+        [
+            ({"u1": 10, "u2": 12}, 30.0),
+            ({"u1": 5, "u2": 9}, 25.0),
+            ({"u1": 7, "u2": 7}, 30.0),
+            ({"u1": 3}, 30.0),
+        ],
+        delta=2,
+    )
     assert res["pairs"] == 3 and res["items"] == 3
     assert res["mean_abs_frames"] == pytest.approx(2.0)
     assert res["mean_abs_seconds"] == pytest.approx((2 / 30 + 4 / 25 + 0) / 3)
@@ -63,21 +71,60 @@ def test_dataset_agreement_per_action(tmp_path):
     rows = []
     for i, (x, y) in enumerate(zip(R1, R2)):  # fitness_0: the hand-worked case, spread over 2 pairs
         for ann, lab in (("user:2", x), ("user:3", y)):
-            rows.append({"sample_key": f"fitness_0_{i % 2}", "action": "fitness_0", "annotator": ann,
-                         "item": "difference", "diff_key": str(i), "label": lab})
-    rows.append({"sample_key": "diving_0_0", "action": "diving_0", "annotator": "user:2", "item": "difference",
-                 "diff_key": "0", "label": "a"})  # one annotator only: no agreement item
+            rows.append(
+                {
+                    "sample_key": f"fitness_0_{i % 2}",
+                    "action": "fitness_0",
+                    "annotator": ann,
+                    "item": "difference",
+                    "diff_key": str(i),
+                    "label": lab,
+                }
+            )
+    rows.append(
+        {
+            "sample_key": "diving_0_0",
+            "action": "diving_0",
+            "annotator": "user:2",
+            "item": "difference",
+            "diff_key": "0",
+            "label": "a",
+        }
+    )  # one annotator only: no agreement item
     write_jsonl(root / "annotation/differences/labels.jsonl", rows)
-    kp = [("fitness_0_0", "a", "peak", "user:2", 10), ("fitness_0_0", "a", "peak", "user:3", 13),
-          ("diving_0_0", "b", "start", "user:2", 4), ("diving_0_0", "b", "start", "user:3", 4)]
-    write_jsonl(root / "annotation/timestamps/labels.jsonl", [
-        {"sample_key": k, "action": k.rsplit("_", 1)[0], "annotator": a, "item": "keypoint", "video": v, "name": n,
-         "start": f, "end": f + 1, "fps": 30.0 if k.startswith("fitness") else 25.0} for k, v, n, a, f in kp])
+    kp = [
+        ("fitness_0_0", "a", "peak", "user:2", 10),
+        ("fitness_0_0", "a", "peak", "user:3", 13),
+        ("diving_0_0", "b", "start", "user:2", 4),
+        ("diving_0_0", "b", "start", "user:3", 4),
+    ]
+    write_jsonl(
+        root / "annotation/timestamps/labels.jsonl",
+        [
+            {
+                "sample_key": k,
+                "action": k.rsplit("_", 1)[0],
+                "annotator": a,
+                "item": "keypoint",
+                "video": v,
+                "name": n,
+                "start": f,
+                "end": f + 1,
+                "fps": 30.0 if k.startswith("fitness") else 25.0,
+            }
+            for k, v, n, a, f in kp
+        ],
+    )
     res = agreement(root, delta=2)
     fit, div = res["actions"]["fitness_0"], res["actions"]["diving_0"]
-    assert fit["labels"]["cohen_kappa"] == pytest.approx(KAPPA) and fit["labels"]["percent"] == pytest.approx(70)
+    assert fit["labels"]["cohen_kappa"] == pytest.approx(KAPPA) and fit["labels"]["percent"] == pytest.approx(
+        70
+    )
     assert div["labels"]["items"] == 0 and div["labels"]["percent"] is None
-    assert fit["keypoints"]["mean_abs_seconds"] == pytest.approx(3 / 30) and fit["keypoints"]["within_delta"] == 0
+    assert (
+        fit["keypoints"]["mean_abs_seconds"] == pytest.approx(3 / 30)
+        and fit["keypoints"]["within_delta"] == 0
+    )
     assert div["keypoints"]["mean_abs_frames"] == 0 and div["keypoints"]["within_delta"] == 1
     assert res["overall"]["keypoints"]["mean_abs_frames"] == pytest.approx(1.5)
     assert json.loads((root / "annotation/agreement.json").read_text())["delta_frames"] == 2

@@ -10,6 +10,7 @@ through the API annotates the same tasks (the project's overlap from ``push --ov
 twice) and ``agreement`` reports the doubly annotated items. Screenshots of both project pages are written to
 ``$VIDDIFF_SCREENSHOTS`` when that is set.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,8 +39,8 @@ pytestmark = pytest.mark.labelstudio
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT = 60
-ANSWERS = {"0": "a", "1": "b", "2": "c"}   # what the annotator clicks, per difference
-UI_FRAME = 9                                # the frame number typed into video A's frame box
+ANSWERS = {"0": "a", "1": "b", "2": "c"}  # what the annotator clicks, per difference
+UI_FRAME = 9  # the frame number typed into video A's frame box
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +52,20 @@ def browser():
     binary = shutil.which("chromium") or CHROMIUM
     driver_bin = shutil.which("chromedriver") or CHROMEDRIVER
     if not (Path(binary).exists() and Path(driver_bin).exists()):
-        pytest.fail("chromium and chromedriver are needed: apt-get install chromium chromium-driver (make test "
-                    "does this)")
+        pytest.fail(
+            "chromium and chromedriver are needed: apt-get install chromium chromium-driver (make test "
+            "does this)"
+        )
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
-                "--mute-audio", "--disable-gpu"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--mute-audio",
+        "--disable-gpu",
+    ):
         opts.add_argument(arg)
     d = webdriver.Chrome(service=Service(driver_bin), options=opts)
     d.set_page_load_timeout(WAIT)
@@ -88,8 +97,11 @@ def _sign_up(ls, url: str, email: str, password: str):
     API have no password and cannot log in). Returns the user as the API lists it."""
     with httpx.Client(base_url=url) as c:
         c.get("/user/signup/")
-        r = c.post("/user/signup/", data={"csrfmiddlewaretoken": c.cookies["csrftoken"], "email": email,
-                                          "password": password}, headers={"Referer": url + "/user/signup/"})
+        r = c.post(
+            "/user/signup/",
+            data={"csrfmiddlewaretoken": c.cookies["csrftoken"], "email": email, "password": password},
+            headers={"Referer": url + "/user/signup/"},
+        )
         assert r.status_code == 302, r.text[:300]
     return next(u for u in ls.users.list() if u.email == email)
 
@@ -126,7 +138,7 @@ def _canvas_barcode(d, column, width: int, height: int) -> int:
     url = d.execute_script("return arguments[0].toDataURL('image/png')", canvas)
     img = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
     y0, x0 = (img.shape[0] - height) // 2, (img.shape[1] - width) // 2
-    return read_barcode(img[y0:y0 + height, x0:x0 + width])
+    return read_barcode(img[y0 : y0 + height, x0 : x0 + width])
 
 
 def test_annotator_round_in_chromium_reaches_the_dataset(browser, ls, ls_env):
@@ -138,21 +150,27 @@ def test_annotator_round_in_chromium_reaches_the_dataset(browser, ls, ls_env):
     name = f"b{uuid.uuid4().hex[:8]}"
     root = Path(ls_env["media_root"]) / name
     size = (160, 120)
-    ds = make_tiny_dataset(root, actions=(TinyAction("fitness_0", "fitness", "easy", 1, 30.0),),
-                           n_frames=(18, 21), size=size)
+    ds = make_tiny_dataset(
+        root, actions=(TinyAction("fitness_0", "fitness", "easy", 1, 30.0),), n_frames=(18, 21), size=size
+    )
     ds.meta["name"] = name
     save_dataset(root, ds.meta, ds.samples)
-    pid = {kind: push(root, kind, overlap=2, progress=False)[0].project_id for kind in ("differences", "timestamps")}
+    pid = {
+        kind: push(root, kind, overlap=2, progress=False)[0].project_id
+        for kind in ("differences", "timestamps")
+    }
     tasks = {kind: next(iter(ls.tasks.list(project=p, page_size=10))) for kind, p in pid.items()}
     tag = uuid.uuid4().hex[:6]
     ann1 = _sign_up(ls, url, f"ann{tag}@example.com", "annotator-pass-" + tag)
-    ann2 = ls.users.create(username=f"rev{tag}", email=f"rev{tag}@example.com")   # API user: no password
+    ann2 = ls.users.create(username=f"rev{tag}", email=f"rev{tag}@example.com")  # API user: no password
     pw = "annotator-pass-" + tag
     _login(d, url, ann1.email, pw)
 
     # differences: one radio per answer, inside the editor, in statement order a/b/c
-    _open_task(d, url, pid["differences"], tasks["differences"].id, ".lsf-main-view__annotation input[type=radio]")
-    assert f"Pair {ds.samples[0]['sample_key']}" in d.page_source   # the sample key is shown
+    _open_task(
+        d, url, pid["differences"], tasks["differences"].id, ".lsf-main-view__annotation input[type=radio]"
+    )
+    assert f"Pair {ds.samples[0]['sample_key']}" in d.page_source  # the sample key is shown
     _shot(d, "differences.png")
     radios = d.find_elements(By.CSS_SELECTOR, ".lsf-main-view__annotation input[type=radio]")
     assert len(radios) == 3 * len(ANSWERS)
@@ -164,8 +182,8 @@ def test_annotator_round_in_chromium_reaches_the_dataset(browser, ls, ls_env):
 
     # timestamps: type the frame number, then click that frame's cell with the keypoint label selected
     _open_task(d, url, pid["timestamps"], tasks["timestamps"].id, ".lsf-timeline-frames")
-    seg = d.find_elements(By.CSS_SELECTOR, ".lsf-video-segmentation")[0]   # video A's player and timeline
-    col = seg.find_element(By.XPATH, "./ancestor::div[contains(@style, 'flex: 1')][1]")   # ... and its labels
+    seg = d.find_elements(By.CSS_SELECTOR, ".lsf-video-segmentation")[0]  # video A's player and timeline
+    col = seg.find_element(By.XPATH, "./ancestor::div[contains(@style, 'flex: 1')][1]")  # ... and its labels
     d.execute_script("arguments[0].scrollIntoView({block: 'start'})", col)
     col.find_element(By.CSS_SELECTOR, ".lsf-frames-control").click()
     box = _wait(col, ".lsf-frames-control input")
@@ -174,32 +192,45 @@ def test_annotator_round_in_chromium_reaches_the_dataset(browser, ls, ls_env):
     label = next(x for x in col.find_elements(By.CSS_SELECTOR, ".lsf-label") if x.text.startswith("key:peak"))
     label.click()
     frames = col.find_element(By.CSS_SELECTOR, ".lsf-timeline-frames")
-    g = d.execute_script("""const f = arguments[0], r = f.getBoundingClientRect(), cs = getComputedStyle(f);
+    g = d.execute_script(
+        """const f = arguments[0], r = f.getBoundingClientRect(), cs = getComputedStyle(f);
         return {w: r.width, h: r.height, scroll: f.querySelector('.lsf-timeline-frames__scroll').scrollLeft,
                 size: parseFloat(cs.getPropertyValue('--frame-size')), off: parseFloat(cs.getPropertyValue('--offset'))}""",
-                         frames)
-    x = g["off"] + (UI_FRAME - 1) * g["size"] - g["scroll"] + g["size"] / 2   # centre of the frame's cell
-    ActionChains(d).move_to_element_with_offset(frames, int(x - g["w"] / 2), int(40 - g["h"] / 2)).click().perform()
+        frames,
+    )
+    x = g["off"] + (UI_FRAME - 1) * g["size"] - g["scroll"] + g["size"] / 2  # centre of the frame's cell
+    ActionChains(d).move_to_element_with_offset(
+        frames, int(x - g["w"] / 2), int(40 - g["h"] / 2)
+    ).click().perform()
     time.sleep(0.8)
     assert col.find_element(By.CSS_SELECTOR, ".lsf-frames-control").text.split()[0] == str(UI_FRAME)
-    shown = _canvas_barcode(d, col, *size)     # what the annotator saw at UI frame 9
+    shown = _canvas_barcode(d, col, *size)  # what the annotator saw at UI frame 9
     _shot(d, "timestamps.png")
     _submit(d, ls, tasks["timestamps"].id, ann1.id)
 
     # the second annotator (created through the API) labels the same tasks: the project hands them out twice
     assert all(t.overlap == 2 for t in (ls.tasks.get(id=tasks[k].id) for k in tasks))
-    ls.annotations.create(id=tasks["differences"].id, completed_by=ann2.id,
-                          result=[choice("0", "a"), choice("1", "a"), choice("2", "c")])
-    ls.annotations.create(id=tasks["timestamps"].id, completed_by=ann2.id,
-                          result=[mark("a", "key:peak", UI_FRAME + 1)])
+    ls.annotations.create(
+        id=tasks["differences"].id,
+        completed_by=ann2.id,
+        result=[choice("0", "a"), choice("1", "a"), choice("2", "c")],
+    )
+    ls.annotations.create(
+        id=tasks["timestamps"].id, completed_by=ann2.id, result=[mark("a", "key:peak", UI_FRAME + 1)]
+    )
 
     pull(root)
     labels = read_jsonl(root / "annotation/differences/labels.jsonl", kind="label")
     mine = {r["diff_key"]: r["label"] for r in labels if r["annotator"] == f"user:{ann1.id}"}
     assert mine == ANSWERS
-    kps = [r for r in read_jsonl(root / "annotation/timestamps/labels.jsonl", kind="label")
-           if r["item"] == "keypoint" and r["annotator"] == f"user:{ann1.id}"]
-    assert [(r["video"], r["name"], r["start"], r["end"]) for r in kps] == [("a", "peak", UI_FRAME - 1, UI_FRAME)]
+    kps = [
+        r
+        for r in read_jsonl(root / "annotation/timestamps/labels.jsonl", kind="label")
+        if r["item"] == "keypoint" and r["annotator"] == f"user:{ann1.id}"
+    ]
+    assert [(r["video"], r["name"], r["start"], r["end"]) for r in kps] == [
+        ("a", "peak", UI_FRAME - 1, UI_FRAME)
+    ]
     clip = media.decode(ds.video_path(ds.samples[0], 0))
     assert read_barcode(clip.frames[kps[0]["start"]]) == shown == UI_FRAME - 1
 

@@ -1,4 +1,5 @@
 """Label configs generated from taxonomies, task data from stored clips, composites, frame numbering."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -23,8 +24,14 @@ def ds(tmp_path_factory):
     root = tmp_path_factory.mktemp("cfg") / "ds"
     from tests.helpers.tiny_dataset import TinyAction
 
-    make_tiny_dataset(root, actions=(TinyAction("fitness_0", "fitness", "easy", 1, 30.0),
-                                     TinyAction("diving_0", "diving", "medium", 1, 25.0)), n_frames=(20, 31))
+    make_tiny_dataset(
+        root,
+        actions=(
+            TinyAction("fitness_0", "fitness", "easy", 1, 30.0),
+            TinyAction("diving_0", "diving", "medium", 1, 25.0),
+        ),
+        n_frames=(20, 31),
+    )
     return load_dataset(root)
 
 
@@ -36,7 +43,7 @@ def test_differences_config_from_taxonomy(ds):
     assert videos["video_a"].get("frameRate") == "$fps_a" and videos["video_b"].get("frameRate") == "$fps_b"
     choices = {c.get("name"): [x.get("value") for x in c.iter("Choice")] for c in root.iter("Choices")}
     active = [k for k, v in DIFFERENCES.items() if v["status"] == "active"]
-    assert choices == {f"diff_{k}": ["a", "b", "c"] for k in active}          # retired "3" left out
+    assert choices == {f"diff_{k}": ["a", "b", "c"] for k in active}  # retired "3" left out
     headers = [h.get("value") for h in root.iter("Header")]
     assert RULE in headers and "10 s" in RULE
     for k in active:
@@ -103,12 +110,12 @@ def test_composite_clip_is_time_aligned(ds):
     s = ds.by_key["fitness_0_0"]
     path = make_composite(ds, s, max_height=64)
     info = media.probe(path)
-    assert float(info.fps) == 30.0 and info.n_frames == 31   # B is longer; A holds its last frame
+    assert float(info.fps) == 30.0 and info.n_frames == 31  # B is longer; A holds its last frame
     dec = media.decode(path, indices=[0, 10, 19, 30])
     half = (dec.frames.shape[2] - 4) // 2
     top = 14  # caption bar
     a = [read_barcode(f[top:, :half]) for f in dec.frames]
-    b = [read_barcode(f[top:, half + 4:]) for f in dec.frames]
+    b = [read_barcode(f[top:, half + 4 :]) for f in dec.frames]
     assert a == [0, 10, 19, 19] and b == [0, 10, 19, 30]
     mtime = path.stat().st_mtime_ns
     make_composite(ds, s, max_height=64)  # resumable: not rewritten
@@ -120,13 +127,13 @@ def test_configs_help_the_annotator(ds):
 
     tax = load_action_taxonomy(ds, "fitness_0")
     scale = video_scale(160, 120)
-    assert scale == pytest.approx(280 / 120) and video_scale(1920, 1080) == 1.0   # only small clips grow
+    assert scale == pytest.approx(280 / 120) and video_scale(1920, 1080) == 1.0  # only small clips grow
     diff = label_config("differences", tax, scale=scale)
     root = ET.fromstring(diff)
     headers = [h.get("value") for h in root.iter("Header")]
     assert "Pair $sample_key" in headers and "Video A ($n_frames_a frames, $fps_a fps)" in headers
     pair = next(v for v in root.iter("View") if v.get("className") == "viddiff-pair")
-    assert "position: sticky" in pair.get("style")                     # the videos stay in view
+    assert "position: sticky" in pair.get("style")  # the videos stay in view
     assert {v.get("name") for v in pair.iter("Video")} == {"video_a", "video_b"}
     assert f"scale({scale:.3f})" in next(root.iter("Style")).text
     assert "<Style>" not in label_config("differences", tax, scale=1.0)
@@ -134,5 +141,8 @@ def test_configs_help_the_annotator(ds):
     assert TIMESTAMP_RULE in [h.get("value") for h in ts.iter("Header")]
     assert "CELL" in TIMESTAMP_RULE and "playhead" in TIMESTAMP_RULE and "hop size' to 1" in TIMESTAMP_RULE
     # the composite is outside the scaled pair (its own size) and its captions count like the player
-    assert next(v for v in ts.iter("View") if v.get("className") == "viddiff-composite").find("Video") is not None
+    assert (
+        next(v for v in ts.iter("View") if v.get("className") == "viddiff-composite").find("Video")
+        is not None
+    )
     assert "counted from 1" in label_config("timestamps", tax, composite=True)

@@ -1,6 +1,7 @@
 """Task fingerprints against a real Label Studio 1.23.2 server (see conftest.py): a re-push updates the
 tasks whose clips or taxonomy changed, leaves annotated ones as is (reported) unless --force, and pull
 marks labels made on other inputs as stale; nothing is mocked."""
+
 from __future__ import annotations
 
 import json
@@ -45,6 +46,7 @@ def _reencode_a(root, n):
     def change(row):
         v = row["videos"][0]
         v.update(n_frames=info.n_frames, sha256=sha256_file(root / rel), frames_trim=[0, info.n_frames, None])
+
     _edit(root, "fitness_0_1", change)
     return info.n_frames
 
@@ -54,8 +56,10 @@ def test_repush_updates_changed_tasks_reports_annotated_ones_and_pull_marks_stal
     first = {r.action: r for r in push(ds.root, "differences", progress=False)}
     pid = first["fitness_0"].project_id
     before = _tasks(ls, pid)
-    assert all(len(t.data["inputs"]) == 64 and set(t.data["inputs_parts"]) == {"clip_a", "clip_b", "taxonomy"}
-               for t in before.values())
+    assert all(
+        len(t.data["inputs"]) == 64 and set(t.data["inputs_parts"]) == {"clip_a", "clip_b", "taxonomy"}
+        for t in before.values()
+    )
 
     # A and B swapped in samples.jsonl, and fitness_0_1's clip A re-cut: both tasks are unannotated
     _edit(ds.root, "fitness_0_0", _swap)
@@ -66,23 +70,30 @@ def test_repush_updates_changed_tasks_reports_annotated_ones_and_pull_marks_stal
     assert (fit.tasks_added, again["diving_0"].tasks_refreshed) == (0, {})
     assert "1 updated (A and B swapped), 1 updated (clip A changed)" in fit.summary()
     tasks = _tasks(ls, pid)
-    assert [t.id for t in tasks.values()] == [t.id for t in before.values()]           # updated in place
+    assert [t.id for t in tasks.values()] == [t.id for t in before.values()]  # updated in place
     t0, t1 = tasks["fitness_0_0"], tasks["fitness_0_1"]
     assert t0.data["video_a"].endswith("fitness_0_0/b.mp4") and t0.data["n_frames_a"] == 36
     assert t0.data["inputs_parts"]["clip_a"] == before["fitness_0_0"].data["inputs_parts"]["clip_b"]
     assert t1.data["n_frames_a"] == n == 20 and t1.data["inputs"] != before["fitness_0_1"].data["inputs"]
-    assert {r.action: r.tasks_refreshed for r in push(ds.root, "differences", progress=False)} == \
-        {"fitness_0": {}, "diving_0": {}}                                              # nothing changed: nothing
+    assert {r.action: r.tasks_refreshed for r in push(ds.root, "differences", progress=False)} == {
+        "fitness_0": {},
+        "diving_0": {},
+    }  # nothing changed: nothing
 
     # annotated, then swapped back: reported and left as is (the CLI says so and what to do)
     label = "b" if ds.by_key["fitness_0_0"]["differences_gt"]["0"] == "a" else "a"
-    ann = ls.annotations.create(id=t0.id, completed_by=ls.users.whoami().id,
-                                result=[choice("0", label), choice("1", "b"), choice("2", "c")])
+    ann = ls.annotations.create(
+        id=t0.id,
+        completed_by=ls.users.whoami().id,
+        result=[choice("0", label), choice("1", "b"), choice("2", "c")],
+    )
     _edit(ds.root, "fitness_0_0", _swap)
     r = CliRunner().invoke(curate, ["annotate", "push", str(ds.root), "--kind", "differences"])
     assert r.exit_code == 0, r.output
-    assert ("1 annotated task left as is: inputs changed (use --force to replace its data; its annotations "
-            "refer to the old clips)") in r.output
+    assert (
+        "1 annotated task left as is: inputs changed (use --force to replace its data; its annotations "
+        "refer to the old clips)"
+    ) in r.output
     assert "left as is: fitness_0_0 (annotated): A and B swapped since the push" in r.output
     kept = _tasks(ls, pid)["fitness_0_0"]
     assert kept.data == t0.data and [a.id for a in ls.annotations.list(id=t0.id)] == [ann.id]
@@ -92,8 +103,11 @@ def test_repush_updates_changed_tasks_reports_annotated_ones_and_pull_marks_stal
     stale = [p for p in rep.problems if p.where == "data.inputs"]
     assert [(p.sample_key, p.task) for p in stale] == [("fitness_0_0", t0.id)]
     assert "stale" in stale[0].message and "A and B swapped" in stale[0].message
-    assert rep.annotated_tasks == 0 and load_dataset(ds.root).by_key["fitness_0_0"]["differences_gt"] == \
-        ds.by_key["fitness_0_0"]["differences_gt"]                                      # not silently resolved
+    assert (
+        rep.annotated_tasks == 0
+        and load_dataset(ds.root).by_key["fitness_0_0"]["differences_gt"]
+        == ds.by_key["fitness_0_0"]["differences_gt"]
+    )  # not silently resolved
     saved = read_json(ds.root / "annotation/differences/problems.json")
     assert [p["sample_key"] for p in saved if p["where"] == "data.inputs"] == ["fitness_0_0"]
 
@@ -124,8 +138,11 @@ def test_taxonomy_change_updates_unannotated_tasks_and_layout_does_not(ls, serve
     assert res["fitness_0"].config_updated
     assert res["fitness_0"].tasks_refreshed == {"keypoints or stages changed": ["fitness_0_0", "fitness_0_1"]}
     tasks = _tasks(ls, pid)
-    assert all(t.data["inputs_parts"]["taxonomy"] != before[k].data["inputs_parts"]["taxonomy"]
-               and t.data["video_ab"].endswith(f"composites/{k}.mp4") for k, t in tasks.items())
+    assert all(
+        t.data["inputs_parts"]["taxonomy"] != before[k].data["inputs_parts"]["taxonomy"]
+        and t.data["video_ab"].endswith(f"composites/{k}.mp4")
+        for k, t in tasks.items()
+    )
 
 
 def test_tasks_pushed_without_a_fingerprint_are_stamped_not_replaced(ls, served_dataset):
@@ -135,12 +152,15 @@ def test_tasks_pushed_without_a_fingerprint_are_stamped_not_replaced(ls, served_
     for t in _tasks(ls, pid).values():  # as an older toolkit pushed them
         ls.tasks.update(id=str(t.id), data={k: v for k, v in t.data.items() if not k.startswith("inputs")})
     old = _tasks(ls, pid)
-    ls.annotations.create(id=old["fitness_0_1"].id, completed_by=ls.users.whoami().id, result=[choice("0", "a")])
-    _edit(ds.root, "fitness_0_1", _swap)   # its clips changed since: reported, not stamped
+    ls.annotations.create(
+        id=old["fitness_0_1"].id, completed_by=ls.users.whoami().id, result=[choice("0", "a")]
+    )
+    _edit(ds.root, "fitness_0_1", _swap)  # its clips changed since: reported, not stamped
     res = {r.action: r for r in push(ds.root, "differences", progress=False)}
     assert res["fitness_0"].tasks_stamped == 1 and res["fitness_0"].tasks_refreshed == {}
     assert [k for k, _ in res["fitness_0"].inputs_changed_annotated] == ["fitness_0_1"]
     now = _tasks(ls, pid)
     assert "inputs" in now["fitness_0_0"].data and "inputs" not in now["fitness_0_1"].data
-    assert {k: v for k, v in now["fitness_0_0"].data.items() if not k.startswith("inputs")} == \
-        old["fitness_0_0"].data
+    assert {k: v for k, v in now["fitness_0_0"].data.items() if not k.startswith("inputs")} == old[
+        "fitness_0_0"
+    ].data

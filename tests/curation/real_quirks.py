@@ -3,6 +3,7 @@
 Every frame is a barcoded synthetic frame (curation.samples.synthetic); only the layouts, names, codecs, rates,
 sizes and lengths copy the real releases (FineDiving's annotation pickles, the JIGSAWS Suturing release).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -28,7 +29,9 @@ def dx50_avi(path: Path, n: int, size: tuple[int, int], *, label: str = "jigsaws
     what the real files' headers hold.
     """
     raw = path.with_name(f".{path.stem}.30.avi")
-    media.write_frames((render_frame(i, size[0], size[1], label=label) for i in range(n)), raw, 30, codec="mpeg4")
+    media.write_frames(
+        (render_frame(i, size[0], size[1], label=label) for i in range(n)), raw, 30, codec="mpeg4"
+    )
     with av.open(str(raw)) as src, av.open(str(path), "w", format="avi") as dst:
         stream = src.streams.video[0]
         out = dst.add_stream_from_template(stream)
@@ -46,7 +49,10 @@ def dx50_avi(path: Path, n: int, size: tuple[int, int], *, label: str = "jigsaws
 def transcription(n: int, gestures: list[str]) -> str:
     """``start end Gk`` rows, 1-based inclusive, contiguous, smallest start 1, last end <= ``n``."""
     cuts = np.linspace(1, n - 1, len(gestures) + 1).round().astype(int)
-    rows = [f"{int(cuts[i]) if i == 0 else int(cuts[i]) + 1} {int(cuts[i + 1])} {g}" for i, g in enumerate(gestures)]
+    rows = [
+        f"{int(cuts[i]) if i == 0 else int(cuts[i]) + 1} {int(cuts[i + 1])} {g}"
+        for i, g in enumerate(gestures)
+    ]
     return "\n".join(rows) + "\n"
 
 
@@ -54,7 +60,14 @@ def transcription(n: int, gestures: list[str]) -> str:
 SUTURING = [
     ("Suturing_B001", "N", 13, (640, 480), (640, 480), ["G1", "G5", "G8", "G2", "G3", "G6", "G11"]),
     ("Suturing_D001", "E", 27, (640, 480), (640, 480), ["G1", "G5", "G8", "G2", "G3", "G6", "G11"]),
-    ("Suturing_G001", "N", 10, (320, 240), (640, 480), ["G5", "G8", "G2", "G3", "G6", "G11"]),  # no G1, 320x240
+    (
+        "Suturing_G001",
+        "N",
+        10,
+        (320, 240),
+        (640, 480),
+        ["G5", "G8", "G2", "G3", "G6", "G11"],
+    ),  # no G1, 320x240
     ("Suturing_C002", "I", 22, (640, 480), (640, 480), ["G5", "G2", "G3", "G6", "G11"]),  # no G1
     ("Suturing_E001", "E", 25, (640, 480), None, ["G1", "G2", "G3", "G6", "G11"]),  # second capture missing
 ]
@@ -87,9 +100,15 @@ FINEDIVING = [
     ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", 9, 5, 14425, DIVE),
     ("FINADivingWorldCup2021_Women3mSynchronised_final_r1", 2, 5, 489, DIVE),
     ("FINADivingWorldCup2021_Men10m_final_r1", 11, 5, 30112, DIVE),
-    ("FINADivingWorldCup2021_Men10m_final_r1", 12, 5, 31007, [(1, 5), (7, 6), (1, 2), (7, 5), (13, 4)]),  # repeat
+    (
+        "FINADivingWorldCup2021_Men10m_final_r1",
+        12,
+        5,
+        31007,
+        [(1, 5), (7, 6), (1, 2), (7, 5), (13, 4)],
+    ),  # repeat
     ("FINADivingWorldCup2021_Men10m_final_r1", 13, 5, 32018, [(1, 5), (7, 12)]),  # does not end with Entry
-    ("01", 1, 5, 1200, DIVE),   # numeric sources '01' .. '26': no height in the name
+    ("01", 1, 5, 1200, DIVE),  # numeric sources '01' .. '26': no height in the name
     ("26", 7, 6, 290400, DIVE),  # frame numbers reach 290470: names of 6 digits
 ]
 
@@ -105,14 +124,25 @@ def finediving_tree(root: Path, *, trimmed_layout: bool = True) -> Path:
         folder = frames_root / source / str(inst)
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(len(labels)):
-            Image.fromarray(render_frame(i, 160, 120, label="finediving")).save(folder / f"{first + i:0{digits}d}.jpg")
+            Image.fromarray(render_frame(i, 160, 120, label="finediving")).save(
+                folder / f"{first + i:0{digits}d}.jpg"
+            )
         score = float(60 + 3 * k)
-        fine[(source, inst)] = {"action_type": "107B", "dive_score": np.float64(score), "frames_labels": labels,
-                                "steps_transit_frames": np.cumsum([n for _, n in runs])[:-1],
-                                "sub-action_types": {1: "Forward", 7: "3.5 Soms.Pike", 13: "Entry"}}
-        coarse[(source, inst)] = {"action_type": "107B", "dive_score": score, "difficulty": 3.3,
-                                  "judge_scores": rng.uniform(6, 9, size=7).round(1),
-                                  "start_frame": first, "end_frame": first + len(labels) - 1}
+        fine[(source, inst)] = {
+            "action_type": "107B",
+            "dive_score": np.float64(score),
+            "frames_labels": labels,
+            "steps_transit_frames": np.cumsum([n for _, n in runs])[:-1],
+            "sub-action_types": {1: "Forward", 7: "3.5 Soms.Pike", 13: "Entry"},
+        }
+        coarse[(source, inst)] = {
+            "action_type": "107B",
+            "dive_score": score,
+            "difficulty": 3.3,
+            "judge_scores": rng.uniform(6, 9, size=7).round(1),
+            "start_frame": first,
+            "end_frame": first + len(labels) - 1,
+        }
     ann = root / "Annotations"
     ann.mkdir(parents=True, exist_ok=True)
     (ann / "FineDiving_fine-grained_annotation.pkl").write_bytes(pickle.dumps(fine, protocol=4))

@@ -1,5 +1,6 @@
 """Adversarial cases for curation: `curate build`, `import-release`, `publish` and the taxonomy tools on
 foreign folders, concurrent writers, hostile keys, leftovers of killed runs. One test per case."""
+
 from __future__ import annotations
 
 import json
@@ -219,29 +220,38 @@ def test_taxonomy_whose_action_differs_from_its_file_name(tiny_dataset):
     path.write_text(json.dumps(tax))
     r = invoke("taxonomy", "validate", str(path))
     assert r.exit_code != 0
-    assert "error: $.action: taxonomy is for action 'diving_0' but the file is named for 'fitness_0'" in r.output
+    assert (
+        "error: $.action: taxonomy is for action 'diving_0' but the file is named for 'fitness_0'" in r.output
+    )
 
 
 def test_csv_with_a_nul_byte_in_a_name(tiny_dataset, tmp_path):
     csv = tmp_path / "t.csv"
-    csv.write_text("action,diff_key,name,num_frames,description,query_string\n"
-                   "fitness_0,7,sq\x00uat,1,the squat is deeper,deeper\n")
+    csv.write_text(
+        "action,diff_key,name,num_frames,description,query_string\n"
+        "fitness_0,7,sq\x00uat,1,the squat is deeper,deeper\n"
+    )
     r = invoke("taxonomy", "import", str(csv), str(tiny_dataset))
     assert_one_line_error(r.output, r.exit_code, f"{csv}:line 2: name: name contains the control character")
 
 
 def test_csv_with_an_unsafe_action(tiny_dataset, tmp_path):
     csv = tmp_path / "t.csv"
-    csv.write_text("action,diff_key,name,num_frames,description,query_string\n"
-                   "../x,7,deeper,1,the squat is deeper,deeper\n")
+    csv.write_text(
+        "action,diff_key,name,num_frames,description,query_string\n"
+        "../x,7,deeper,1,the squat is deeper,deeper\n"
+    )
     r = invoke("taxonomy", "import", str(csv), str(tiny_dataset))
     assert_one_line_error(r.output, r.exit_code, "unsafe action '../x'")
 
 
 def test_csv_with_a_superscript_diff_key(tiny_dataset, tmp_path):
     csv = tmp_path / "t.csv"
-    csv.write_text("action,diff_key,name,num_frames,description,query_string\n"
-                   "fitness_0,²,deeper,1,the squat is deeper,deeper\n", encoding="utf-8")
+    csv.write_text(
+        "action,diff_key,name,num_frames,description,query_string\n"
+        "fitness_0,²,deeper,1,the squat is deeper,deeper\n",
+        encoding="utf-8",
+    )
     r = invoke("taxonomy", "import", str(csv), str(tiny_dataset))
     assert_one_line_error(r.output, r.exit_code, "diff_key '²' is not a non-negative integer")
 
@@ -252,10 +262,14 @@ def test_file_size_limit_during_publish_leaves_the_published_folder_as_it_was(ti
     out = tmp_path / "hub"
     publish(tiny_dataset, out, progress=False)
     before = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    r = cli(["-m", "curation.cli", "publish", str(tiny_dataset), "--out", str(out), "--videos", "embed"],
-            fsize=20000, extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
-    assert_one_line_error(r.stderr, r.returncode, f"{out}/data/test-00000-of-00001.parquet",
-                          "file too large (file-size limit)")
+    r = cli(
+        ["-m", "curation.cli", "publish", str(tiny_dataset), "--out", str(out), "--videos", "embed"],
+        fsize=20000,
+        extra_env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert_one_line_error(
+        r.stderr, r.returncode, f"{out}/data/test-00000-of-00001.parquet", "file too large (file-size limit)"
+    )
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert not list(tmp_path.glob(".hub.staging-*"))
 
@@ -264,8 +278,11 @@ def test_file_size_limit_during_build_names_the_clip_not_the_source(sources, tmp
     from tests.helpers.adversarial import cli
 
     out = tmp_path / "ds"
-    r = cli(["-m", "curation.cli", "build", str(sources), "--out", str(out)], fsize=3000,
-            extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
+    r = cli(
+        ["-m", "curation.cli", "build", str(sources), "--out", str(out)],
+        fsize=3000,
+        extra_env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
     line = assert_one_line_error(r.stderr, r.returncode, f"{out}/videos/", "file too large (file-size limit)")
     assert str(sources.parent) not in line
     assert not list(out.rglob("*.mp4"))  # no clip, whole or partial, and no temporary

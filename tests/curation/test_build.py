@@ -1,4 +1,5 @@
 """`curate build` end to end on the synthetic sample sources: frame exactness, resume, Ray, bad input."""
+
 from __future__ import annotations
 
 import hashlib
@@ -42,8 +43,11 @@ def built(sources, tmp_path_factory) -> Path:
 
 
 def files_state(root: Path) -> dict[str, tuple[int, str]]:
-    return {p.relative_to(root).as_posix(): (p.stat().st_mtime_ns, sha256_file(p))
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): (p.stat().st_mtime_ns, sha256_file(p))
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_dataset_layout_and_rows(built, sources):
@@ -54,14 +58,20 @@ def test_dataset_layout_and_rows(built, sources):
     keys = [s["sample_key"] for s in ds.samples]
     assert len(keys) == len(set(keys)) > 0
     for s in ds.samples:
-        assert s["differences_annotated"] is None and s["differences_gt"] is None and s["retrieval_frames"] is None
+        assert (
+            s["differences_annotated"] is None
+            and s["differences_gt"] is None
+            and s["retrieval_frames"] is None
+        )
         a, b = s["videos"]
         assert a["source"]["clip_id"] != b["source"]["clip_id"]
         assert a["fps_original"] == b["fps_original"]
         for v in s["videos"]:
             info = media.probe(ds.root / v["path"])
             assert info.start_time == 0 and info.codec == "h264" and float(info.fps) == v["fps_original"]
-            assert media.count_frames(ds.root / v["path"], decode=True) == v["n_frames"] == v["frames_trim"][1]
+            assert (
+                media.count_frames(ds.root / v["path"], decode=True) == v["n_frames"] == v["frames_trim"][1]
+            )
             assert sha256_file(ds.root / v["path"]) == v["sha256"]
 
 
@@ -71,8 +81,12 @@ def test_every_clip_holds_exactly_the_source_frames(built):
     for s in ds.samples:
         for v in s["videos"]:
             start, end = v["source"]["frames"]
-            expected = media.resample_indices(end - start, media.as_fraction(v["source"]["fps"]),
-                                              media.as_fraction(v["fps_original"]), start=start)
+            expected = media.resample_indices(
+                end - start,
+                media.as_fraction(v["source"]["fps"]),
+                media.as_fraction(v["fps_original"]),
+                start=start,
+            )
             got = [read_barcode(f) for f in media.decode(ds.root / v["path"]).frames]
             assert got == expected, (s["sample_key"], v["path"])
 
@@ -87,8 +101,12 @@ def test_rerun_does_no_video_work_and_touches_nothing(built, sources):
 def test_resume_after_kill_minus_9(sources, built, tmp_path):
     out = tmp_path / "ds"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([*CURATE, "build", str(sources), "--out", str(out), "--workers", "1"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*CURATE, "build", str(sources), "--out", str(out), "--workers", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if [p for p in (out / ".build" / "clips").glob("*.json") if not p.name.startswith(".")]:
@@ -118,7 +136,9 @@ def test_changed_config_redoes_only_what_changed(sources, built, tmp_path):
     n_changed = sum(s["action"] == changed["key"] for s in load_dataset(out).samples)
     assert report.made == 2 * n_changed
     ds = load_dataset(out)
-    assert all(s["videos"][0]["fps_original"] == changed["fps"] for s in ds.samples if s["action"] == changed["key"])
+    assert all(
+        s["videos"][0]["fps_original"] == changed["fps"] for s in ds.samples if s["action"] == changed["key"]
+    )
 
 
 def test_ray_and_local_give_identical_outputs(sources, built, tmp_path):
@@ -127,8 +147,9 @@ def test_ray_and_local_give_identical_outputs(sources, built, tmp_path):
     report = build(sources, out=out, workers=2, executor="ray", progress=False)
     assert report.made == 2 * report.n_samples
     assert (out / "samples.jsonl").read_text() == (built / "samples.jsonl").read_text()
-    assert {k: v[1] for k, v in files_state(out).items() if k.startswith("videos/")} == \
-           {k: v[1] for k, v in files_state(built).items() if k.startswith("videos/")}
+    assert {k: v[1] for k, v in files_state(out).items() if k.startswith("videos/")} == {
+        k: v[1] for k, v in files_state(built).items() if k.startswith("videos/")
+    }
 
 
 def test_dry_run_writes_nothing(sources, tmp_path):

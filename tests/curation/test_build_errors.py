@@ -1,4 +1,5 @@
 """Every bad input of `curate build` is one line naming the file or key, a non-zero exit, nothing written."""
+
 from __future__ import annotations
 
 import pickle
@@ -80,7 +81,9 @@ def test_corrupt_or_truncated_video(tree, tmp_path):
 
 
 def test_trim_outside_the_clip(tree, tmp_path):
-    cfg = edit_config(tree, lambda d: action(d, "surgery_0").update(trim={"by": "frames", "start": 0, "end": 100000}))
+    cfg = edit_config(
+        tree, lambda d: action(d, "surgery_0").update(trim={"by": "frames", "start": 0, "end": 100000})
+    )
     run_bad(cfg, tmp_path / "out", "actions[4].trim", "outside clip")
 
 
@@ -96,6 +99,7 @@ def test_fps_mismatch_between_the_pair(tree, tmp_path):
 def test_image_folder_with_gaps(tree, tmp_path):
     def strict(d):
         d["sources"]["humman"].pop("on_bad_media")
+
     cfg = edit_config(tree, strict)
     run_bad(cfg, tmp_path / "out", "image folder with gaps", "p000004_a000001")
 

@@ -1,4 +1,5 @@
 """Frame exactness of viddiff_runtime.media, proven by the barcode each synthetic frame carries."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -24,7 +25,9 @@ def src(tmp_path_factory):
 
 
 def test_probe_reports_exact_rational_fps_and_count(tmp_path):
-    media.write_frames((render_frame(i, 96, 64) for i in range(20)), tmp_path / "ntsc.mp4", Fraction(30000, 1001))
+    media.write_frames(
+        (render_frame(i, 96, 64) for i in range(20)), tmp_path / "ntsc.mp4", Fraction(30000, 1001)
+    )
     info = media.probe(tmp_path / "ntsc.mp4")
     assert info.fps == Fraction(30000, 1001)
     assert info.n_frames == 20 and info.start_time == 0.0
@@ -68,8 +71,9 @@ def test_trim_seeks_exactly_with_b_frames_and_a_start_offset(src, tmp_path):
     shifted = tmp_path / "shifted.mp4"
     import ffmpeg
 
-    ffmpeg.input(str(src)).output(str(shifted), c="copy", output_ts_offset=1.5).global_args("-v", "error").run(
-        cmd=media.ffmpeg_exe(), quiet=True)
+    ffmpeg.input(str(src)).output(str(shifted), c="copy", output_ts_offset=1.5).global_args(
+        "-v", "error"
+    ).run(cmd=media.ffmpeg_exe(), quiet=True)
     assert media.probe(shifted).start_time == pytest.approx(1.5, abs=0.05)
     assert media.seek_window(shifted, 40, 55) is not None
     for start, end in [(1, 2), (40, 55), (61, 75)]:
@@ -119,7 +123,9 @@ def test_write_frames_pads_odd_sizes_and_is_atomic(tmp_path):
     info = media.write_frames(frames, tmp_path / "odd.mp4", 10)
     assert (info.width, info.height, info.n_frames) == (48, 34, 5)
     with pytest.raises(ToolkitError):
-        media.write_frames([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 9, 3), np.uint8)], tmp_path / "mix.mp4", 10)
+        media.write_frames(
+            [np.zeros((8, 8, 3), np.uint8), np.zeros((9, 9, 3), np.uint8)], tmp_path / "mix.mp4", 10
+        )
     assert not (tmp_path / "mix.mp4").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.mp4"]
 
@@ -136,24 +142,50 @@ def test_trim_command_is_built_by_ffmpeg_python_with_the_expected_pieces(src, tm
 
     start, end = 40, 55
     seek, first, last = media.seek_window(src, start, end)
-    graph = media.trim_command(src, tmp_path, tmp_path / "cmd.mp4", start, end, rate=Fraction(30),
-                               out_rate=Fraction(10), crf=18, preset="veryfast", threads=1, max_height=64,
-                               size=None)
+    graph = media.trim_command(
+        src,
+        tmp_path,
+        tmp_path / "cmd.mp4",
+        start,
+        end,
+        rate=Fraction(30),
+        out_rate=Fraction(10),
+        crf=18,
+        preset="veryfast",
+        threads=1,
+        max_height=64,
+        size=None,
+    )
     cmd = media.ffmpeg_command(graph)
     assert cmd[0] == media.ffmpeg_exe()
     assert cmd.index("-copyts") < cmd.index("-ss") < cmd.index("-i")
     assert _argv_value(cmd, "-ss") == f"{seek:.9f}" and _argv_value(cmd, "-i") == str(src)
     chain = _argv_value(cmd, "-filter_complex").split(";")
-    assert [link.split("]")[1].split("=")[0] for link in chain] == ["select", "trim", "setpts", "select", "setpts",
-                                                                    "scale"]
+    assert [link.split("]")[1].split("=")[0] for link in chain] == [
+        "select",
+        "trim",
+        "setpts",
+        "select",
+        "setpts",
+        "scale",
+    ]
     assert f"select=expr=between(t\\,{first:.9f}\\,{last:.9f})" in chain[0]
     assert f"trim=end_frame={end - start}" in chain[1] and "setpts=expr=PTS-STARTPTS" in chain[2]
     assert "lt(floor((n*1+2)/3)\\,floor(((n+1)*1+2)/3))" in chain[3]  # keeps every 3rd frame: 30 -> 10 fps
     assert "setpts=expr=N/(10/1)/TB" in chain[4] and "min(ih\\,64)" in chain[5]
-    assert _argv_value(cmd, "-map") == chain[-1][chain[-1].rindex("["):]
-    for flag, value in [("-c:v", "libx264"), ("-preset", "veryfast"), ("-crf", "18"), ("-pix_fmt", "yuv420p"),
-                        ("-x264-params", "threads=1:lookahead-threads=1"), ("-r", "10/1"), ("-fps_mode", "cfr"),
-                        ("-movflags", "+faststart"), ("-map_metadata", "-1"), ("-f", "mp4")]:
+    assert _argv_value(cmd, "-map") == chain[-1][chain[-1].rindex("[") :]
+    for flag, value in [
+        ("-c:v", "libx264"),
+        ("-preset", "veryfast"),
+        ("-crf", "18"),
+        ("-pix_fmt", "yuv420p"),
+        ("-x264-params", "threads=1:lookahead-threads=1"),
+        ("-r", "10/1"),
+        ("-fps_mode", "cfr"),
+        ("-movflags", "+faststart"),
+        ("-map_metadata", "-1"),
+        ("-f", "mp4"),
+    ]:
         assert _argv_value(cmd, flag) == value
     assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "-threads"] == ["1", "1"]  # decoder and encoder
     assert {"-an", "-sn", "-dn", "-y", "-nostdin"} <= set(cmd) and "-video_track_timescale" not in cmd
@@ -166,8 +198,9 @@ def test_trim_command_from_frame_zero_folder_and_large_rate(src, tmp_path):
     """From frame 0: decode and trim by frame number; an image folder reads numbered links at its rate;
     a rate like 10000000/333333 gets an mp4 timescale that holds it exactly."""
     kw = {"crf": 18, "preset": "veryfast", "threads": 1, "max_height": None, "size": None}
-    cmd = media.ffmpeg_command(media.trim_command(src, tmp_path, "o.mp4", 0, 9, rate=Fraction(30),
-                                                  out_rate=Fraction(30), **kw))
+    cmd = media.ffmpeg_command(
+        media.trim_command(src, tmp_path, "o.mp4", 0, 9, rate=Fraction(30), out_rate=Fraction(30), **kw)
+    )
     assert "-ss" not in cmd and "-copyts" not in cmd
     assert _argv_value(cmd, "-filter_complex").startswith("[0]trim=end_frame=9:start_frame=0[s0];")
     folder = tmp_path / "frames"
@@ -175,11 +208,16 @@ def test_trim_command_from_frame_zero_folder_and_large_rate(src, tmp_path):
     for i in range(3):
         Image.fromarray(render_frame(i, 32, 32)).save(folder / f"{i + 1}.png")
     rate = Fraction(10000000, 333333)
-    cmd = media.ffmpeg_command(media.trim_command(folder, tmp_path, "o.mp4", 1, 3, rate=rate, out_rate=rate, **kw))
+    cmd = media.ffmpeg_command(
+        media.trim_command(folder, tmp_path, "o.mp4", 1, 3, rate=rate, out_rate=rate, **kw)
+    )
     assert _argv_value(cmd, "-framerate") == "10000000/333333" and _argv_value(cmd, "-start_number") == "0"
     assert _argv_value(cmd, "-i") == str(tmp_path / "%08d.png")
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["00000000.png", "00000001.png"]
-    assert _argv_value(cmd, "-video_track_timescale") == "10000000" and _argv_value(cmd, "-r") == "10000000/333333"
+    assert (
+        _argv_value(cmd, "-video_track_timescale") == "10000000"
+        and _argv_value(cmd, "-r") == "10000000/333333"
+    )
 
 
 def test_a_failing_ffmpeg_run_is_one_line_naming_the_source_and_leaves_nothing(src, tmp_path):
@@ -187,5 +225,7 @@ def test_a_failing_ffmpeg_run_is_one_line_naming_the_source_and_leaves_nothing(s
     and the frames asked for, and no output or temporary file is left behind."""
     with pytest.raises(ToolkitError) as e:
         media.trim(src, tmp_path / "odd.mp4", 3, 9, size=(101, 81))
-    assert str(e.value).startswith(f"{src}: ffmpeg could not trim frames [3, 9): ") and "\n" not in str(e.value)
+    assert str(e.value).startswith(f"{src}: ffmpeg could not trim frames [3, 9): ") and "\n" not in str(
+        e.value
+    )
     assert not list(tmp_path.iterdir())

@@ -1,4 +1,5 @@
 """Pairing: deterministic, never self-pairs, distinct participants, contrast strategies, honest shortfall."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,13 +9,32 @@ from curation.sources import ClipRecord
 
 
 def clip(i: int, participant: str, rank: int | None = None, score: float | None = None) -> ClipRecord:
-    skill = None if rank is None and score is None else {"level": None, "score": score, "scale": None, "rank": rank}
-    return ClipRecord(clip_id=f"c{i}", dataset="jigsaws", action="Suturing", media_path=f"/m/c{i}.avi",
-                      media_kind="video", n_frames=100, fps_declared=30.0, fps_measured=30.0,
-                      participant=participant, skill=skill)
+    skill = (
+        None
+        if rank is None and score is None
+        else {"level": None, "score": score, "scale": None, "rank": rank}
+    )
+    return ClipRecord(
+        clip_id=f"c{i}",
+        dataset="jigsaws",
+        action="Suturing",
+        media_path=f"/m/c{i}.avi",
+        media_kind="video",
+        n_frames=100,
+        fps_declared=30.0,
+        fps_measured=30.0,
+        participant=participant,
+        skill=skill,
+    )
 
 
-CLIPS = [clip(0, "B", 0, 10), clip(1, "B", 0, 12), clip(2, "C", 1, 20), clip(3, "D", 2, 25), clip(4, "E", 2, 9)]
+CLIPS = [
+    clip(0, "B", 0, 10),
+    clip(1, "B", 0, 12),
+    clip(2, "C", 1, 20),
+    clip(3, "D", 2, 25),
+    clip(4, "E", 2, 9),
+]
 
 
 def ids(result):

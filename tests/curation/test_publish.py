@@ -1,4 +1,5 @@
 """curate publish: Hub-layout folder, publishing rules, refusals, card, upload (mocked and live)."""
+
 from __future__ import annotations
 
 import json
@@ -70,9 +71,22 @@ def test_folder_loads_offline_with_public_columns(hub_folder, dataset, tmp_path)
     loaded = datasets.load_dataset(str(out), cache_dir=str(tmp_path / "cache"))
     assert list(loaded) == ["test"]
     test = loaded["test"]
-    public = {"sample_key", "videos", "action", "action_name", "action_description", "source_dataset", "split",
-              "domain", "differences_annotated", "differences_gt", "n_differences_open_prediction",
-              "retrieval_frames", "vid0_thumbnail", "vid1_thumbnail"}
+    public = {
+        "sample_key",
+        "videos",
+        "action",
+        "action_name",
+        "action_description",
+        "source_dataset",
+        "split",
+        "domain",
+        "differences_annotated",
+        "differences_gt",
+        "n_differences_open_prediction",
+        "retrieval_frames",
+        "vid0_thumbnail",
+        "vid1_thumbnail",
+    }
     assert public <= set(test.column_names)
     assert isinstance(test.features["vid0_thumbnail"], datasets.Image)
     src = dataset.by_key
@@ -84,7 +98,8 @@ def test_folder_loads_offline_with_public_columns(hub_folder, dataset, tmp_path)
         assert json.loads(rec["differences_gt"]) == row["differences_gt"]
         assert json.loads(rec["retrieval_frames"]) == row["retrieval_frames"]
         assert rec["n_differences_open_prediction"] == math.ceil(
-            1.5 * sum(v is not None for v in row["differences_gt"].values()))
+            1.5 * sum(v is not None for v in row["differences_gt"].values())
+        )
         videos = json.loads(rec["videos"])
         for i, v in enumerate(videos):
             assert v["frames_trim"] == [0, row["videos"][i]["n_frames"], None]
@@ -170,22 +185,50 @@ def test_card_yaml_and_rendered_statistics_table(hub_folder, dataset):
         assert float(line[10]) == pytest.approx(sum(secs) / len(secs), abs=0.005)
     assert cells[("all", "all")][4] == str(len(dataset.samples))
     text = card.text
-    for needle in ("S-Lab License 1.0", "FineDiving release agreement", "Closed set", "Open set", "Localization",
-                   "## Limitations", "@inproceedings{burgess2025viddiff", "`random`: 5 pairs",
-                   "protocol was not recorded", "No inter-annotator agreement"):
+    for needle in (
+        "S-Lab License 1.0",
+        "FineDiving release agreement",
+        "Closed set",
+        "Open set",
+        "Localization",
+        "## Limitations",
+        "@inproceedings{burgess2025viddiff",
+        "`random`: 5 pairs",
+        "protocol was not recorded",
+        "No inter-annotator agreement",
+    ):
         assert needle in text, needle
 
 
 def test_card_reports_agreement_and_protocol(tmp_path):
-    rounds = [{"kind": "differences", "converted_at": "2026-11-26T04:00:00+00:00", "reviewer": None,
-               "annotated_tasks": 5, "annotations": 10, "resolved": 14, "unresolved": 1}]
-    ds = make_dataset(tmp_path / "ds", annotation={"protocol": "Two annotators labelled every pair.",
-                                                   "resolution_rule": "strict majority", "rounds": rounds,
-                                                   "calibration": {"agreement": {"krippendorff_alpha": 0.8123}}})
-    per_action = {"labels": {"items": 7, "percent": 85.71, "cohen_kappa": 0.7, "krippendorff_alpha": None},
-                  "keypoints": {"pairs": 4, "mean_abs_seconds": 0.0667, "within_delta": 0.75, "delta_frames": 2}}
-    write_json(ds.root / "annotation" / "agreement.json",
-               {"delta_frames": 2, "actions": {"fitness_0": per_action}, "overall": per_action})
+    rounds = [
+        {
+            "kind": "differences",
+            "converted_at": "2026-11-26T04:00:00+00:00",
+            "reviewer": None,
+            "annotated_tasks": 5,
+            "annotations": 10,
+            "resolved": 14,
+            "unresolved": 1,
+        }
+    ]
+    ds = make_dataset(
+        tmp_path / "ds",
+        annotation={
+            "protocol": "Two annotators labelled every pair.",
+            "resolution_rule": "strict majority",
+            "rounds": rounds,
+            "calibration": {"agreement": {"krippendorff_alpha": 0.8123}},
+        },
+    )
+    per_action = {
+        "labels": {"items": 7, "percent": 85.71, "cohen_kappa": 0.7, "krippendorff_alpha": None},
+        "keypoints": {"pairs": 4, "mean_abs_seconds": 0.0667, "within_delta": 0.75, "delta_frames": 2},
+    }
+    write_json(
+        ds.root / "annotation" / "agreement.json",
+        {"delta_frames": 2, "actions": {"fitness_0": per_action}, "overall": per_action},
+    )
     publish(ds.root, tmp_path / "hub", progress=False)
     text = (tmp_path / "hub" / "README.md").read_text()
     assert "Two annotators labelled every pair." in text and "resolved by: strict majority" in text
@@ -235,9 +278,11 @@ def test_c_only_rows_are_dropped_and_reported(tmp_path):
 
 
 def test_balancing_swaps_videos_thumbnails_frames_and_flips_labels(tmp_path):
-    labels = {"fitness_0_0": {"0": "b", "1": "b", "2": "c", "3": None},
-              "fitness_0_1": {"0": "b", "1": "a", "2": "b", "3": None},
-              "fitness_0_2": {"0": "b", "1": "b", "2": "b", "3": None}}
+    labels = {
+        "fitness_0_0": {"0": "b", "1": "b", "2": "c", "3": None},
+        "fitness_0_1": {"0": "b", "1": "a", "2": "b", "3": None},
+        "fitness_0_2": {"0": "b", "1": "b", "2": "b", "3": None},
+    }
     ds = make_dataset(tmp_path / "ds", labels=labels)
     plain = {r["sample_key"]: r for r in read_rows(_published(ds, tmp_path / "plain", balance=False))}
     result = publish(ds.root, tmp_path / "bal", balance=True, progress=False)
@@ -275,8 +320,12 @@ def test_trim_range_is_the_python_slice_of_frames_trim():
 
 
 def test_rules_on_rows():
-    row = {"sample_key": "k", "videos": [{"p": 0}, {"p": 1}], "retrieval_frames": [{"x": [1]}, {"x": [2]}],
-           "differences_gt": {"0": "a", "1": "c", "2": None, "3": "b"}}
+    row = {
+        "sample_key": "k",
+        "videos": [{"p": 0}, {"p": 1}],
+        "retrieval_frames": [{"x": [1]}, {"x": [2]}],
+        "differences_gt": {"0": "a", "1": "c", "2": None, "3": "b"},
+    }
     flipped = flip_sample(row)
     assert flipped["differences_gt"] == {"0": "b", "1": "c", "2": None, "3": "a"}
     assert flipped["videos"] == [{"p": 1}, {"p": 0}] and flipped["retrieval_frames"][0] == {"x": [2]}
@@ -360,8 +409,20 @@ def test_cli_publish_and_upload(dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_cli_token")
     out = tmp_path / "hub"
     with mock.patch.object(HfApi, "create_repo"), mock.patch.object(HfApi, "upload_folder") as up:
-        res = CliRunner().invoke(curate, ["publish", str(dataset.root), "--out", str(out), "--repo-id", "org/tiny",
-                                          "--videos", "embed", "--balance"])
+        res = CliRunner().invoke(
+            curate,
+            [
+                "publish",
+                str(dataset.root),
+                "--out",
+                str(out),
+                "--repo-id",
+                "org/tiny",
+                "--videos",
+                "embed",
+                "--balance",
+            ],
+        )
     assert res.exit_code == 0, res.output
     assert f"published {len(dataset.samples)} pairs" in res.output and "uploaded to" in res.output
     assert "hf_cli_token" not in res.output
@@ -399,20 +460,38 @@ def test_statistics_table_lines_subtotals_and_total():
     from curation.publish.stats import dataset_stats
 
     def row(domain, action, split, gt, fps, n, stamps=None):
-        return {"domain": domain, "action": action, "action_name": f"{action} name", "split": split,
-                "differences_gt": gt, "retrieval_frames": stamps,
-                "videos": [{"fps_original": fps, "n_frames": n}, {"fps_original": None, "n_frames": n}]}
+        return {
+            "domain": domain,
+            "action": action,
+            "action_name": f"{action} name",
+            "split": split,
+            "differences_gt": gt,
+            "retrieval_frames": stamps,
+            "videos": [{"fps_original": fps, "n_frames": n}, {"fps_original": None, "n_frames": n}],
+        }
 
-    rows = [row("music", "piano_1", "hard", {"0": "a", "1": "c", "2": None}, 29.97, 91, [{"0": [3]}, {"0": []}]),
-            row("fitness", "squat_0", "easy", {"0": "b"}, 30.0, 61),
-            row("music", "piano_0", "medium", {"0": "a", "1": "b"}, 23.976, 100),
-            row("music", "piano_1", "easy", {"0": "a"}, 59.94, 77)]
+    rows = [
+        row("music", "piano_1", "hard", {"0": "a", "1": "c", "2": None}, 29.97, 91, [{"0": [3]}, {"0": []}]),
+        row("fitness", "squat_0", "easy", {"0": "b"}, 30.0, 61),
+        row("music", "piano_0", "medium", {"0": "a", "1": "b"}, 23.976, 100),
+        row("music", "piano_1", "easy", {"0": "a"}, 59.94, 77),
+    ]
     actions, domains, total = dataset_stats(rows)
     assert [(r.domain, r.action, r.split) for r in actions] == [
-        ("fitness", "squat_0", "easy"), ("music", "piano_0", "medium"), ("music", "piano_1", "hard")]  # first split
+        ("fitness", "squat_0", "easy"),
+        ("music", "piano_0", "medium"),
+        ("music", "piano_1", "hard"),
+    ]  # first split
     piano = actions[2]
     assert (piano.pairs, piano.differences, piano.a, piano.b, piano.c, piano.timestamps, piano.clips) == (
-        2, 3, 2, 0, 1, 1, 2)
+        2,
+        3,
+        2,
+        0,
+        1,
+        1,
+        2,
+    )
     assert piano.mean_clip_seconds == (91 / 29.97 + 77 / 59.94) / 2  # a clip without fps is not counted
     assert [(d.domain, d.pairs, d.differences) for d in domains] == [("fitness", 1, 1), ("music", 3, 5)]
     running = 0.0
@@ -425,7 +504,16 @@ def test_statistics_table_lines_subtotals_and_total():
 def test_source_lines_merge_spellings_of_one_source():
     from curation.publish.stats import source_stats
 
-    rows = [{"source_dataset": s, "action": a} for s, a in
-            (("my-lab", "x_1"), ("HuMMan", "fitness_1"), ("humann", "fitness_0"), ("HuMMan", "fitness_1"))]
-    assert source_stats(rows) == {"humman": {"name": "HuMMan", "pairs": 3, "actions": ["fitness_0", "fitness_1"]},
-                                  "mylab": {"name": "my-lab", "pairs": 1, "actions": ["x_1"]}}
+    rows = [
+        {"source_dataset": s, "action": a}
+        for s, a in (
+            ("my-lab", "x_1"),
+            ("HuMMan", "fitness_1"),
+            ("humann", "fitness_0"),
+            ("HuMMan", "fitness_1"),
+        )
+    ]
+    assert source_stats(rows) == {
+        "humman": {"name": "HuMMan", "pairs": 3, "actions": ["fitness_0", "fitness_1"]},
+        "mylab": {"name": "my-lab", "pairs": 1, "actions": ["x_1"]},
+    }

@@ -1,4 +1,5 @@
 """The README's build examples run as written: its commands, and its example config on the sample trees."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def build_section() -> str:
     text = README.read_text("utf-8")
-    return text[text.index("<!-- section:build -->"):text.index("<!-- /section:build -->")]
+    return text[text.index("<!-- section:build -->") : text.index("<!-- /section:build -->")]
 
 
 def blocks(lang: str) -> list[str]:
@@ -54,10 +55,16 @@ def test_readme_commands_run(readme_config):
         assert args[0] == "curate"
         if "--executor" in args:  # Ray: covered by tests/curation/test_build.py (it starts a Ray runtime)
             continue
-        args = [str(config) if a == "CONFIG" else
-                str(folder / a) if a.startswith("build/sample") else
-                str(folder / "build" / "sample" / "sources" / a.removeprefix("/data/")) if a.startswith("/data/")
-                else a for a in args[1:]]
+        args = [
+            str(config)
+            if a == "CONFIG"
+            else str(folder / a)
+            if a.startswith("build/sample")
+            else str(folder / "build" / "sample" / "sources" / a.removeprefix("/data/"))
+            if a.startswith("/data/")
+            else a
+            for a in args[1:]
+        ]
         result = CliRunner().invoke(curate, args)
         assert result.exit_code == 0, (line, result.output)
         if args[:2] == ["sources", "scan"] and "--json" in args:

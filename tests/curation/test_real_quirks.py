@@ -2,6 +2,7 @@
 
 Each test names the quirk it reproduces; the trees come from tests/curation/real_quirks.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,12 @@ def finediving(tmp_path_factory) -> Path:
 
 def write_config(folder: Path, sources: dict, actions: list[dict]) -> Path:
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump({"name": "real-quirks", "version": "1", "seed": 0, "sources": sources,
-                                    "actions": actions}, sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "real-quirks", "version": "1", "seed": 0, "sources": sources, "actions": actions},
+            sort_keys=False,
+        )
+    )
     return path
 
 
@@ -52,14 +57,28 @@ def barcodes(path: Path) -> list[int]:
 
 
 def jigsaws_config(tmp_path: Path, root: Path, **source) -> Path:
-    return write_config(tmp_path, {"jigsaws": {"root": str(root), **source}}, [
-        # the README's surgery example: no fps, so clips keep the source's own rate
-        {"key": "surgery_0", **SURGERY, "select": {"task": "Suturing", "capture": "capture1"},
-         "trim": {"by": "clip"}, "pairs": {"count": 2, "strategy": "random"}},
-        {"key": "surgery_1", **SURGERY, "select": {"task": "Suturing", "capture": "capture1"},
-         "trim": {"by": "subactions", "first": "G1", "last": "G11"}, "fps": 10,
-         "pairs": {"count": 1, "strategy": "random"}},
-    ])
+    return write_config(
+        tmp_path,
+        {"jigsaws": {"root": str(root), **source}},
+        [
+            # the README's surgery example: no fps, so clips keep the source's own rate
+            {
+                "key": "surgery_0",
+                **SURGERY,
+                "select": {"task": "Suturing", "capture": "capture1"},
+                "trim": {"by": "clip"},
+                "pairs": {"count": 2, "strategy": "random"},
+            },
+            {
+                "key": "surgery_1",
+                **SURGERY,
+                "select": {"task": "Suturing", "capture": "capture1"},
+                "trim": {"by": "subactions", "first": "G1", "last": "G11"},
+                "fps": 10,
+                "pairs": {"count": 1, "strategy": "random"},
+            },
+        ],
+    )
 
 
 # ------------------------------------------------------------------------------------------ JIGSAWS
@@ -124,17 +143,24 @@ def test_verify_still_catches_a_wrong_rate_or_count_with_enough_digits(jigsaws_b
 def test_a_320x240_capture_paired_with_a_640x480_one(jigsaws, jigsaws_built, tmp_path):
     """Quirk: capture1 of G001 is 320x240, the others 640x480: by default both clips get the smaller size."""
     ds = load_dataset(jigsaws_built)
-    mixed = [s for s in ds.samples if {tuple(v["source"]["size"]) for v in s["videos"]} == {(320, 240), (640, 480)}]
+    mixed = [
+        s for s in ds.samples if {tuple(v["source"]["size"]) for v in s["videos"]} == {(320, 240), (640, 480)}
+    ]
     assert mixed, "no pair mixes the two sizes"
     for s in ds.samples:
-        sizes = {(media.probe(ds.root / v["path"]).width, media.probe(ds.root / v["path"]).height)
-                 for v in s["videos"]}
+        sizes = {
+            (media.probe(ds.root / v["path"]).width, media.probe(ds.root / v["path"]).height)
+            for v in s["videos"]
+        }
         assert len(sizes) == 1, s["sample_key"]
     for s in mixed:
         for v in s["videos"]:
             assert v["source"]["pair_size"] == "smaller"
             assert v["source"]["resized_to"] == ([320, 240] if v["source"]["size"] == [640, 480] else None)
-            assert (media.probe(ds.root / v["path"]).width, media.probe(ds.root / v["path"]).height) == (320, 240)
+            assert (media.probe(ds.root / v["path"]).width, media.probe(ds.root / v["path"]).height) == (
+                320,
+                240,
+            )
     assert ds.meta["actions"]["surgery_0"]["pair_size"] == "smaller"
     # pair_size: keep leaves each clip its own size
     cfg = yaml.safe_load(jigsaws_config(tmp_path, jigsaws).read_text())
@@ -145,7 +171,9 @@ def test_a_320x240_capture_paired_with_a_640x480_one(jigsaws, jigsaws_built, tmp
     path.write_text(yaml.safe_dump(cfg))
     build(path, out=tmp_path / "keep", progress=False)
     kept = load_dataset(tmp_path / "keep")
-    assert any(len({media.probe(kept.root / v["path"]).width for v in s["videos"]}) == 2 for s in kept.samples)
+    assert any(
+        len({media.probe(kept.root / v["path"]).width for v in s["videos"]}) == 2 for s in kept.samples
+    )
 
 
 def test_missing_capture_and_transcriptions_without_g1_are_counted(jigsaws, jigsaws_built):
@@ -161,17 +189,23 @@ def test_missing_capture_and_transcriptions_without_g1_are_counted(jigsaws, jigs
     result = CliRunner().invoke(curate, ["sources", "scan", "jigsaws", str(jigsaws)])
     assert result.exit_code == 0, result.output
     assert "dropped per reason: missing capture 1, no video files 1" in result.output
-    as_json = json.loads(CliRunner().invoke(curate, ["sources", "scan", "jigsaws", str(jigsaws), "--json"]).stdout)
+    as_json = json.loads(
+        CliRunner().invoke(curate, ["sources", "scan", "jigsaws", str(jigsaws), "--json"]).stdout
+    )
     assert as_json["dropped"] == {"missing capture": 1, "no video files": 1}
 
 
 def test_build_summary_prints_drops_and_assumptions(jigsaws, tmp_path):
-    result = CliRunner().invoke(curate, ["build", str(jigsaws_config(tmp_path, jigsaws)), "--out",
-                                         str(tmp_path / "ds")])
+    result = CliRunner().invoke(
+        curate, ["build", str(jigsaws_config(tmp_path, jigsaws)), "--out", str(tmp_path / "ds")]
+    )
     assert result.exit_code == 0, result.output
     assert "jigsaws: 9 clip(s); dropped: missing capture 1, no video files 1" in result.output
     assert "surgery_1: 5 clip(s) selected; dropped: no sub-action labelled 'G1' 2" in result.output
-    assert "warning: assumption: jigsaws: transcription frames read as 1-based with inclusive ends" in result.output
+    assert (
+        "warning: assumption: jigsaws: transcription frames read as 1-based with inclusive ends"
+        in result.output
+    )
 
 
 def test_truncated_avi_shorter_than_its_transcription(jigsaws, tmp_path):
@@ -194,7 +228,9 @@ def test_truncated_avi_shorter_than_its_transcription(jigsaws, tmp_path):
     build(jigsaws_config(tmp_path, root, on_bad_media="skip"), out=out, progress=False)
     meta = read_json(out / "dataset.json")
     assert meta["sources"]["jigsaws"]["dropped"]["media shorter than its annotations"] == 1
-    assert all("D001_capture1" not in v["source"]["path"] for s in load_dataset(out).samples for v in s["videos"])
+    assert all(
+        "D001_capture1" not in v["source"]["path"] for s in load_dataset(out).samples for v in s["videos"]
+    )
 
 
 def test_truncated_mp4_stops_the_build_before_the_first_clip(tmp_path):
@@ -206,8 +242,17 @@ def test_truncated_mp4_stops_the_build_before_the_first_clip(tmp_path):
     data["actions"] = [a for a in data["actions"] if a["source"] in ("egoexo4d", "jigsaws")]
     config.write_text(yaml.safe_dump(data, sort_keys=False))
     # the best exo view of a take that sorts after others (clips of earlier pairs would be written first)
-    victim = tmp_path / "src" / "egoexo4d" / "takes" / "upenn_0726_Basketball_1_3" / "frame_aligned_videos" / \
-        "downscaled" / "448" / "gp01.mp4"
+    victim = (
+        tmp_path
+        / "src"
+        / "egoexo4d"
+        / "takes"
+        / "upenn_0726_Basketball_1_3"
+        / "frame_aligned_videos"
+        / "downscaled"
+        / "448"
+        / "gp01.mp4"
+    )
     n = media.probe(victim).n_frames
     victim.write_bytes(victim.read_bytes()[: int(victim.stat().st_size * 0.6)])
     assert media.probe(victim).n_frames == n  # the header still promises all frames
@@ -229,13 +274,16 @@ def test_truncated_mp4_stops_the_build_before_the_first_clip(tmp_path):
 # --------------------------------------------------------------------------------------- FineDiving
 
 
-@pytest.mark.parametrize("name,height", [
-    ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", "10m"),
-    ("FINADivingWorldCup2021_Women3mSynchronised_final_r1", "3m"),
-    ("FullMenSynchronised10mPlatform_Tokyo2020Replays_2", "10m"),
-    ("FINADivingWorldCup2021_Men10m_final_r1", "10m"),
-    *((f"{k:02d}", None) for k in (1, 9, 26)),
-])
+@pytest.mark.parametrize(
+    "name,height",
+    [
+        ("FINADivingWorldCup2021_Men10mSynchronised_final_r3", "10m"),
+        ("FINADivingWorldCup2021_Women3mSynchronised_final_r1", "3m"),
+        ("FullMenSynchronised10mPlatform_Tokyo2020Replays_2", "10m"),
+        ("FINADivingWorldCup2021_Men10m_final_r1", "10m"),
+        *((f"{k:02d}", None) for k in (1, 9, 26)),
+    ],
+)
 def test_heights_from_every_real_name_form(name, height):
     """Quirk: 44 real source names contain 10mSynchronised / 3mSynchronised; 01..26 carry no height."""
     assert parse_height(name) == height
@@ -248,8 +296,10 @@ def test_trimmed_video_frames_layout_found_without_options(finediving):
     assert all("/Trimmed_Video_Frames/FINADiving_MTL_256s/" in c.media_path for c in scan.clips)
     assert scan.facts == {"clips without a height": 2}
     sync10 = get_adapter("finediving").select(scan.clips, {"height": "10m", "synchronised": True}, where="a")
-    assert {c.clip_id for c in sync10} == {"FINADivingWorldCup2021_Men10mSynchronised_final_r3.4",
-                                           "FINADivingWorldCup2021_Men10mSynchronised_final_r3.9"}
+    assert {c.clip_id for c in sync10} == {
+        "FINADivingWorldCup2021_Men10mSynchronised_final_r3.4",
+        "FINADivingWorldCup2021_Men10mSynchronised_final_r3.9",
+    }
     result = CliRunner().invoke(curate, ["sources", "scan", "finediving", str(finediving)])
     assert "clips without a height: 2" in result.output
     assert "assumption: finediving: frame folders assumed to play at 12 fps (the default)" in result.output
@@ -271,11 +321,23 @@ def test_errors_name_the_path_actually_looked_for(finediving, tmp_path):
 
 
 def test_build_counts_dives_without_a_height(finediving, tmp_path):
-    cfg = write_config(tmp_path, {"finediving": {"root": str(finediving)}}, [
-        {"key": "diving_0", "name": "107B 10m", "description": "107B from 10m", "domain": "diving",
-         "source": "finediving", "select": {"action_type": "107B", "height": "10m"}, "fps": 6,
-         "trim": {"by": "subactions", "first": "3.5 Soms.Pike", "last": "Entry"},
-         "pairs": {"count": 3, "strategy": "score_gap"}}])
+    cfg = write_config(
+        tmp_path,
+        {"finediving": {"root": str(finediving)}},
+        [
+            {
+                "key": "diving_0",
+                "name": "107B 10m",
+                "description": "107B from 10m",
+                "domain": "diving",
+                "source": "finediving",
+                "select": {"action_type": "107B", "height": "10m"},
+                "fps": 6,
+                "trim": {"by": "subactions", "first": "3.5 Soms.Pike", "last": "Entry"},
+                "pairs": {"count": 3, "strategy": "score_gap"},
+            }
+        ],
+    )
     result = CliRunner().invoke(curate, ["build", str(cfg), "--out", str(tmp_path / "ds")])
     assert result.exit_code == 0, result.output
     meta = read_json(tmp_path / "ds" / "dataset.json")
@@ -312,8 +374,10 @@ def test_egoexo_cameras_classified_from_capture_metadata(tmp_path):
     nameless = next(t for t in takes if t["take_name"] == "upenn_0726_Basketball_1_3")
     del nameless["capture"]
     write_json(root / "takes.json", takes)
-    write_json(root / "captures.json", [c for c in read_json(root / "captures.json")
-                                        if c["capture_uid"] != nameless["capture_uid"]])
+    write_json(
+        root / "captures.json",
+        [c for c in read_json(root / "captures.json") if c["capture_uid"] != nameless["capture_uid"]],
+    )
     adapter = get_adapter("egoexo4d")
     scan = adapter.scan(root, {})
     by_id = {c.clip_id: c for c in scan.clips}
@@ -324,11 +388,16 @@ def test_egoexo_cameras_classified_from_capture_metadata(tmp_path):
     assert ego == {"unc_basketball_03-31-23_02_8.aria01", "unc_basketball_03-31-23_02_8.cam02"}
     assert not ego & exo and "unc_basketball_03-31-23_02_9.cam01" in exo  # take 9: roles from captures.json
     assert by_id["unc_basketball_03-31-23_02_9.cam01"].meta["camera_role_from"] == "metadata"
-    assert {by_id[f"upenn_0726_Basketball_1_3.{c}"].meta["camera_role_from"] for c in ("gp01", "gp02")} == {"name"}
+    assert {by_id[f"upenn_0726_Basketball_1_3.{c}"].meta["camera_role_from"] for c in ("gp01", "gp02")} == {
+        "name"
+    }
     assert scan.facts == {"cameras classified by name (no capture camera metadata)": 2}
     assert any("role was taken from the name" in a for a in scan.assumptions)
     assert scan.adjusted_counts() == {"clamped end": 3}
-    assert by_id["unc_basketball_03-31-23_02_8.cam01"].segment[1] == by_id["unc_basketball_03-31-23_02_8.cam01"].n_frames
+    assert (
+        by_id["unc_basketball_03-31-23_02_8.cam01"].segment[1]
+        == by_id["unc_basketball_03-31-23_02_8.cam01"].n_frames
+    )
 
 
 # -------------------------------------------------------------------------------------- assumptions
@@ -345,7 +414,9 @@ def test_assumptions_are_warned_stored_and_carded(tmp_path):
     assert {l.split(": ")[2] for l in warned} >= {"finediving", "humman", "jigsaws"}
     ds = load_dataset(tmp_path / "ds")
     assert [l.removeprefix("warning: assumption: ") for l in warned] == ds.meta["assumptions"]
-    assert ds.meta["sources"]["humman"]["assumptions"][0].startswith("humman: Recon image folders assumed to play at 5")
+    assert ds.meta["sources"]["humman"]["assumptions"][0].startswith(
+        "humman: Recon image folders assumed to play at 5"
+    )
     card = render_card(ds.samples, CardInputs(meta=ds.meta, dataset_root=ds.root))
     assert "### Source assumptions and dropped clips" in card
     for line in ds.meta["assumptions"]:

@@ -1,4 +1,5 @@
 """curate import-release: the public release's parquet + video root -> a dataset directory."""
+
 from __future__ import annotations
 
 import json
@@ -20,12 +21,32 @@ from schemas.errors import ToolkitError
 from tests.helpers.tiny_dataset import TinyAction, make_tiny_dataset
 from viddiff_runtime import media
 
-PUBLIC_FIELDS = ("action", "action_name", "action_description", "domain", "split", "source_dataset",
-                 "differences_annotated", "differences_gt", "retrieval_frames")
-TAXONOMY = {"0": {"name": "deeper", "description": "the squat is deeper", "query_string": "deeper",
-                  "num_frames": "1"}, "1": None,
-            "2": {"name": "faster", "description": "the movement is faster", "query_string": "faster",
-                  "num_frames": "gt_1"}}
+PUBLIC_FIELDS = (
+    "action",
+    "action_name",
+    "action_description",
+    "domain",
+    "split",
+    "source_dataset",
+    "differences_annotated",
+    "differences_gt",
+    "retrieval_frames",
+)
+TAXONOMY = {
+    "0": {
+        "name": "deeper",
+        "description": "the squat is deeper",
+        "query_string": "deeper",
+        "num_frames": "1",
+    },
+    "1": None,
+    "2": {
+        "name": "faster",
+        "description": "the movement is faster",
+        "query_string": "faster",
+        "num_frames": "gt_1",
+    },
+}
 
 
 def barcodes(path: Path) -> list[int]:
@@ -45,11 +66,17 @@ def write_image_folder(folder: Path, n: int, *, stride: int = 6) -> None:
 def record(key: str, videos: list[dict], *, v1: bool = False, **extra) -> dict:
     gt = {"0": "a", "1": None, "2": "c"}
     rec = {
-        "sample_key": key, "videos": json.dumps(videos), "action": extra.pop("action", "fitness_2"),
-        "action_name": "car deadlift", "action_description": "deadlift with no weight",
-        "source_dataset": extra.pop("source_dataset", "humann"), "sample_hash": 1234567,
-        "split": "medium", "domain": "fitness",
-        "differences_annotated": json.dumps(TAXONOMY), "differences_gt": json.dumps(gt),
+        "sample_key": key,
+        "videos": json.dumps(videos),
+        "action": extra.pop("action", "fitness_2"),
+        "action_name": "car deadlift",
+        "action_description": "deadlift with no weight",
+        "source_dataset": extra.pop("source_dataset", "humann"),
+        "sample_hash": 1234567,
+        "split": "medium",
+        "domain": "fitness",
+        "differences_annotated": json.dumps(TAXONOMY),
+        "differences_gt": json.dumps(gt),
         "n_differences_open_prediction": 3,
         "retrieval_frames": json.dumps([{"lowest": [3]}, {"lowest": [4], "top": None}]),
     }
@@ -66,26 +93,57 @@ def release(tmp_path):
     root = tmp_path / "root"
     write_image_folder(root / "data/src_humman/p000001_a000001/kinect_color/kinect_000", 14)
     write_image_folder(root / "data/src_humman/p000002_a000001/kinect_color/kinect_000", 12)
-    media.write_frames((render_frame(i, 96, 64) for i in range(40)),
-                       root / "data/src_jigsaws/Knot_Tying/video/Knot_Tying_B001_capture1.mp4", 30)
+    media.write_frames(
+        (render_frame(i, 96, 64) for i in range(40)),
+        root / "data/src_jigsaws/Knot_Tying/video/Knot_Tying_B001_capture1.mp4",
+        30,
+    )
     video = "data/src_jigsaws/Knot_Tying/video/Knot_Tying_B001_capture1.mp4"
     rows = [
-        record("fitness_2_0", [
-            {"path": "data/src_humman/p000001_a000001/kinect_color/kinect_000", "fps_original": 8,
-             "frames_trim": [2, 9, None]},
-            {"path": "data/src_humman/p000002_a000001/kinect_color/kinect_000", "fps_original": 8,
-             "frames_trim": [0, 10, None]}]),
-        record("surgery_0_0", [
-            {"path": video, "fps_original": 30, "frames_trim": [5, 30, None]},
-            {"path": video, "fps_original": 30, "frames_trim": [0, 20, 2]}],
-            action="surgery_0", source_dataset="JIGSAWS"),
+        record(
+            "fitness_2_0",
+            [
+                {
+                    "path": "data/src_humman/p000001_a000001/kinect_color/kinect_000",
+                    "fps_original": 8,
+                    "frames_trim": [2, 9, None],
+                },
+                {
+                    "path": "data/src_humman/p000002_a000001/kinect_color/kinect_000",
+                    "fps_original": 8,
+                    "frames_trim": [0, 10, None],
+                },
+            ],
+        ),
+        record(
+            "surgery_0_0",
+            [
+                {"path": video, "fps_original": 30, "frames_trim": [5, 30, None]},
+                {"path": video, "fps_original": 30, "frames_trim": [0, 20, 2]},
+            ],
+            action="surgery_0",
+            source_dataset="JIGSAWS",
+        ),
     ]
     (tmp_path / "release" / "data").mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "release" / "data" / "test-00000-of-00002.parquet")
-    old = [record("surgery_0_1", [
-        {"path": video, "fps_original": 30, "frames_trim": [10, 13, None], "fps": 30},
-        {"path": "data/src_jigsaws/Knot_Tying/video/Knot_Tying_C001_capture1.mp4", "fps_original": 30,
-         "frames_trim": [0, 6, None], "fps": 30}], v1=True, action="surgery_0", source_dataset="JIGSAWS")]
+    old = [
+        record(
+            "surgery_0_1",
+            [
+                {"path": video, "fps_original": 30, "frames_trim": [10, 13, None], "fps": 30},
+                {
+                    "path": "data/src_jigsaws/Knot_Tying/video/Knot_Tying_C001_capture1.mp4",
+                    "fps_original": 30,
+                    "frames_trim": [0, 6, None],
+                    "fps": 30,
+                },
+            ],
+            v1=True,
+            action="surgery_0",
+            source_dataset="JIGSAWS",
+        )
+    ]
     pq.write_table(pa.Table.from_pylist(old), tmp_path / "release" / "data" / "test-00001-of-00002.parquet")
     return tmp_path / "release", root
 
@@ -96,8 +154,11 @@ def test_import_trims_folders_videos_and_steps_then_resumes(release, tmp_path):
     with pytest.raises(ToolkitError, match=r"test-00001-of-00002\.parquet:row 1: videos: video not found"):
         import_release(path, out, videos_root=root, progress=False)
     assert (out / PROGRESS).is_file() and not (out / "samples.jsonl").exists()
-    media.write_frames((render_frame(100 + i, 96, 64) for i in range(8)),
-                       root / "data/src_jigsaws/Knot_Tying/video/Knot_Tying_C001_capture1.mp4", 30)
+    media.write_frames(
+        (render_frame(100 + i, 96, 64) for i in range(8)),
+        root / "data/src_jigsaws/Knot_Tying/video/Knot_Tying_C001_capture1.mp4",
+        30,
+    )
     result = import_release(path, out, videos_root=root, progress=False)
     assert (result.resumed, result.imported) == (2, 1)
     assert not (out / PROGRESS).exists()
@@ -142,20 +203,29 @@ def test_bad_release_values_name_file_row_and_key(tmp_path):
     good = [{"path": "v.mp4", "fps_original": 30, "frames_trim": [0, 5, None]}] * 2
     cases = [
         (record("k", good, differences_gt="{not json"), r"row 1: differences_gt: not a JSON string"),
-        (record("k", [{"path": "v.mp4", "fps_original": 25, "frames_trim": [0, 5, None]}] * 2),
-         r"videos\[0\]: fps_original: video plays at 30 fps, the release says 25"),
+        (
+            record("k", [{"path": "v.mp4", "fps_original": 25, "frames_trim": [0, 5, None]}] * 2),
+            r"videos\[0\]: fps_original: video plays at 30 fps, the release says 25",
+        ),
         (record("k", good, retrieval_frames=json.dumps([{"x": [-1]}, {}])), r"retrieval_frames"),
     ]
     for i, (rec, pattern) in enumerate(cases):
         pq.write_table(pa.Table.from_pylist([rec]), tmp_path / f"bad{i}.parquet")
         with pytest.raises(ToolkitError, match=pattern):
-            import_release(tmp_path / f"bad{i}.parquet", tmp_path / f"out{i}", videos_root=root, progress=False)
+            import_release(
+                tmp_path / f"bad{i}.parquet", tmp_path / f"out{i}", videos_root=root, progress=False
+            )
 
 
 @pytest.mark.parametrize("videos", ["folder", "embed"])
 def test_publish_then_import_gives_back_the_same_samples(videos, tmp_path):
-    src = make_tiny_dataset(tmp_path / "src", actions=(TinyAction("fitness_0", "fitness", "easy", 2, 30.0),
-                                                       TinyAction("diving_0", "diving", "medium", 1, 25.0)))
+    src = make_tiny_dataset(
+        tmp_path / "src",
+        actions=(
+            TinyAction("fitness_0", "fitness", "easy", 2, 30.0),
+            TinyAction("diving_0", "diving", "medium", 1, 25.0),
+        ),
+    )
     hub = tmp_path / "hub"
     publish(src.root, hub, videos=videos, progress=False)
     if videos == "embed":  # the import must read the embedded bytes, not the files beside them
@@ -167,7 +237,8 @@ def test_publish_then_import_gives_back_the_same_samples(videos, tmp_path):
         for field in PUBLIC_FIELDS:
             assert got[field] == row[field], field
         assert got["n_differences_open_prediction"] == math.ceil(
-            1.5 * sum(v is not None for v in row["differences_gt"].values()))
+            1.5 * sum(v is not None for v in row["differences_gt"].values())
+        )
         for i in range(2):
             mine, theirs = got["videos"][i], row["videos"][i]
             assert (mine["n_frames"], mine["fps_original"]) == (theirs["n_frames"], theirs["fps_original"])
@@ -179,8 +250,19 @@ def test_publish_then_import_gives_back_the_same_samples(videos, tmp_path):
 def test_cli_import_release(release, tmp_path):
     path, root = release
     out = tmp_path / "ds"
-    res = CliRunner().invoke(curate, ["import-release", str(path / "data" / "test-00000-of-00002.parquet"),
-                                      "--videos", str(root), "--out", str(out), "--workers", "2"])
+    res = CliRunner().invoke(
+        curate,
+        [
+            "import-release",
+            str(path / "data" / "test-00000-of-00002.parquet"),
+            "--videos",
+            str(root),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "imported 2 pairs" in res.output
     assert len(load_dataset(out).samples) == 2

@@ -1,4 +1,5 @@
 """`curate samples` writes a taxonomy per sample action, so the sample dataset can be annotated as is."""
+
 from __future__ import annotations
 
 from annotation.configs import label_config
@@ -18,9 +19,11 @@ def test_every_sample_action_gets_a_valid_taxonomy_with_something_to_mark(tmp_pa
         tax = read_json(path)
         assert [i for i in check_taxonomy(tax) if i.level == "error"] == []
         stages = [s["name"] for s in tax["stages"]]
-        assert stages == ["opening", "closing"]                      # ordered
+        assert stages == ["opening", "closing"]  # ordered
         assert all(kp["stage"] in stages for kp in tax["keypoints"].values())
-        at = ActionTaxonomy(tax["action"], tax["differences"], tax["keypoints"], tax["stages"], source=str(path))
+        at = ActionTaxonomy(
+            tax["action"], tax["differences"], tax["keypoints"], tax["stages"], source=str(path)
+        )
         diffs, _ = config_items(label_config("differences", at))
         _, timelines = config_items(label_config("timestamps", at))
         assert diffs == sorted(tax["differences"], key=int)
@@ -36,4 +39,5 @@ def test_curate_samples_writes_them_next_to_the_config(tmp_path):
 
     write_sample_sources(tmp_path / "s")
     assert sorted(p.stem for p in (tmp_path / "s" / "taxonomies").glob("*.json")) == sorted(
-        a["key"] for a in sample_config()["actions"])
+        a["key"] for a in sample_config()["actions"]
+    )

@@ -2,6 +2,7 @@
 
 The LLM answers are scripted (an "oracle" that reads the prompt); nothing here measures a model.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,12 @@ def oracle(body):
     """Longer median clips -> harder; the reason quotes the length it was given."""
     text = FakeOpenAI.text_of(body)
     blocks = re.findall(r"action key: (\S+).*?median clip length: ([\d.]+) s", text, re.S)
-    return {"actions": [{"action": a, "split": "hard" if float(s) > 1.1 else "easy",
-                         "reason": f"median clip {s} s"} for a, s in blocks]}
+    return {
+        "actions": [
+            {"action": a, "split": "hard" if float(s) > 1.1 else "easy", "reason": f"median clip {s} s"}
+            for a, s in blocks
+        ]
+    }
 
 
 def test_llm_assigns_splits_with_reasons(ds, tmp_path):
@@ -49,7 +54,9 @@ def test_llm_assigns_splits_with_reasons(ds, tmp_path):
     loaded = load_dataset(ds)
     acts = loaded.meta["actions"]
     assert acts["fitness_0"]["split"] == "easy" and acts["diving_0"]["split"] == "hard"
-    assert acts["diving_0"]["split_reason"] == "median clip 1.2 s" and acts["diving_0"]["split_origin"] == "llm"
+    assert (
+        acts["diving_0"]["split_reason"] == "median clip 1.2 s" and acts["diving_0"]["split_origin"] == "llm"
+    )
     assert {s["action"]: s["split"] for s in loaded.samples} == {"fitness_0": "easy", "diving_0": "hard"}
     assert "diving_0: hard (llm)" in res.output and "1 sample row(s) updated" in res.output
 
@@ -72,25 +79,38 @@ def test_manual_override_needs_no_llm_and_survives_reranking(ds, tmp_path):
 
 
 def test_odd_answers_are_reported_not_fatal(ds, tmp_path):
-    answer = {"actions": [{"action": "diving_0", "split": "medium", "reason": "x " * 1000},
-                          {"action": "diving_0", "split": "hard", "reason": "again"},
-                          {"action": "swimming_9", "split": "easy", "reason": "?"}]}
+    answer = {
+        "actions": [
+            {"action": "diving_0", "split": "medium", "reason": "x " * 1000},
+            {"action": "diving_0", "split": "hard", "reason": "again"},
+            {"action": "swimming_9", "split": "easy", "reason": "?"},
+        ]
+    }
     with FakeOpenAI() as srv:
         srv.add("difficulty split", answer)
-        res = run("splits", "assign", ds, "--config", write_llm_config(tmp_path / "llm.yaml", srv), "--model", "m")
-    for note in ("unknown action 'swimming_9'", "lists diving_0 twice", "reason cut to 500",
-                 "no split for fitness_0; left as 'easy'"):
+        res = run(
+            "splits", "assign", ds, "--config", write_llm_config(tmp_path / "llm.yaml", srv), "--model", "m"
+        )
+    for note in (
+        "unknown action 'swimming_9'",
+        "lists diving_0 twice",
+        "reason cut to 500",
+        "no split for fitness_0; left as 'easy'",
+    ):
         assert note in res.output
     acts = load_dataset(ds).meta["actions"]
     assert acts["diving_0"]["split"] == "medium" and len(acts["diving_0"]["split_reason"]) == 500
     assert acts["fitness_0"]["split_origin"] == "config"
 
 
-@pytest.mark.parametrize("args, msg", [
-    (("--set", "fitness_0=impossible"), "must be one of easy, medium, hard"),
-    (("--set", "nope=easy"), "unknown action 'nope'"),
-    (("--set", "fitness_0"), "expected ACTION=SPLIT"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (("--set", "fitness_0=impossible"), "must be one of easy, medium, hard"),
+        (("--set", "nope=easy"), "unknown action 'nope'"),
+        (("--set", "fitness_0"), "expected ACTION=SPLIT"),
+    ],
+)
 def test_bad_overrides_are_one_line_errors(ds, args, msg):
     before = (ds / "dataset.json").read_bytes()
     res = run("splits", "assign", ds, *args, ok=False)

@@ -2,6 +2,7 @@
 
 LLM answers are scripted by the test; nothing here measures a model.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,16 +26,31 @@ from tests.helpers.openai_server import FakeOpenAI, write_llm_config
 MODEL = "fake-4o"
 
 STAGES_ANSWER = {
-    "stages": [{"name": "setup", "description": "stands tall"}, {"name": "descent", "description": "bends down"},
-               {"name": "rise", "description": "stands up"}],
-    "keypoints": [{"id": "lowest", "name": "lowest position", "description": "hips lowest", "stage": "descent"},
-                  {"id": "peak", "name": "peak", "description": "the lowest or highest point", "stage": "main"}],
+    "stages": [
+        {"name": "setup", "description": "stands tall"},
+        {"name": "descent", "description": "bends down"},
+        {"name": "rise", "description": "stands up"},
+    ],
+    "keypoints": [
+        {"id": "lowest", "name": "lowest position", "description": "hips lowest", "stage": "descent"},
+        {"id": "peak", "name": "peak", "description": "the lowest or highest point", "stage": "main"},
+    ],
 }
 
 
 def diffs_answer(*names: str, keypoints=("lowest",)) -> dict:
-    return {"differences": [{"name": n, "description": f"the {n} is more pronounced", "query_string": n,
-                             "num_frames": "1", "keypoints": list(keypoints)} for n in names]}
+    return {
+        "differences": [
+            {
+                "name": n,
+                "description": f"the {n} is more pronounced",
+                "query_string": n,
+                "num_frames": "1",
+                "keypoints": list(keypoints),
+            }
+            for n in names
+        ]
+    }
 
 
 @pytest.fixture
@@ -60,8 +76,12 @@ def test_propose_adds_linked_drafts_and_keeps_accepted_items(ds, tmp_path):
     notes.write_text("Coach: watch how low the hips go.")
     with FakeOpenAI() as srv:
         srv.add("stage transcript", STAGES_ANSWER)
-        srv.add("Propose 3 differences", diffs_answer("hip depth", "knee travel", "torso lean",
-                                                      keypoints=("lowest", "peak", "nonexistent")))
+        srv.add(
+            "Propose 3 differences",
+            diffs_answer(
+                "hip depth", "knee travel", "torso lean", keypoints=("lowest", "peak", "nonexistent")
+            ),
+        )
         res = propose(srv, ds, tmp_path, "--action", "fitness_0", "--n", "3", "--context", notes)
         assert len(srv.requests) == 2
         assert "watch how low the hips go" in srv.text_of(srv.requests[0])
@@ -103,33 +123,113 @@ def test_propose_for_an_action_without_taxonomy(ds, tmp_path):
 
 # case: (stages answer, differences answer, notes expected in the output, new keys, start from no taxonomy)
 ODD = {
-    "empty": ({"stages": [], "keypoints": []}, {"differences": []},
-              ["no stages", "no keypoints", "no differences"], 0, True),
-    "too_many": (STAGES_ANSWER, {"differences": [
-        {"name": f"{part} {how}", "description": f"{how} {part}", "query_string": "", "num_frames": "1",
-         "keypoints": []}
-        for part in ("hip", "knee", "ankle", "elbow", "wrist", "shoulder", "head", "torso", "foot", "hand")
-        for how in ("raised", "wider", "quicker", "straighter", "bent")]},
-                 ["returned 50 differences, 15 were asked"], 15, False),
-    "duplicates": (STAGES_ANSWER, {"differences": diffs_answer("arm swing", "arm swing", "Arm  Swing")["differences"]
-                                   + [{"name": "deeper", "description": "the movement is deeper",
-                                       "query_string": "", "num_frames": "1", "keypoints": []}]},
-                   ["duplicate of key 4 (draft)", "duplicate of key 0 (active)"], 1, False),
-    "long_strings": (STAGES_ANSWER, {"differences": [{"name": "n" * 5000, "description": "d" * 20000,
-                                                      "query_string": "q" * 3000, "num_frames": "gt_1",
-                                                      "keypoints": ["x" * 2000]}]},
-                     ["cut to 80", "cut to 500", "cut to 200", "link dropped"], 1, True),
-    "names_a_video": (STAGES_ANSWER, {"differences": [{"name": "depth", "description": "Video A squats deeper",
-                                                       "query_string": "", "num_frames": "1",
-                                                       "keypoints": ["Lowest Position"]}]},
-                      ["not direction-free", "kept the 3 existing stage(s)"], 1, False),
-    "empty_strings": ({"stages": [{"name": " ", "description": ""}, {"name": "go", "description": "x"},
-                                  {"name": "GO", "description": "y"}],
-                       "keypoints": [{"id": "", "name": "", "description": "", "stage": ""}]},
-                      {"differences": [{"name": "", "description": "", "query_string": "", "num_frames": "1",
-                                        "keypoints": []}]},
-                      ["stage 0: empty name", "duplicate, skipped", "no id or name", "empty name or description"],
-                      0, True),
+    "empty": (
+        {"stages": [], "keypoints": []},
+        {"differences": []},
+        ["no stages", "no keypoints", "no differences"],
+        0,
+        True,
+    ),
+    "too_many": (
+        STAGES_ANSWER,
+        {
+            "differences": [
+                {
+                    "name": f"{part} {how}",
+                    "description": f"{how} {part}",
+                    "query_string": "",
+                    "num_frames": "1",
+                    "keypoints": [],
+                }
+                for part in (
+                    "hip",
+                    "knee",
+                    "ankle",
+                    "elbow",
+                    "wrist",
+                    "shoulder",
+                    "head",
+                    "torso",
+                    "foot",
+                    "hand",
+                )
+                for how in ("raised", "wider", "quicker", "straighter", "bent")
+            ]
+        },
+        ["returned 50 differences, 15 were asked"],
+        15,
+        False,
+    ),
+    "duplicates": (
+        STAGES_ANSWER,
+        {
+            "differences": diffs_answer("arm swing", "arm swing", "Arm  Swing")["differences"]
+            + [
+                {
+                    "name": "deeper",
+                    "description": "the movement is deeper",
+                    "query_string": "",
+                    "num_frames": "1",
+                    "keypoints": [],
+                }
+            ]
+        },
+        ["duplicate of key 4 (draft)", "duplicate of key 0 (active)"],
+        1,
+        False,
+    ),
+    "long_strings": (
+        STAGES_ANSWER,
+        {
+            "differences": [
+                {
+                    "name": "n" * 5000,
+                    "description": "d" * 20000,
+                    "query_string": "q" * 3000,
+                    "num_frames": "gt_1",
+                    "keypoints": ["x" * 2000],
+                }
+            ]
+        },
+        ["cut to 80", "cut to 500", "cut to 200", "link dropped"],
+        1,
+        True,
+    ),
+    "names_a_video": (
+        STAGES_ANSWER,
+        {
+            "differences": [
+                {
+                    "name": "depth",
+                    "description": "Video A squats deeper",
+                    "query_string": "",
+                    "num_frames": "1",
+                    "keypoints": ["Lowest Position"],
+                }
+            ]
+        },
+        ["not direction-free", "kept the 3 existing stage(s)"],
+        1,
+        False,
+    ),
+    "empty_strings": (
+        {
+            "stages": [
+                {"name": " ", "description": ""},
+                {"name": "go", "description": "x"},
+                {"name": "GO", "description": "y"},
+            ],
+            "keypoints": [{"id": "", "name": "", "description": "", "stage": ""}],
+        },
+        {
+            "differences": [
+                {"name": "", "description": "", "query_string": "", "num_frames": "1", "keypoints": []}
+            ]
+        },
+        ["stage 0: empty name", "duplicate, skipped", "no id or name", "empty name or description"],
+        0,
+        True,
+    ),
 }
 
 
@@ -158,8 +258,16 @@ def test_curation_by_key_and_history(ds):
     t = lambda: load_taxonomy(taxonomy_path(ds, "fitness_0"))  # noqa: E731
     v1 = t()
     tax = t()
-    add_difference(tax, {"name": "deeper squat", "description": "the squat movement is deeper",
-                         "query_string": "deeper squat", "num_frames": "1", "keypoints": ["peak"]})
+    add_difference(
+        tax,
+        {
+            "name": "deeper squat",
+            "description": "the squat movement is deeper",
+            "query_string": "deeper squat",
+            "num_frames": "1",
+            "keypoints": ["peak"],
+        },
+    )
     add_difference(tax, {"name": "arm swing", "description": "the arms swing more", "num_frames": "gt_1"})
     assert save_taxonomy(ds, tax, op="test")
     res = run("taxonomy", "validate", ds, "--action", "fitness_0")
@@ -167,10 +275,16 @@ def test_curation_by_key_and_history(ds):
     run("taxonomy", "accept", ds, "--action", "fitness_0", "5")
     run("taxonomy", "merge", ds, "--action", "fitness_0", "0", "4", "--description", "the squat is deeper")
     run("taxonomy", "retire", ds, "--action", "fitness_0", "2")
-    run("taxonomy", "edit", ds, "--action", "fitness_0", "5", "--num-frames", "1", "--keypoints", "start,peak")
+    run(
+        "taxonomy", "edit", ds, "--action", "fitness_0", "5", "--num-frames", "1", "--keypoints", "start,peak"
+    )
     tax = t()
     d = tax["differences"]
-    assert d["5"]["status"] == "active" and d["5"]["num_frames"] == "1" and d["5"]["keypoints"] == ["start", "peak"]
+    assert (
+        d["5"]["status"] == "active"
+        and d["5"]["num_frames"] == "1"
+        and d["5"]["keypoints"] == ["start", "peak"]
+    )
     assert d["4"]["status"] == "retired" and d["4"]["merged_into"] == "0"
     assert d["0"]["description"] == "the squat is deeper" and d["0"]["keypoints"] == ["peak"]
     assert d["2"]["status"] == "retired" and tax["status"] == "accepted"
@@ -182,10 +296,18 @@ def test_curation_by_key_and_history(ds):
     tax = t()
     assert add_difference(tax, {"name": "new", "description": "something new"}) == "6"
     # diff between the first and the current version
-    res = run("taxonomy", "diff", ds / "taxonomies" / "history" / "fitness_0.v1.json", taxonomy_path(ds, "fitness_0"))
+    res = run(
+        "taxonomy",
+        "diff",
+        ds / "taxonomies" / "history" / "fitness_0.v1.json",
+        taxonomy_path(ds, "fitness_0"),
+    )
     assert "+ 4 [retired] deeper squat" in res.output and "~ 2.status: 'active' -> 'retired'" in res.output
-    js = json.loads(run("taxonomy", "diff", taxonomy_path(ds, "fitness_0"), taxonomy_path(ds, "fitness_0"),
-                        "--json").output)
+    js = json.loads(
+        run(
+            "taxonomy", "diff", taxonomy_path(ds, "fitness_0"), taxonomy_path(ds, "fitness_0"), "--json"
+        ).output
+    )
     assert js["added"] == [] and js["changed"] == {}
     # no change -> no new version
     res = run("taxonomy", "retire", ds, "--action", "fitness_0", "2")
@@ -198,10 +320,12 @@ def test_keys_are_never_removed_and_bad_edits_are_one_line_errors(ds):
     del tax["differences"]["1"]
     with pytest.raises(Exception, match="never removed"):
         save_taxonomy(ds, tax, op="test")
-    for args, msg in [(("accept", ds, "--action", "fitness_0", "99"), "no difference with key '99'"),
-                      (("edit", ds, "--action", "fitness_0", "0", "--keypoints", "nowhere"), "unknown keypoint"),
-                      (("merge", ds, "--action", "fitness_0", "0", "0"), "into itself"),
-                      (("accept", ds, "--action", "fitness_0", "3"), "is retired")]:
+    for args, msg in [
+        (("accept", ds, "--action", "fitness_0", "99"), "no difference with key '99'"),
+        (("edit", ds, "--action", "fitness_0", "0", "--keypoints", "nowhere"), "unknown keypoint"),
+        (("merge", ds, "--action", "fitness_0", "0", "0"), "into itself"),
+        (("accept", ds, "--action", "fitness_0", "3"), "is retired"),
+    ]:
         res = run("taxonomy", *args, ok=False)
         assert res.exit_code == 1 and msg in res.output and "Traceback" not in res.output
         assert len(res.output.strip().splitlines()) == 1
@@ -227,7 +351,11 @@ def test_validate_reports_json_paths(ds):
     # apply refuses a broken taxonomy and writes nothing
     before = (ds / "samples.jsonl").read_bytes()
     res = run("taxonomy", "apply", ds, ok=False)
-    assert res.exit_code == 1 and "fitness_0.json" in res.output and (ds / "samples.jsonl").read_bytes() == before
+    assert (
+        res.exit_code == 1
+        and "fitness_0.json" in res.output
+        and (ds / "samples.jsonl").read_bytes() == before
+    )
 
 
 def test_apply_refuses_a_taxonomy_filed_under_another_action(ds):
@@ -242,8 +370,11 @@ def test_apply_refuses_a_taxonomy_filed_under_another_action(ds):
 
 def test_apply_fills_rows_retired_null_drafts_left_out(ds):
     tax = load_taxonomy(taxonomy_path(ds, "fitness_0"))
-    add_difference(tax, {"name": "arm swing", "description": "the arms swing more", "num_frames": "gt_1"},
-                   status="active")
+    add_difference(
+        tax,
+        {"name": "arm swing", "description": "the arms swing more", "num_frames": "gt_1"},
+        status="active",
+    )
     add_difference(tax, {"name": "head tilt", "description": "the head tilts more", "num_frames": "1"})
     tax["differences"]["1"]["status"] = "retired"
     save_taxonomy(ds, tax, op="test")
@@ -256,8 +387,13 @@ def test_apply_fills_rows_retired_null_drafts_left_out(ds):
         da = s["differences_annotated"]
         if s["action"] == "fitness_0":
             assert da["1"] is None and da["3"] is None and "5" not in da
-            assert da["4"] == {"name": "arm swing", "description": "the arms swing more",
-                               "query_string": "the arms swing more", "num_frames": "gt_1", "keypoints": []}
+            assert da["4"] == {
+                "name": "arm swing",
+                "description": "the arms swing more",
+                "query_string": "the arms swing more",
+                "num_frames": "gt_1",
+                "keypoints": [],
+            }
             assert da["0"]["keypoints"] == ["peak"]
     assert loaded.meta["meta"]["taxonomy_versions"]["fitness_0"] == 2
     res = run("taxonomy", "apply", ds)
@@ -266,12 +402,16 @@ def test_apply_fills_rows_retired_null_drafts_left_out(ds):
 
 def test_dups_command(ds):
     tax = load_taxonomy(taxonomy_path(ds, "fitness_0"))
-    add_difference(tax, {"name": "faster movement", "description": "the movement is a bit faster",
-                         "num_frames": "gt_1"})
+    add_difference(
+        tax, {"name": "faster movement", "description": "the movement is a bit faster", "num_frames": "gt_1"}
+    )
     save_taxonomy(ds, tax, op="test")
     res = run("taxonomy", "dups", ds, "--action", "fitness_0")
     assert "1 ~ 4" in res.output
-    assert "no near-duplicates" in run("taxonomy", "dups", ds, "--action", "diving_0", "--threshold", "99").output
+    assert (
+        "no near-duplicates"
+        in run("taxonomy", "dups", ds, "--action", "diving_0", "--threshold", "99").output
+    )
 
 
 def test_accept_all_and_keypoints_then_apply(ds, tmp_path):

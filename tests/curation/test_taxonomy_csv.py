@@ -1,4 +1,5 @@
 """Taxonomy CSV import/export in the public benchmark's columns, checked against the public CSV itself."""
+
 from __future__ import annotations
 
 import csv
@@ -14,7 +15,9 @@ from curation.taxonomy.csv_io import COLUMNS, import_csv
 from curation.taxonomy.store import check_taxonomy, list_actions, load_taxonomy, taxonomy_path
 
 # the public taxonomy CSV, when the workspace's shared/ folder sits next to the checkout (as in CI)
-PUBLIC = Path(__file__).resolve().parents[3] / "shared" / "reference" / "viddiffbench" / "difference_taxonomy.csv"
+PUBLIC = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "viddiffbench" / "difference_taxonomy.csv"
+)
 needs_public = pytest.mark.skipif(not PUBLIC.exists(), reason="public taxonomy CSV not available")
 
 
@@ -45,7 +48,10 @@ def test_public_csv_round_trips(tmp_path):
         assert not [i for i in check_taxonomy(tax) if i.level == "error"], a
         keys = [int(k) for k in tax["differences"]]
         assert tax["next_key"] == max(keys) + 1
-        assert all(d["status"] == "active" and d["origin"] == f"csv:{PUBLIC.name}" for d in tax["differences"].values())
+        assert all(
+            d["status"] == "active" and d["origin"] == f"csv:{PUBLIC.name}"
+            for d in tax["differences"].values()
+        )
     # importing the same file again changes nothing: no new versions, no history
     run("taxonomy", "import", PUBLIC, tmp_path)
     assert not (tmp_path / "taxonomies" / "history").exists()
@@ -78,14 +84,31 @@ def test_changed_csv_updates_by_key_and_retires_missing(tmp_path):
     assert load_taxonomy(taxonomy_path(tmp_path, "fitness_4")) == tax_before
 
 
-@pytest.mark.parametrize("body, where, what", [
-    ("action,diff_key,name,description\nx,0,n,d\n", "line 1", "missing column(s) num_frames, query_string"),
-    ("action,diff_key,name,num_frames,description,query_string\nx,0,n,1,d,q\nx,1,n2,2,d2,q\n", "line 3",
-     "num_frames '2'"),
-    ("action,diff_key,name,num_frames,description,query_string\nx,0,n,1,d,q\nx,0,n2,1,d2,q\n", "line 3",
-     "duplicate diff_key 0"),
-    ("action,diff_key,name,num_frames,description,query_string\nx,a,n,1,d,q\n", "line 2", "not a non-negative"),
-])
+@pytest.mark.parametrize(
+    "body, where, what",
+    [
+        (
+            "action,diff_key,name,description\nx,0,n,d\n",
+            "line 1",
+            "missing column(s) num_frames, query_string",
+        ),
+        (
+            "action,diff_key,name,num_frames,description,query_string\nx,0,n,1,d,q\nx,1,n2,2,d2,q\n",
+            "line 3",
+            "num_frames '2'",
+        ),
+        (
+            "action,diff_key,name,num_frames,description,query_string\nx,0,n,1,d,q\nx,0,n2,1,d2,q\n",
+            "line 3",
+            "duplicate diff_key 0",
+        ),
+        (
+            "action,diff_key,name,num_frames,description,query_string\nx,a,n,1,d,q\n",
+            "line 2",
+            "not a non-negative",
+        ),
+    ],
+)
 def test_bad_csv_is_a_one_line_error_naming_file_and_line(tmp_path, body, where, what):
     bad = tmp_path / "bad.csv"
     bad.write_text(body)
@@ -102,7 +125,10 @@ def test_import_into_a_dataset_skips_actions_it_does_not_have(tmp_path):
 
     make_tiny_dataset(tmp_path / "ds", actions=DEFAULT_ACTIONS[:1], with_taxonomy=False)
     res = run("taxonomy", "import", PUBLIC, tmp_path / "ds")
-    assert "fitness_0: 7 added" in res.output and "skipped (not actions of this dataset): ballsports_0" in res.output
+    assert (
+        "fitness_0: 7 added" in res.output
+        and "skipped (not actions of this dataset): ballsports_0" in res.output
+    )
     assert list_actions(tmp_path / "ds") == ["fitness_0"]
     tax = load_taxonomy(taxonomy_path(tmp_path / "ds", "fitness_0"))
     assert tax["name"] == "fitness 0"  # named from dataset.json
@@ -119,15 +145,20 @@ def test_na_like_and_empty_cells_stay_text(tmp_path):
     import_csv(tmp_path, src)
     diffs = load_taxonomy(taxonomy_path(tmp_path, "x"))["differences"]
     assert [(d["name"], d["description"], d["query_string"]) for d in diffs.values()] == [
-        ("NA", "null", ""), ("nan", "None", "NULL")]
+        ("NA", "null", ""),
+        ("nan", "None", "NULL"),
+    ]
     assert run("taxonomy", "export", tmp_path).output == src.read_text()  # and they export as they came
 
 
-@pytest.mark.parametrize("body, where", [
-    (f"{HEADER}\n\nx,0,n,1,d,q\n\n\nx,1,n,2,d,q\n", "line 6"),  # empty lines are skipped but counted
-    (f'{HEADER}\nx,0,n,1,"two\n\nlines",q\nx,0,n,1,d,q\n', "line 5"),  # a quoted cell holds newlines
-    (f"{HEADER}\nx,0,n,1,d,q,ignored\n  \n", "line 3"),  # a blank-looking line is a row (csv's rule)
-])
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        (f"{HEADER}\n\nx,0,n,1,d,q\n\n\nx,1,n,2,d,q\n", "line 6"),  # empty lines are skipped but counted
+        (f'{HEADER}\nx,0,n,1,"two\n\nlines",q\nx,0,n,1,d,q\n', "line 5"),  # a quoted cell holds newlines
+        (f"{HEADER}\nx,0,n,1,d,q,ignored\n  \n", "line 3"),  # a blank-looking line is a row (csv's rule)
+    ],
+)
 def test_error_line_is_the_physical_line(tmp_path, body, where):
     bad = tmp_path / "bad.csv"
     bad.write_text(body)

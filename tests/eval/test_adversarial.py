@@ -1,5 +1,6 @@
 """Adversarial cases for `viddiff eval`: missing rows, hostile prediction keys, a folder where a file is
 expected, out-of-range options, annotator frames past the clip, disk refusals. One test per case."""
+
 from __future__ import annotations
 
 import errno
@@ -17,8 +18,12 @@ from viddiff_method.cli import main
 
 def predictions(ds: Path, tmp_path: Path, **override) -> Path:
     d = load_dataset(ds)
-    preds = {s["sample_key"]: {k: {"description": None, "prediction": "a"}
-                               for k, v in (s["differences_gt"] or {}).items() if v} for s in d.samples}
+    preds = {
+        s["sample_key"]: {
+            k: {"description": None, "prediction": "a"} for k, v in (s["differences_gt"] or {}).items() if v
+        }
+        for s in d.samples
+    }
     preds.update(override)
     p = tmp_path / "preds.json"
     p.write_text(json.dumps(preds))
@@ -33,14 +38,18 @@ def test_closed_on_a_dataset_without_samples_jsonl(tiny_dataset, tmp_path):
     preds = predictions(tiny_dataset, tmp_path)
     (tiny_dataset / "samples.jsonl").unlink()
     r = invoke("closed", str(tiny_dataset), str(preds), "--out", str(tmp_path / "ev"))
-    assert_one_line_error(r.output, r.exit_code, "samples.jsonl: no samples.jsonl: the dataset has no pairs to score")
+    assert_one_line_error(
+        r.output, r.exit_code, "samples.jsonl: no samples.jsonl: the dataset has no pairs to score"
+    )
     assert not (tmp_path / "ev" / "metrics.json").exists()
 
 
 def test_superscript_difference_key_in_predictions(tiny_dataset, tmp_path):
     preds = predictions(tiny_dataset, tmp_path, fitness_0_0={"²": "a"})
     r = invoke("closed", str(tiny_dataset), str(preds), "--out", str(tmp_path / "ev"))
-    assert_one_line_error(r.output, r.exit_code, str(preds), "difference key '²' is not an ASCII decimal integer")
+    assert_one_line_error(
+        r.output, r.exit_code, str(preds), "difference key '²' is not an ASCII decimal integer"
+    )
 
 
 def test_unsafe_sample_key_in_predictions(tiny_dataset, tmp_path):
@@ -56,8 +65,17 @@ def test_directory_given_as_predictions(tiny_dataset, tmp_path):
 
 def test_local_judge_threshold_out_of_range(tiny_dataset, tmp_path):
     preds = predictions(tiny_dataset, tmp_path)
-    r = invoke("open", str(tiny_dataset), str(preds), "--out", str(tmp_path / "ev"), "--judge", "local",
-               "--threshold", "7")
+    r = invoke(
+        "open",
+        str(tiny_dataset),
+        str(preds),
+        "--out",
+        str(tmp_path / "ev"),
+        "--judge",
+        "local",
+        "--threshold",
+        "7",
+    )
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "Invalid value for '--threshold': 7.0 is not in the range -1.0<=x<=1.0" in r.output
 
@@ -74,8 +92,10 @@ def test_annotator_frames_past_the_clip_are_reported_not_scored(tiny_dataset, tm
     out = tmp_path / "ev"
     r = invoke("localization", str(tiny_dataset), str(loc), "--out", str(out), "--annotators", str(ann_path))
     assert r.exit_code == 0, r.output
-    assert f"1 annotator keypoint(s) not scored: frame past the end of the clip (first: {row['sample_key']} " \
-           f"video a 'peak' by ann2: frame {n + 50} of {n})" in r.output
+    assert (
+        f"1 annotator keypoint(s) not scored: frame past the end of the clip (first: {row['sample_key']} "
+        f"video a 'peak' by ann2: frame {n + 50} of {n})" in r.output
+    )
     m = read_json(out / "metrics.json")
     assert m["human_not_scored"]["count"] == 1
     assert m["human_vs_human"] is None  # the only pair had a frame past the clip: nothing scored
@@ -100,8 +120,11 @@ def test_disk_full_while_writing_results(tiny_dataset, tmp_path, monkeypatch):
 def test_file_size_limit_while_writing_results(tiny_dataset, tmp_path):
     preds = predictions(tiny_dataset, tmp_path)
     out = tmp_path / "ev"
-    r = cli(["-m", "viddiff_method.cli", "eval", "closed", str(tiny_dataset), str(preds), "--out", str(out)],
-            fsize=1024, extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
+    r = cli(
+        ["-m", "viddiff_method.cli", "eval", "closed", str(tiny_dataset), str(preds), "--out", str(out)],
+        fsize=1024,
+        extra_env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert_one_line_error(r.stderr, r.returncode, str(out), "file too large (file-size limit)")
     assert not (out / "metrics.json").exists()
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary left behind
@@ -114,8 +137,14 @@ def test_echoed_api_key_never_reaches_screen_or_files_in_open_eval(tiny_dataset,
     monkeypatch.setenv("OPENAI_API_KEY", canary)
     d = load_dataset(tiny_dataset)
     preds = tmp_path / "open.json"
-    preds.write_text(json.dumps({s["sample_key"]: {"0": {"description": "the squat is deeper", "prediction": "a"}}
-                                 for s in d.samples}))
+    preds.write_text(
+        json.dumps(
+            {
+                s["sample_key"]: {"0": {"description": "the squat is deeper", "prediction": "a"}}
+                for s in d.samples
+            }
+        )
+    )
     out = tmp_path / "ev"
     with FakeOpenAI() as srv:
         srv.add(lambda body: True, ("status", 400, f"Incorrect API key provided: Bearer {canary}"))

@@ -114,7 +114,16 @@ def test_bad_annotators_file_names_the_path(data, ann, where):
 
 def test_human_keypoints_from_annotation_labels_jsonl(data):
     """The annotation package's labels.jsonl (keypoint rows) gives the same human numbers as the JSON form."""
-    rows = [{"item": "difference", "sample_key": "s3", "action": "surgery_0", "annotator": "ann1", "diff_key": "0", "label": "a"}]
+    rows = [
+        {
+            "item": "difference",
+            "sample_key": "s3",
+            "action": "surgery_0",
+            "annotator": "ann1",
+            "diff_key": "0",
+            "label": "a",
+        }
+    ]
     for ann, frames in (
         ("ann1", {("a", "0"): 100, ("a", "1"): 250, ("b", "0"): 50, ("b", "1"): 140}),
         ("ann2", {("a", "0"): 106, ("b", "0"): 47, ("b", "1"): 146}),

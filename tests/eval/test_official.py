@@ -63,7 +63,9 @@ def test_closed_row_form_from_an_object_first_item(data):
     preds = {"s3": {"0": {"description": "d", "prediction": "a"}, "1": "b"}}
     tk = score_closed(data, parse_predictions(preds, data)).metrics
     assert tk["correct"] == 2  # the bare "b" is read as an answer
-    with pytest.raises(ToolkitError, match=r"s3\.1: bare answer in a row whose first item \(0\) is an object"):
+    with pytest.raises(
+        ToolkitError, match=r"s3\.1: bare answer in a row whose first item \(0\) is an object"
+    ):
         parse_predictions(preds, data, strict=True)
 
 
@@ -129,14 +131,21 @@ def test_open_both_rules_on_the_same_input(data):
     m = st.metrics
     # s1/1 null answer -> no match; s1/4 matched "2" answered "A" -> invalid; s3/1 keeps "0" -> flipped
     assert (m["n"], m["correct"]) == (5, 2)
-    assert (m["err_nomatch"], m["err_pred_c"], m["err_flipped"], m["err_invalid_answer"]) == (0.2, 0, 0.2, 0.2)
+    assert (m["err_nomatch"], m["err_pred_c"], m["err_flipped"], m["err_invalid_answer"]) == (
+        0.2,
+        0,
+        0.2,
+        0.2,
+    )
     assert m["recall_split_mean"] == pytest.approx((1 / 3 + 1 / 2) / 2) and m["recall_pooled"] == 0.4
     assert m["protocol"]["rules"] == "strict-official"
 
 
 def test_open_judge_missing_keys_repaired_or_stops(data):
     broken = {"s1": [("0", "0")], "s3": [("0", "0"), ("1", None)]}  # s1 leaves out 1, 2 and 4
-    m = score_open(data, parse_predictions(OPEN, data, task="open"), ScriptedJudge(broken), progress=False).metrics
+    m = score_open(
+        data, parse_predictions(OPEN, data, task="open"), ScriptedJudge(broken), progress=False
+    ).metrics
     assert m["counts"]["missing_gt_keys"] == 3
     with pytest.raises(ToolkitError, match="exactly the ground-truth keys"):
         score_open(
@@ -165,8 +174,13 @@ def test_report_leaderboard_uses_the_split_mean_and_names_the_rules(data, tmp_pa
     from eval.report import Run, closed_table
 
     runs = [
-        Run(name=name, path=tmp_path, metrics={"closed": score_closed(data, parse_predictions(CLOSED, data, strict=s),
-                                                                      strict=s).metrics})
+        Run(
+            name=name,
+            path=tmp_path,
+            metrics={
+                "closed": score_closed(data, parse_predictions(CLOSED, data, strict=s), strict=s).metrics
+            },
+        )
         for name, s in (("tk", False), ("st", True))
     ]
     table = closed_table(runs)

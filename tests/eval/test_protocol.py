@@ -67,7 +67,10 @@ def test_judge_prompts_from_python_or_json(tmp_path):
         with_prompts(load_protocol("published-v1"), tmp_path / "p.json")
     (tmp_path / "q.json").write_text(json.dumps({"opposite": "pairs: {pairs} ({n})"}))
     tk = with_prompts(load_protocol(), tmp_path / "q.json")
-    assert tk.prompts["opposite"] == "pairs: {pairs} ({n})" and tk.prompts["match"] == load_protocol().prompts["match"]
+    assert (
+        tk.prompts["opposite"] == "pairs: {pairs} ({n})"
+        and tk.prompts["match"] == load_protocol().prompts["match"]
+    )
 
 
 def test_published_protocol_needs_the_prompt_text(tmp_path):
@@ -75,8 +78,18 @@ def test_published_protocol_needs_the_prompt_text(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps({"s1": {"0": {"description": "x", "prediction": "a"}}}))
     res = CliRunner().invoke(
         main,
-        ["eval", "open", str(ds), str(tmp_path / "p.json"), "--out", str(tmp_path / "o"),
-         "--judge-protocol", "published-v1", "--base-url", "http://127.0.0.1:9"],
+        [
+            "eval",
+            "open",
+            str(ds),
+            str(tmp_path / "p.json"),
+            "--out",
+            str(tmp_path / "o"),
+            "--judge-protocol",
+            "published-v1",
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
     )
     assert res.exit_code == 1 and "pass --judge-prompts" in res.output and "Traceback" not in res.output
 
@@ -86,8 +99,11 @@ def _match_reply(body):
     d0 = json.loads(text.split("Dictionary 0: ")[1].split("\n")[0])
     d1 = json.loads(text.split("Dictionary 1: ")[1].split("\n")[0])
     pairs = {"0": "0", "1": "1"}  # "squats lower" -> 0, "arms more bent" -> 1; the rest "None"
-    return {"matches": [{"key_dict0": k, "key_dict1": pairs.get(k, "None") if pairs.get(k) in d1 else "None"}
-                        for k in d0]}
+    return {
+        "matches": [
+            {"key_dict0": k, "key_dict1": pairs.get(k, "None") if pairs.get(k) in d1 else "None"} for k in d0
+        ]
+    }
 
 
 def _opposite_reply(body):
@@ -100,8 +116,12 @@ def test_published_protocol_request_shape_and_record(tmp_path):
     sorted keys, {final}, the Python-list pairs, key_dict0/key_dict1 and "0"/"1" answers, and
     temperature 1, top_p 1, max_tokens 2048; the results record the protocol and every prompt's sha256."""
     ds = write_dataset(tmp_path / "ds", rows()[:1])  # s1: gt {0:a, 1:b, 2:c, 4:a}
-    preds = {"s1": {"0": {"description": "squats lower", "prediction": "a"},
-                    "1": {"description": "arms more bent", "prediction": "a"}}}
+    preds = {
+        "s1": {
+            "0": {"description": "squats lower", "prediction": "a"},
+            "1": {"description": "arms more bent", "prediction": "a"},
+        }
+    }
     (tmp_path / "p.json").write_text(json.dumps(preds))
     (tmp_path / "eval_viddiff.py").write_text(STAND_IN)
     with FakeOpenAI() as srv:
@@ -109,9 +129,21 @@ def test_published_protocol_request_shape_and_record(tmp_path):
         srv.add("OPPOSITE pairs", _opposite_reply)
         res = CliRunner().invoke(
             main,
-            ["eval", "open", str(ds), str(tmp_path / "p.json"), "--out", str(tmp_path / "o"),
-             "--judge-protocol", "published-v1", "--judge-prompts", str(tmp_path / "eval_viddiff.py"),
-             "--strict-official", "--base-url", srv.base_url],
+            [
+                "eval",
+                "open",
+                str(ds),
+                str(tmp_path / "p.json"),
+                "--out",
+                str(tmp_path / "o"),
+                "--judge-protocol",
+                "published-v1",
+                "--judge-prompts",
+                str(tmp_path / "eval_viddiff.py"),
+                "--strict-official",
+                "--base-url",
+                srv.base_url,
+            ],
         )
         assert res.exit_code == 0, res.output
         reqs = list(srv.requests)
@@ -119,18 +151,26 @@ def test_published_protocol_request_shape_and_record(tmp_path):
     assert all((r["temperature"], r["top_p"], r["max_tokens"]) == (1, 1, 2048) for r in reqs)
     match_text = text_of(reqs[0])
     assert 'MATCH for "standing hip circle".' in match_text
-    assert '{"0": "the squat is deeper", "1": "the arms are straighter", "2": "the stance is wider", ' in match_text
+    assert (
+        '{"0": "the squat is deeper", "1": "the arms are straighter", "2": "the stance is wider", '
+        in match_text
+    )
     assert 'Keys 0: ["0", "1", "2", "4"]; keys 1: ["0", "1"]' in match_text
     assert 'Example: {"0": "3", "3": "0"}' in match_text  # {final} = number of gt keys - 1
-    assert "[['the squat is deeper', 'squats lower'], ['the arms are straighter', 'arms more bent']]" in text_of(reqs[1])
+    assert (
+        "[['the squat is deeper', 'squats lower'], ['the arms are straighter', 'arms more bent']]"
+        in text_of(reqs[1])
+    )
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     # gt 0 right; gt 1 "more bent" flipped a -> b, right; gt 4 no match
     assert (m["n"], m["correct"], m["err_nomatch"]) == (3, 2, pytest.approx(1 / 3))
     consts = _consts(STAND_IN)
     proto = m["judge"]["protocol"]
     assert proto["name"] == "published-v1" and proto["version"] == 1
-    assert proto["prompts_sha256"] == {"match": sha256_text(consts["prompt_open_eval_matching"]),
-                                       "opposite": sha256_text(consts["prompt_open_eval_check_opposite"])}
+    assert proto["prompts_sha256"] == {
+        "match": sha256_text(consts["prompt_open_eval_matching"]),
+        "opposite": sha256_text(consts["prompt_open_eval_check_opposite"]),
+    }
     assert m["judge"]["sampling"]["match"] == {"temperature": 1, "top_p": 1, "max_tokens": 2048}
     # the stand-in text is not the official one, so the numbers are not comparable; the reason says why
     assert m["comparable_to_published"] is False

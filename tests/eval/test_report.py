@@ -133,9 +133,15 @@ def test_run_with_human_items_from_its_eval_folder(tmp_path, monkeypatch):
 
 def count_table(runs):
     """A plugin protocol's leaderboard: how many pairs each run answered."""
-    return {"title": "Answered pairs", "columns": ["pairs"],
-            "rows": [{"name": r.name, "cells": [str(r.metrics["answered"]["pairs"])]} for r in runs
-                     if r.metrics.get("answered")]}
+    return {
+        "title": "Answered pairs",
+        "columns": ["pairs"],
+        "rows": [
+            {"name": r.name, "cells": [str(r.metrics["answered"]["pairs"])]}
+            for r in runs
+            if r.metrics.get("answered")
+        ],
+    }
 
 
 class _Answered:
@@ -153,8 +159,13 @@ def test_a_registered_protocol_is_scored_and_reported(workspace, tmp_path, monke
     from eval.report import build_report
 
     root, ds = workspace
-    proto = registry.Protocol("answered", "predictions.json", "eval.predictions:load_predictions",
-                              f"{__name__}:score_answered", f"{__name__}:count_table")
+    proto = registry.Protocol(
+        "answered",
+        "predictions.json",
+        "eval.predictions:load_predictions",
+        f"{__name__}:score_answered",
+        f"{__name__}:count_table",
+    )
     monkeypatch.setitem(registry._registry, "answered", registry.protocols() and proto)
     build_report([root / "method"], tmp_path / "r.html", dataset=ds.root)
     html = (tmp_path / "r.html").read_text()

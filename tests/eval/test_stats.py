@@ -9,9 +9,28 @@ from scipy.stats import binomtest
 
 from eval.stats import binom_two_sided_p, binomial_summary, wilson_interval
 
-CASES = [(0, 1), (1, 1), (0, 2), (1, 2), (2, 5), (5, 9), (0, 30), (30, 30), (13, 40), (27, 40), (600, 1227),
-         (653, 1227), (457, 871), (1398, 4542), (2271, 4542), (2400, 4542)]
-CASES += [(k, n) for n, k in ((n, random.Random(n).randint(0, n)) for n in random.Random(0).sample(range(1, 3000), 40))]
+CASES = [
+    (0, 1),
+    (1, 1),
+    (0, 2),
+    (1, 2),
+    (2, 5),
+    (5, 9),
+    (0, 30),
+    (30, 30),
+    (13, 40),
+    (27, 40),
+    (600, 1227),
+    (653, 1227),
+    (457, 871),
+    (1398, 4542),
+    (2271, 4542),
+    (2400, 4542),
+]
+CASES += [
+    (k, n)
+    for n, k in ((n, random.Random(n).randint(0, n)) for n in random.Random(0).sample(range(1, 3000), 40))
+]
 
 
 @pytest.mark.parametrize("k, n", CASES)

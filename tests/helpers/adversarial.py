@@ -1,5 +1,6 @@
 """Helpers of the adversarial test modules (tests/<pkg>/test_adversarial.py): one-line errors, a lock held
 by another process, a command run under a real file-size limit (``ulimit -f``)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -31,24 +32,36 @@ def assert_one_line_error(output: str, exit_code: int, *needles: str) -> str:
     return errors[0]
 
 
-def cli(args: list[str], *, fsize: int | None = None, timeout: float = 300, extra_env: dict | None = None
-        ) -> subprocess.CompletedProcess:
+def cli(
+    args: list[str], *, fsize: int | None = None, timeout: float = 300, extra_env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run ``python -m <cli module> args`` in a subprocess; ``fsize`` sets RLIMIT_FSIZE (bytes), the real
     limit ``ulimit -f`` sets, so a write past it fails with EFBIG."""
+
     def limit() -> None:
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
-    return subprocess.run([sys.executable, *args], env={**env(), **(extra_env or {})}, capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=limit, cwd=str(REPO), check=False)
+    return subprocess.run(
+        [sys.executable, *args],
+        env={**env(), **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,
+        cwd=str(REPO),
+        check=False,
+    )
 
 
 @contextlib.contextmanager
 def lock_held_elsewhere(folder: Path, kind: str) -> Iterator[None]:
     """Hold ``folder`` (schemas.outdir.output_folder) from another process for the duration of the block."""
-    code = ("import sys, time; from schemas.outdir import output_folder\n"
-            f"with output_folder({str(folder)!r}, {kind!r}):\n"
-            "    print('held', flush=True); time.sleep(120)\n")
+    code = (
+        "import sys, time; from schemas.outdir import output_folder\n"
+        f"with output_folder({str(folder)!r}, {kind!r}):\n"
+        "    print('held', flush=True); time.sleep(120)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], env=env(), stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "held"

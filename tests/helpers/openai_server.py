@@ -22,6 +22,7 @@ contain ``{authorization}``: the server echoes the request's Authorization heade
 Run standalone to replay a cassette for manual trials:
 ``python -m tests.helpers.openai_server --cassette answers.json --port 8011``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -47,26 +48,32 @@ Reply = Any  # dict | str | ("status", code[, message]) | Callable[[Body], dict 
 #: 5.24.0, each serving SmolLM2-135M), reproduced by ``FakeOpenAI(quirks=NAME)``.
 QUIRKS = {
     "llama-cpp-python": "HTTP 500 pydantic validation error on response_format json_schema; json_object with a "
-                        "schema works; HTTP 500 'can only concatenate str (not \"list\") to str' on image content; "
-                        "cuts answers at max_tokens (finish_reason length)",
+    "schema works; HTTP 500 'can only concatenate str (not \"list\") to str' on image content; "
+    "cuts answers at max_tokens (finish_reason length)",
     "llama-server": "enforces json_schema; HTTP 500 'image input is not supported - hint: ... mmproj' on image "
-                    "content; cuts answers at max_tokens (finish_reason length)",
+    "content; cuts answers at max_tokens (finish_reason length)",
     "transformers-serve": "ignores response_format (HTTP 200; the model only sees the prompt); drops images "
-                          "silently and counts only the text's prompt tokens",
+    "silently and counts only the text's prompt tokens",
 }
-LLAMA_CPP_PYTHON_500 = ("1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be "
-                        "'text' or 'json_object' [type=literal_error, input_value='json_schema', input_type=str]\n"
-                        "    For further information visit https://errors.pydantic.dev/2.11/v/literal_error")
+LLAMA_CPP_PYTHON_500 = (
+    "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n  Input should be "
+    "'text' or 'json_object' [type=literal_error, input_value='json_schema', input_type=str]\n"
+    "    For further information visit https://errors.pydantic.dev/2.11/v/literal_error"
+)
 LLAMA_CPP_PYTHON_IMAGE_500 = 'can only concatenate str (not "list") to str'
-LLAMA_SERVER_IMAGE_500 = ("image input is not supported - hint: if this is unexpected, you may need to provide the "
-                          "mmproj")
+LLAMA_SERVER_IMAGE_500 = (
+    "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+)
 #: What a tiny model says when nothing tells it the answer must be JSON.
 PROSE_ANSWER = "Sure! Video A shows the deeper squat, because the hips go lower."
 
 
 def _has_images(body: Body) -> bool:
-    return any(isinstance(m.get("content"), list) and any(
-        isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"]) for m in body.get("messages", []))
+    return any(
+        isinstance(m.get("content"), list)
+        and any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"])
+        for m in body.get("messages", [])
+    )
 
 
 def _drop_images(body: Body) -> Body:
@@ -128,8 +135,10 @@ def request_hash(body: Body) -> str:
             return [strip(v) for v in obj]
         return obj
 
-    canon = {k: strip(body.get(k)) for k in ("model", "messages", "response_format", "temperature", "seed",
-                                              "max_tokens")}
+    canon = {
+        k: strip(body.get(k))
+        for k in ("model", "messages", "response_format", "temperature", "seed", "max_tokens")
+    }
     return hashlib.sha256(json.dumps(canon, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
@@ -140,9 +149,16 @@ class FakeOpenAI:
     ``OPENAI_BASE_URL`` (with ``OPENAI_API_KEY``), and saves each answer to ``cassette`` on exit.
     """
 
-    def __init__(self, *, cassette: str | os.PathLike | None = None, record: bool = False,
-                 host: str = "127.0.0.1", port: int = 0, quirks: str | None = None,
-                 models: list[str] | None = None):
+    def __init__(
+        self,
+        *,
+        cassette: str | os.PathLike | None = None,
+        record: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        quirks: str | None = None,
+        models: list[str] | None = None,
+    ):
         if quirks is not None and quirks not in QUIRKS:
             raise ValueError(f"unknown quirks {quirks!r}; known: {', '.join(QUIRKS)}")
         self.quirks = quirks
@@ -208,8 +224,9 @@ class FakeOpenAI:
     def __enter__(self) -> FakeOpenAI:
         self._server = ThreadingHTTPServer((self._host, self._port), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -244,7 +261,9 @@ class FakeOpenAI:
             return self._reply(body, refusal, auth)
         text, key = text_of(body), request_hash(body)
         if self.quirks == "transformers-serve" and "JSON Schema" not in text:
-            return self._reply(body, PROSE_ANSWER, auth)  # response_format ignored and no schema in the prompt
+            return self._reply(
+                body, PROSE_ANSWER, auth
+            )  # response_format ignored and no schema in the prompt
         with self._lock:
             rule = None
             for r in self.rules:
@@ -280,7 +299,7 @@ class FakeOpenAI:
         finish = "stop"
         limit = body.get("max_tokens")
         if self.quirks and isinstance(limit, int) and max(1, len(content) // 4) > limit:
-            content, finish = content[:limit * 4], "length"  # real servers stop at max_tokens mid-answer
+            content, finish = content[: limit * 4], "length"  # real servers stop at max_tokens mid-answer
         out = _completion(body, content, finish)
         if self.quirks and self.models:
             out["model"] = self.models[0]  # real servers report the model they serve, whatever was asked
@@ -289,9 +308,14 @@ class FakeOpenAI:
     def _forward(self, body: Body) -> str | tuple:
         """Send ``body`` to the real endpoint (record mode) and return its answer's content."""
         req = urllib.request.Request(
-            self.upstream.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(), method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', '')}"})
+            self.upstream.rstrip("/") + "/chat/completions",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', '')}",
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=300) as resp:
                 data = json.loads(resp.read())
@@ -323,8 +347,14 @@ class FakeOpenAI:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models") and fake.models is not None:
-                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "me"}
-                                                                for m in fake.models]}, {})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": m, "object": "model", "owned_by": "me"} for m in fake.models],
+                        },
+                        {},
+                    )
                 else:
                     self._send(404, _error("not found", "not_found"), {})
 
@@ -356,10 +386,19 @@ def _completion(body: Body, content: str, finish_reason: str = "stop") -> dict[s
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "fake"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason,
-                     "logprobs": None}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 

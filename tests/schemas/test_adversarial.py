@@ -1,5 +1,6 @@
 """Adversarial cases for the data-contract layer: hostile keys, duplicate YAML keys, foreign or busy
 output folders, disk refusals. One test per case, each asserting the one-line message."""
+
 from __future__ import annotations
 
 import errno
@@ -24,7 +25,9 @@ from schemas.outdir import LOCK, MARKER, output_folder, read_marker, remove_temp
 from tests.helpers.adversarial import cli, lock_held_elsewhere
 
 
-@pytest.mark.parametrize("bad", ["..", ".", ".hidden", "../../x", "a/b", "a\\b", "", "x" * 201, "ok\n", "é", "a b"])
+@pytest.mark.parametrize(
+    "bad", ["..", ".", ".hidden", "../../x", "a/b", "a\\b", "", "x" * 201, "ok\n", "é", "a b"]
+)
 def test_unsafe_identifier_rejected(bad):
     with pytest.raises(ToolkitError, match=r"unsafe action .*must be ASCII letters, digits"):
         check_id(bad, what="action", file="cfg.yaml")
@@ -42,8 +45,10 @@ def test_loc_id_is_free_text_but_no_control_characters():
 
 
 def test_every_schema_uses_the_one_identifier_rule():
-    texts = {k: json.dumps(load_schema(k)) for k in ("sample", "taxonomy", "build_config", "label", "predictions",
-                                                     "localization", "dataset")}
+    texts = {
+        k: json.dumps(load_schema(k))
+        for k in ("sample", "taxonomy", "build_config", "label", "predictions", "localization", "dataset")
+    }
     for kind in ("sample", "build_config", "label", "predictions", "localization", "dataset", "taxonomy"):
         assert json.dumps(SAFE_ID_PATTERN) in texts[kind], kind
     for kind in ("sample", "taxonomy", "label", "predictions"):
@@ -62,7 +67,9 @@ def test_sample_row_with_traversal_keys_rejected_by_schema():
 
 
 def test_control_character_in_text_rejected():
-    with pytest.raises(ToolkitError, match=r"t\.csv:line 2: name: name contains the control character '\\x00'"):
+    with pytest.raises(
+        ToolkitError, match=r"t\.csv:line 2: name: name contains the control character '\\x00'"
+    ):
         check_text("sq\x00uat", what="name", file="t.csv:line 2", key="name")
 
 
@@ -115,19 +122,25 @@ def test_disk_full_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
 
 def test_file_size_limit_efbig_is_one_line_and_nothing_half_written(tmp_path):
     dest = tmp_path / "big.json"
-    code = ("import sys\nfrom schemas.errors import ToolkitError\nfrom schemas.io import atomic_write\n"
-            f"try:\n    atomic_write({str(dest)!r}, 'x' * 100000)\n"
-            "except ToolkitError as e:\n    print('error:', e); sys.exit(1)\n")
+    code = (
+        "import sys\nfrom schemas.errors import ToolkitError\nfrom schemas.io import atomic_write\n"
+        f"try:\n    atomic_write({str(dest)!r}, 'x' * 100000)\n"
+        "except ToolkitError as e:\n    print('error:', e); sys.exit(1)\n"
+    )
     r = cli(["-c", code], fsize=4096)
     assert r.returncode == 1, r.stderr
-    assert r.stdout.strip() == f"error: {dest}: cannot write: file too large (file-size limit); nothing was " \
-                               "half-written, free space or fix it and rerun"
+    assert (
+        r.stdout.strip() == f"error: {dest}: cannot write: file too large (file-size limit); nothing was "
+        "half-written, free space or fix it and rerun"
+    )
     assert not list(tmp_path.iterdir())
 
 
 def test_non_empty_foreign_folder_refused(tmp_path):
     (tmp_path / "holiday.mp4").write_bytes(b"mine")
-    refused = pytest.raises(ToolkitError, match=rf"{tmp_path}: --out: folder is not empty and has no {MARKER}")
+    refused = pytest.raises(
+        ToolkitError, match=rf"{tmp_path}: --out: folder is not empty and has no {MARKER}"
+    )
     with refused, output_folder(tmp_path, "dataset"):
         pass
     assert [p.name for p in tmp_path.iterdir()] == ["holiday.mp4"]
@@ -151,7 +164,9 @@ def test_file_given_as_output_folder_refused(tmp_path):
 def test_second_writer_fails_fast(tmp_path):
     out = tmp_path / "ds"
     with lock_held_elsewhere(out, "dataset"):
-        refused = pytest.raises(ToolkitError, match=rf"another command is writing into this dataset folder \(lock {LOCK}")
+        refused = pytest.raises(
+            ToolkitError, match=rf"another command is writing into this dataset folder \(lock {LOCK}"
+        )
         with refused, output_folder(out, "dataset"):
             pass
     with output_folder(out, "dataset"):  # released when the other process ends

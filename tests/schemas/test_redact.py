@@ -1,4 +1,5 @@
 """The one redaction choke point: secrets from the environment and credential-shaped tokens never print."""
+
 from __future__ import annotations
 
 import logging
@@ -13,9 +14,17 @@ from viddiff_runtime.cli import ToolkitGroup, debug_option
 
 def test_environment_secret_and_shapes_are_masked(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "canary-7f3a9c")
-    out = redact("key canary-7f3a9c; Bearer sk-abcdefghijklmnop1234; hf_ABCDEFGHIJKLMNOPQRSTUV; "
-                 "{'set-cookie': 'sessionid=abc123def456; Path=/', 'Authorization': 'Token 0123456789abcdef0123'}")
-    for leaked in ("canary-7f3a9c", "sk-abcdefghijklmnop1234", "hf_ABCDEF", "abc123def456", "0123456789abcdef0123"):
+    out = redact(
+        "key canary-7f3a9c; Bearer sk-abcdefghijklmnop1234; hf_ABCDEFGHIJKLMNOPQRSTUV; "
+        "{'set-cookie': 'sessionid=abc123def456; Path=/', 'Authorization': 'Token 0123456789abcdef0123'}"
+    )
+    for leaked in (
+        "canary-7f3a9c",
+        "sk-abcdefghijklmnop1234",
+        "hf_ABCDEF",
+        "abc123def456",
+        "0123456789abcdef0123",
+    ):
         assert leaked not in out
     assert "***" in out
 

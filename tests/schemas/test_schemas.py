@@ -1,4 +1,5 @@
 """The JSON Schemas, validate() with JSON paths, atomic I/O and the dataset directory."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,20 @@ from tests.helpers.tiny_dataset import make_tiny_dataset
 
 
 def test_every_documented_kind_ships():
-    assert {"build_config", "dataset", "sample", "clip", "taxonomy", "predictions", "localization"} <= set(list_kinds())
+    assert {"build_config", "dataset", "sample", "clip", "taxonomy", "predictions", "localization"} <= set(
+        list_kinds()
+    )
     for kind in list_kinds():
         assert load_schema(kind)["$schema"].startswith("https://json-schema.org/")
 
 
 def test_validate_reports_every_error_with_its_json_path():
-    row = {"sample_key": "x y", "action": "a", "videos": [{"path": "v.mp4", "fps_original": -1, "frames_trim": [0, 5]}],
-           "differences_gt": {"0": "d"}}
+    row = {
+        "sample_key": "x y",
+        "action": "a",
+        "videos": [{"path": "v.mp4", "fps_original": -1, "frames_trim": [0, 5]}],
+        "differences_gt": {"0": "d"},
+    }
     paths = [p for p, _ in validate("sample", row)]
     assert "$.sample_key" in paths
     assert "$.videos" in paths  # one video, not two
@@ -92,8 +99,17 @@ def test_open_prediction_budget_counts_c_labels_and_row_value_wins():
 
 
 def test_read_jsonl_validates_rows_against_a_kind(tmp_path):
-    good = {"sample_key": "s", "action": "x", "annotator": "u1", "item": "keypoint", "video": "a", "name": "peak",
-            "start": 3, "end": 4, "fps": 30}
+    good = {
+        "sample_key": "s",
+        "action": "x",
+        "annotator": "u1",
+        "item": "keypoint",
+        "video": "a",
+        "name": "peak",
+        "start": 3,
+        "end": 4,
+        "fps": 30,
+    }
     path = tmp_path / "labels.jsonl"
     path.write_text(json.dumps(good) + "\n\n" + json.dumps({**good, "item": "difference"}) + "\n")
     assert read_jsonl(path)[0] == good

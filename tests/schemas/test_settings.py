@@ -1,4 +1,5 @@
 """The one config mechanism: typed dataclasses, unknown keys and wrong types named by file and key."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,16 +31,19 @@ def test_values_are_typed_and_ints_widen_to_float():
     assert cfg.rate == 2.0 and isinstance(cfg.rate, float) and cfg.mode == "b" and cfg.inner == Inner(3, None)
 
 
-@pytest.mark.parametrize("data, key, text", [
-    ({"nope": 1}, "nope", "unknown setting; known here: flag, inner, mode, rate, table"),
-    ({"rate": "fast"}, "rate", "expected float, got str"),
-    ({"flag": 1}, "flag", "expected bool, got int"),
-    ({"inner": {"size": True}}, "inner.size", "expected int, got bool"),
-    ({"inner": {"size": None}}, "inner.size", "must not be null"),
-    ({"mode": "c"}, "mode", "must be one of a, b, got 'c'"),
-    ({"inner": {"colour": 1}}, "inner.colour", "unknown setting"),
-    ({"table": [1]}, "table", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "data, key, text",
+    [
+        ({"nope": 1}, "nope", "unknown setting; known here: flag, inner, mode, rate, table"),
+        ({"rate": "fast"}, "rate", "expected float, got str"),
+        ({"flag": 1}, "flag", "expected bool, got int"),
+        ({"inner": {"size": True}}, "inner.size", "expected int, got bool"),
+        ({"inner": {"size": None}}, "inner.size", "must not be null"),
+        ({"mode": "c"}, "mode", "must be one of a, b, got 'c'"),
+        ({"inner": {"colour": 1}}, "inner.colour", "unknown setting"),
+        ({"table": [1]}, "table", "expected a mapping"),
+    ],
+)
 def test_bad_values_name_file_and_key(data, key, text):
     with pytest.raises(ToolkitError) as e:
         from_mapping(Outer, data, file="cfg.yaml")

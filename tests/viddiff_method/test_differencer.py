@@ -1,4 +1,5 @@
 """The differencer against the loopback server with an oracle VLM that measures colours in the frames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,18 +14,38 @@ from viddiff_method.stages.llm_calls import make_client
 
 def frames(color, shape, scale, n):
     rng = np.random.default_rng(0)
-    return [render_shape(color, shape, 64, 64, rng=rng, background=(0, 0, 0), scale=scale, center=(32, 32))
-            for _ in range(n)]
+    return [
+        render_shape(color, shape, 64, 64, rng=rng, background=(0, 0, 0), scale=scale, center=(32, 32))
+        for _ in range(n)
+    ]
 
 
 def queries():
     return [
-        DiffQuery("0", "the circle is bigger", frames("red", "circle", 0.4, 1), frames("red", "circle", 0.2, 1),
-                  [0.5], [0.6]),
-        DiffQuery("1", "the square is bigger", frames("blue", "square", 0.2, 3), frames("blue", "square", 0.4, 3),
-                  [0.0, 0.35, 0.7], [0.1, 0.45, 0.8]),
-        DiffQuery("2", "the triangle is bigger", frames("green", "triangle", 0.4, 3),
-                  frames("green", "triangle", 0.25, 3), [0, 1, 2], [0, 1, 2]),
+        DiffQuery(
+            "0",
+            "the circle is bigger",
+            frames("red", "circle", 0.4, 1),
+            frames("red", "circle", 0.2, 1),
+            [0.5],
+            [0.6],
+        ),
+        DiffQuery(
+            "1",
+            "the square is bigger",
+            frames("blue", "square", 0.2, 3),
+            frames("blue", "square", 0.4, 3),
+            [0.0, 0.35, 0.7],
+            [0.1, 0.45, 0.8],
+        ),
+        DiffQuery(
+            "2",
+            "the triangle is bigger",
+            frames("green", "triangle", 0.4, 3),
+            frames("green", "triangle", 0.25, 3),
+            [0, 1, 2],
+            [0, 1, 2],
+        ),
     ]
 
 
@@ -48,11 +69,17 @@ def test_one_call_per_difference_frames_a_then_b(tmp_path):
 
 
 def test_several_differences_per_call_respect_the_image_cap(tmp_path):
-    assert [len(g) for g in plan_groups(queries(), 3, 8)] == [2, 1]   # 2 + 6 images, then 6
+    assert [len(g) for g in plan_groups(queries(), 3, 8)] == [2, 1]  # 2 + 6 images, then 6
     assert [len(g) for g in plan_groups(queries(), 2, 250)] == [2, 1]
-    big = DiffQuery("9", "x", frames("red", "circle", 0.3, 200), frames("red", "circle", 0.3, 200),
-                    list(range(200)), list(range(200)))
-    (g,), = plan_groups([big], 1, 250)
+    big = DiffQuery(
+        "9",
+        "x",
+        frames("red", "circle", 0.3, 200),
+        frames("red", "circle", 0.3, 200),
+        list(range(200)),
+        list(range(200)),
+    )
+    ((g,),) = plan_groups([big], 1, 250)
     assert len(g.frames_a) + len(g.frames_b) <= 250
     with FakeOpenAI() as srv:
         srv.add(lambda b: True, oracle_reply)
@@ -71,7 +98,8 @@ def test_an_answer_that_stays_invalid_is_null_not_a(tmp_path):
         # auto mode: the answer in json_schema mode did not follow the schema, so json_object is tried; then
         # the client's invalid-answer retries (3 attempts), then give up
         assert [(b.get("response_format") or {}).get("type") for b in srv.requests] == ["json_schema"] + [
-            "json_object"] * 3
+            "json_object"
+        ] * 3
 
 
 def test_abc_option_lets_the_model_say_no_difference(tmp_path):

@@ -1,4 +1,5 @@
 """The CLIP stage on real clips: sampling at the domain fps, batching across clips, the warm cache."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 The real CLIs (`viddiff run`, `viddiff eval open`, `curate taxonomy propose`) on loopback endpoints; the
 shared cache folder is the per-test VIDDIFF_CACHE_DIR set in tests/conftest.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,40 +55,94 @@ def test_second_run_into_a_new_folder_makes_zero_llm_calls(shapes, tmp_path):
     cache = Path(os.environ["VIDDIFF_CACHE_DIR"])
     with shapes_server(FakeOpenAI()) as srv:
         cfg = run_config(tmp_path / "run.yaml", srv)
-        first = invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", tmp_path / "r1", "--config", cfg,
-                       "--no-progress")
+        first = invoke(
+            viddiff,
+            "run",
+            shapes.root,
+            "--mode",
+            "closed",
+            "--out",
+            tmp_path / "r1",
+            "--config",
+            cfg,
+            "--no-progress",
+        )
         n = len(srv.requests)
         assert n == 8 and "LLM: 8 calls" in first.output
         assert (cache / "llm.sqlite").exists() and not (tmp_path / "r1" / "cache").exists()
-        second = invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", tmp_path / "r2", "--config", cfg,
-                        "--no-progress")
+        second = invoke(
+            viddiff,
+            "run",
+            shapes.root,
+            "--mode",
+            "closed",
+            "--out",
+            tmp_path / "r2",
+            "--config",
+            cfg,
+            "--no-progress",
+        )
         assert len(srv.requests) == n and "LLM: 0 calls, 8 cache hits" in second.output
-        assert read_json(tmp_path / "r2" / "predictions.json") == read_json(tmp_path / "r1" / "predictions.json")
+        assert read_json(tmp_path / "r2" / "predictions.json") == read_json(
+            tmp_path / "r1" / "predictions.json"
+        )
         u = read_json(tmp_path / "r2" / "usage.json")
         assert u["total"]["cache_hits"] == 8 and u["total"]["calls"] == 0
         # --no-cache bypasses it
-        invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", tmp_path / "r3", "--config", cfg,
-               "--no-progress", "--no-cache")
+        invoke(
+            viddiff,
+            "run",
+            shapes.root,
+            "--mode",
+            "closed",
+            "--out",
+            tmp_path / "r3",
+            "--config",
+            cfg,
+            "--no-progress",
+            "--no-cache",
+        )
         assert len(srv.requests) == 2 * n
         # the structured-output mode used is recorded
-        assert read_json(tmp_path / "r1" / "usage.json")["llm_endpoint"]["structured_output"] == {"gpt-4o-2024-05-13": "json_schema",
-                                                          "gpt-4o-mini-2024-07-18": "json_schema"}
+        assert read_json(tmp_path / "r1" / "usage.json")["llm_endpoint"]["structured_output"] == {
+            "gpt-4o-2024-05-13": "json_schema",
+            "gpt-4o-mini-2024-07-18": "json_schema",
+        }
 
 
 def test_usage_keeps_totals_across_resumed_runs(shapes, tmp_path):
     srv = FakeOpenAI()
     srv.add("Statement", ("status", 503, "busy"))  # first invocation: the differencer fails
     with shapes_server(srv):
-        cfg = run_config(tmp_path / "run.yaml", srv, max_invalid_retries=0, backoff_initial_s=0.001,
-                         backoff_max_s=0.002)
+        cfg = run_config(
+            tmp_path / "run.yaml", srv, max_invalid_retries=0, backoff_initial_s=0.001, backoff_max_s=0.002
+        )
         out = tmp_path / "r"
-        res = invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", out, "--config", cfg, "--no-progress",
-                     ok=False)
-        assert res.exit_code != 0 and "differencer" in res.output and "HTTP 503" in res.output and "busy" in res.output
+        res = invoke(
+            viddiff,
+            "run",
+            shapes.root,
+            "--mode",
+            "closed",
+            "--out",
+            out,
+            "--config",
+            cfg,
+            "--no-progress",
+            ok=False,
+        )
+        assert (
+            res.exit_code != 0
+            and "differencer" in res.output
+            and "HTTP 503" in res.output
+            and "busy" in res.output
+        )
         first = read_json(out / "usage.json")
         assert first["cumulative"]["invocations"] == 1 and first["proposer"]["calls"] == 2
         srv.rules = [r for r in srv.rules if r.reply != ("status", 503, "busy")]
-        invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", out, "--config", cfg, "--no-progress")
+        invoke(
+            viddiff, "run", shapes.root, "--mode", "closed", "--out", out, "--config", cfg, "--no-progress"
+        )
         second = read_json(out / "usage.json")
         assert second["cumulative"]["invocations"] == 2
         assert second["differencer"]["calls"] == 6 and "proposer" in second["cumulative"]
@@ -101,8 +156,14 @@ def test_eval_open_takes_the_llm_config_and_max_cost(tmp_path):
     with FakeOpenAI(quirks="llama-cpp-python", models=["/models/smollm2.gguf"]) as srv:
         srv.add("Ground-truth differences", _oracle_match)
         srv.add("direct opposites", _oracle_opposite)
-        cfg = write_llm_config(tmp_path / "llm.yaml", srv, max_tokens=2000, temperature=0.0, max_concurrency=1,
-                               prices={"/models/smollm2.gguf": {"prompt": 1.0, "completion": 1.0}})
+        cfg = write_llm_config(
+            tmp_path / "llm.yaml",
+            srv,
+            max_tokens=2000,
+            temperature=0.0,
+            max_concurrency=1,
+            prices={"/models/smollm2.gguf": {"prompt": 1.0, "completion": 1.0}},
+        )
         args = ["eval", "open", ds, tmp_path / "p.json", "--config", cfg]
         invoke(viddiff, *args, "--out", tmp_path / "o1")
         bodies = [b for b in srv.requests if (b.get("response_format") or {}).get("type") == "json_object"]
@@ -112,7 +173,9 @@ def test_eval_open_takes_the_llm_config_and_max_cost(tmp_path):
         m = read_json(tmp_path / "o1" / "metrics.json")
         assert m["llm_endpoint"]["structured_output"] == {"/models/smollm2.gguf": "json_object"}
         # a budget too small stops before the first call (nothing cached for this seed yet)
-        res = invoke(viddiff, *args, "--out", tmp_path / "o2", "--max-cost", "0.000001", "--seed", "9", ok=False)
+        res = invoke(
+            viddiff, *args, "--out", tmp_path / "o2", "--max-cost", "0.000001", "--seed", "9", ok=False
+        )
         assert res.exit_code == 3 and "max_cost" in res.output
 
 
@@ -136,10 +199,26 @@ def test_server_echo_of_the_key_never_reaches_the_screen_or_files(shapes, tmp_pa
         msg = "Incorrect API key provided: {authorization}. You can find your API key at https://example.invalid/k."
         srv.add("Split the action into", ("status", 400, msg))
         cfg = run_config(tmp_path / "run.yaml", srv)
-        res = invoke(viddiff, "run", shapes.root, "--mode", "closed", "--out", tmp_path / "r", "--config", cfg,
-                     "--no-progress", ok=False, env={"OPENAI_API_KEY": secret})
-        assert srv.requests and "Incorrect API key provided" in res.output and "find your API key" in res.output
+        res = invoke(
+            viddiff,
+            "run",
+            shapes.root,
+            "--mode",
+            "closed",
+            "--out",
+            tmp_path / "r",
+            "--config",
+            cfg,
+            "--no-progress",
+            ok=False,
+            env={"OPENAI_API_KEY": secret},
+        )
+        assert (
+            srv.requests and "Incorrect API key provided" in res.output and "find your API key" in res.output
+        )
     assert secret not in res.output and secret[8:20] not in res.output
     written = b"".join(p.read_bytes() for p in Path(tmp_path).rglob("*") if p.is_file())
-    written += b"".join(p.read_bytes() for p in Path(os.environ["VIDDIFF_CACHE_DIR"]).rglob("*") if p.is_file())
+    written += b"".join(
+        p.read_bytes() for p in Path(os.environ["VIDDIFF_CACHE_DIR"]).rglob("*") if p.is_file()
+    )
     assert secret.encode() not in written

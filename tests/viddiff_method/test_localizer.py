@@ -1,4 +1,5 @@
 """Segmentation, frame picking and retrieval-string filtering (pure numpy, worked out by hand)."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,7 +15,7 @@ def brute_force(S):
     best = None
     for cuts in itertools.combinations(range(1, T), n - 1):
         b = [0, *cuts, T]
-        cost = sum(-np.log(S[i, b[i]:b[i + 1]]).sum() for i in range(n))
+        cost = sum(-np.log(S[i, b[i] : b[i + 1]]).sum() for i in range(n))
         if best is None or cost < best[0] - 1e-12:
             best = (cost, [(b[i], b[i + 1]) for i in range(n)])
     return best[1]
@@ -68,13 +69,16 @@ def test_stage_similarity_is_min_max_normalised():
     assert S[1].tolist() == [loc.EPS, pytest.approx(0.75), 1.0]
 
 
-@pytest.mark.parametrize("centre,n,step,T,expected", [
-    (5, 3, 3, 10, [2, 5, 8]),
-    (0, 3, 3, 10, [0, 3, 6]),      # shifted right to stay inside
-    (9, 3, 3, 10, [3, 6, 9]),      # shifted left
-    (5, 3, 10, 10, [1, 5, 9]),     # squeezed to fit
-    (0, 3, 2, 2, [0, 1]),          # fewer frames than asked: no duplicates
-])
+@pytest.mark.parametrize(
+    "centre,n,step,T,expected",
+    [
+        (5, 3, 3, 10, [2, 5, 8]),
+        (0, 3, 3, 10, [0, 3, 6]),  # shifted right to stay inside
+        (9, 3, 3, 10, [3, 6, 9]),  # shifted left
+        (5, 3, 10, 10, [1, 5, 9]),  # squeezed to fit
+        (0, 3, 2, 2, [0, 1]),  # fewer frames than asked: no duplicates
+    ],
+)
 def test_centred_frames(centre, n, step, T, expected):
     assert loc.centred_frames(centre, n, step, T) == expected
 
@@ -100,8 +104,13 @@ def test_keypoint_frame_and_source_mapping():
 
 
 def test_filter_retrieval_strings_drops_the_ambiguous_one():
-    e = {"a1": np.array([1.0, 0, 0]), "a2": np.array([0.95, 0.31, 0]), "bad": np.array([0, 1.0, 0]),
-         "b1": np.array([0, 0.99, 0.14]), "b2": np.array([0, 0.95, 0.31])}
+    e = {
+        "a1": np.array([1.0, 0, 0]),
+        "a2": np.array([0.95, 0.31, 0]),
+        "bad": np.array([0, 1.0, 0]),
+        "b1": np.array([0, 0.99, 0.14]),
+        "b2": np.array([0, 0.95, 0.31]),
+    }
     kept, notes = loc.filter_retrieval_strings([["a1", "a2", "bad"], ["b1", "b2"]], e)
     assert kept == [["a1", "a2"], ["b1", "b2"]]
     assert len(notes) == 1 and "bad" in notes[0]

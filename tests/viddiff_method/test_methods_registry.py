@@ -1,4 +1,5 @@
 """Methods are a registry: a new one is one class (or an entry point), and `viddiff run` runs it as is."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,8 +38,9 @@ def test_a_registered_method_runs_through_the_pipeline(tiny_dataset, tmp_path, m
     with FakeOpenAI() as srv:
         srv.add("Statement", {"answer": "a", "answer_detailed": ""})
         cfg = RunConfig.from_dict({"llm": {"base_url": srv.base_url, "structured_output": "json_schema"}})
-        summary = run(tiny_dataset, tmp_path / "run", mode="closed", method="first-frame", config=cfg,
-                      progress=False)
+        summary = run(
+            tiny_dataset, tmp_path / "run", mode="closed", method="first-frame", config=cfg, progress=False
+        )
     assert summary.n_done_now >= 1
     frames = read_json(tmp_path / "run" / "difference_frames.json")
     assert frames and all(f == [0] for sides in frames.values() for side in sides for f in side.values())

@@ -1,4 +1,5 @@
 """`viddiff run` end to end on clips with known stage boundaries, the toy CLIP and an oracle VLM."""
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,35 @@ def lmm_reply(body):
     return {"differences": [{"description": f"statement {i}", "prediction": "a"} for i in range(9)]}
 
 
-OPEN_DIFFS = {"differences": [
-    {"name": "bigger circle", "description": "the circle is bigger", "query_string": "circle", "num_frames": "1"},
-    {"name": "bigger square", "description": "the square is bigger", "query_string": "square", "num_frames": "gt_1"},
-    {"name": "bigger triangle", "description": "the triangle is bigger", "query_string": "t", "num_frames": "1"},
-    {"name": "bigger moon", "description": "the moon is bigger", "query_string": "moon", "num_frames": "1"},
-    {"name": "extra", "description": "one too many", "query_string": "x", "num_frames": "1"},
-]}
+OPEN_DIFFS = {
+    "differences": [
+        {
+            "name": "bigger circle",
+            "description": "the circle is bigger",
+            "query_string": "circle",
+            "num_frames": "1",
+        },
+        {
+            "name": "bigger square",
+            "description": "the square is bigger",
+            "query_string": "square",
+            "num_frames": "gt_1",
+        },
+        {
+            "name": "bigger triangle",
+            "description": "the triangle is bigger",
+            "query_string": "t",
+            "num_frames": "1",
+        },
+        {
+            "name": "bigger moon",
+            "description": "the moon is bigger",
+            "query_string": "moon",
+            "num_frames": "1",
+        },
+        {"name": "extra", "description": "one too many", "query_string": "x", "num_frames": "1"},
+    ]
+}
 
 
 def judge(body):
@@ -97,13 +120,17 @@ def test_closed_run_recovers_stages_keypoints_and_answers(env):
                 a, b = stage[dk]
                 assert a <= frames[len(frames) // 2] < b, (dk, frames, (a, b))  # centred in the right stage
             assert len(dframes[key][v]["1"]) == 3
-            assert dframes[key][v]["1"][1] - dframes[key][v]["1"][0] == 6  # round(0.35 s * 8 fps) rows = 6 frames
+            assert (
+                dframes[key][v]["1"][1] - dframes[key][v]["1"][0] == 6
+            )  # round(0.35 s * 8 fps) rows = 6 frames
     usage = read_json(out / "usage.json")
     assert usage["proposer"]["calls"] == 2 and usage["differencer"]["calls"] == 6
     assert usage["clip"]["frames_encoded"] == sum(math.ceil(sum(l) / 2) for p in PAIRS for l in p["lengths"])
     assert len(srv.requests) - n0 == 8
     # the VLM is told the frames' real spacing, from the stored clips' native fps: 6 frames at 16 fps
-    square = [t for t in map(FakeOpenAI.text_of, srv.requests[n0:]) if 'Statement: "the square is bigger' in t]
+    square = [
+        t for t in map(FakeOpenAI.text_of, srv.requests[n0:]) if 'Statement: "the square is bigger' in t
+    ]
     assert len(square) == 2 and all("video A about 0.38 s apart" in t for t in square)
     assert read_json(out / "config.json")["method"] == "viddiff"
 
@@ -157,8 +184,14 @@ def test_lmm_baseline_one_call_per_pair_with_all_frames(env):
     assert all(v["prediction"] == "b" for p in preds.values() for v in p.values())
     assert read_json(root / "lmm" / "localization.json")[ds.samples[0]["sample_key"]] == [{}, {}]
 
-    run(ds.root, root / "lmm_open", mode="open", method="lmm", config=config(srv, lmm={"max_frames_per_video": 5}),
-        progress=False)
+    run(
+        ds.root,
+        root / "lmm_open",
+        mode="open",
+        method="lmm",
+        config=config(srv, lmm={"max_frames_per_video": 5}),
+        progress=False,
+    )
     preds = read_json(root / "lmm_open" / "predictions.json")
     assert all(len(p) == 4 for p in preds.values())  # 9 proposed, truncated to N_diff
     assert len(FakeOpenAI.images_in(srv.requests[-1])) == 10
@@ -181,8 +214,15 @@ def test_prior_baseline_uses_the_other_samples_keypoints(env):
 def test_random_baseline_is_seeded_and_inside_the_clips(env):
     ds, srv, root = env
     run(ds.root, root / "rnd1", mode="closed", method="random", config=config(srv), progress=False)
-    run(ds.root, root / "rnd2", mode="closed", method="random", config=config(srv), cache_dir=root / "rnd-cache",
-        progress=False)
+    run(
+        ds.root,
+        root / "rnd2",
+        mode="closed",
+        method="random",
+        config=config(srv),
+        cache_dir=root / "rnd-cache",
+        progress=False,
+    )
     a = read_json(root / "rnd1" / "difference_frames.json")
     assert a == read_json(root / "rnd2" / "difference_frames.json")
     for s in ds.samples:
@@ -196,24 +236,42 @@ def test_cli_run_and_its_errors(env, tmp_path, monkeypatch):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(json.dumps(toy_clip_config(llm={"base_url": srv.base_url})))
     out = tmp_path / "run"
-    r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(out), "--config", str(cfg),
-                                  "--limit", "1", "--no-progress"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(ds.root),
+            "--mode",
+            "closed",
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+            "--limit",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "1 samples selected: 0 already done, 1 done now" in r.output and "LLM: 5 calls" in r.output
     assert list(read_json(out / "predictions.json")) == [ds.samples[0]["sample_key"]]
 
-    r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "open", "--out", str(out), "--config", str(cfg)])
+    r = CliRunner().invoke(
+        main, ["run", str(ds.root), "--mode", "open", "--out", str(out), "--config", str(cfg)]
+    )
     assert r.exit_code == 1 and "different mode" in r.output and "Traceback" not in r.output
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("clip:\n  batchsize: 3\n")
-    r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "x"),
-                                  "--config", str(bad)])
+    r = CliRunner().invoke(
+        main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "x"), "--config", str(bad)]
+    )
     assert r.exit_code == 1 and "bad.yaml: clip.batchsize: unknown setting" in r.output
     assert len(r.output.strip().splitlines()) == 1
 
-    r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "y"),
-                                  "--split", "nope"])
+    r = CliRunner().invoke(
+        main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "y"), "--split", "nope"]
+    )
     assert r.exit_code == 1 and "no sample has split 'nope'" in r.output
 
 
@@ -222,12 +280,24 @@ def test_runs_on_the_shared_tiny_dataset_and_the_eval_reads_the_outputs(tmp_path
 
     ds = make_tiny_dataset(tmp_path / "tiny")
     with FakeOpenAI() as srv:
-        srv.add("Split the action into", {"stages": [
-            {"name": n, "description": n, "retrieval_strings": [f"a photo of the {n}"]}
-            for n in ("setup", "main", "finish")]})
-        srv.add("For every stage, list the names", {"links": [
-            {"stage": "setup", "differences": ["wider"], "keypoints": ["start"]},
-            {"stage": "main", "differences": ["deeper", "faster"], "keypoints": ["peak"]}]})
+        srv.add(
+            "Split the action into",
+            {
+                "stages": [
+                    {"name": n, "description": n, "retrieval_strings": [f"a photo of the {n}"]}
+                    for n in ("setup", "main", "finish")
+                ]
+            },
+        )
+        srv.add(
+            "For every stage, list the names",
+            {
+                "links": [
+                    {"stage": "setup", "differences": ["wider"], "keypoints": ["start"]},
+                    {"stage": "main", "differences": ["deeper", "faster"], "keypoints": ["peak"]},
+                ]
+            },
+        )
         srv.add("Statement", {"answer_detailed": "", "answer": "a"})
         out = tmp_path / "run"
         run(ds.root, out, mode="closed", config=config(srv), progress=False)
@@ -241,11 +311,21 @@ def test_runs_on_the_shared_tiny_dataset_and_the_eval_reads_the_outputs(tmp_path
             kp = locs[s["sample_key"]][v]
             assert set(kp) == {"start", "peak"}
             assert 0 <= kp["start"][0] < kp["peak"][0] < n  # stages are in order
-    r = CliRunner().invoke(main, ["eval", "closed", str(ds.root), str(out / "predictions.json"),
-                                  "--out", str(tmp_path / "eval")])
+    r = CliRunner().invoke(
+        main, ["eval", "closed", str(ds.root), str(out / "predictions.json"), "--out", str(tmp_path / "eval")]
+    )
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["eval", "localization", str(ds.root), str(out / "localization.json"),
-                                  "--out", str(tmp_path / "eval_loc")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "localization",
+            str(ds.root),
+            str(out / "localization.json"),
+            "--out",
+            str(tmp_path / "eval_loc"),
+        ],
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -269,7 +349,9 @@ def test_failed_calls_leave_a_pair_incomplete_and_a_rerun_finishes_it(env, tmp_p
         assert second.n_done_now == 2
         assert len(srv.requests) - n == 2  # only the two failed statements are asked again
         preds = read_json(out / "predictions.json")
-        assert [p["2"]["prediction"] for p in preds.values()] == [s["differences_gt"]["2"] for s in ds.samples]
+        assert [p["2"]["prediction"] for p in preds.values()] == [
+            s["differences_gt"]["2"] for s in ds.samples
+        ]
 
 
 def test_a_proposer_that_never_answers_stops_the_run_and_saves_nothing(env, tmp_path):
@@ -279,8 +361,20 @@ def test_a_proposer_that_never_answers_stops_the_run_and_saves_nothing(env, tmp_
         cfg = tmp_path / "c.yaml"
         cfg.write_text(json.dumps(toy_clip_config(llm={"base_url": srv.base_url, "max_invalid_retries": 0})))
         out = tmp_path / "run"
-        r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(out), "--config", str(cfg),
-                                      "--no-progress"])
+        r = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(ds.root),
+                "--mode",
+                "closed",
+                "--out",
+                str(out),
+                "--config",
+                str(cfg),
+                "--no-progress",
+            ],
+        )
     assert r.exit_code == 1
     assert r.output.startswith("error: proposer: the proposer got no valid answer")
     assert len(r.output.strip().splitlines()) == 1
@@ -293,10 +387,28 @@ def test_a_clip_that_cannot_load_fails_before_any_llm_call(env, tmp_path):
     with FakeOpenAI() as srv:
         srv.add(lambda b: True, {"stages": []})
         cfg = tmp_path / "c.yaml"
-        cfg.write_text(json.dumps({"llm": {"base_url": srv.base_url},
-                                   "clip": {"model": "ViT-B-32", "pretrained": str(tmp_path / "nope.pt")}}))
-        r = CliRunner().invoke(main, ["run", str(ds.root), "--mode", "closed", "--out", str(tmp_path / "run"),
-                                      "--config", str(cfg), "--no-progress"])
+        cfg.write_text(
+            json.dumps(
+                {
+                    "llm": {"base_url": srv.base_url},
+                    "clip": {"model": "ViT-B-32", "pretrained": str(tmp_path / "nope.pt")},
+                }
+            )
+        )
+        r = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(ds.root),
+                "--mode",
+                "closed",
+                "--out",
+                str(tmp_path / "run"),
+                "--config",
+                str(cfg),
+                "--no-progress",
+            ],
+        )
         assert r.exit_code == 1 and "clip.pretrained: checkpoint file not found" in r.output
         assert srv.requests == []
 
@@ -306,10 +418,13 @@ def test_per_sample_proposals_use_the_sample_seed(env, tmp_path):
     n0 = len(srv.requests)
     out = tmp_path / "per_sample"
     run(ds.root, out, mode="closed", config=config(srv, proposer={"per": "sample"}), progress=False)
-    assert sorted(p.name for p in (out / "proposals").iterdir()) == sorted(f"{s['sample_key']}.json"
-                                                                          for s in ds.samples)
+    assert sorted(p.name for p in (out / "proposals").iterdir()) == sorted(
+        f"{s['sample_key']}.json" for s in ds.samples
+    )
     seeds = {b["seed"] for b in srv.requests[n0:] if "Split the action into" in FakeOpenAI.text_of(b)}
     assert len(seeds) == 2
     preds = read_json(out / "predictions.json")
-    assert all({k: v["prediction"] for k, v in preds[s["sample_key"]].items()} == s["differences_gt"]
-               for s in ds.samples)
+    assert all(
+        {k: v["prediction"] for k, v in preds[s["sample_key"]].items()} == s["differences_gt"]
+        for s in ds.samples
+    )

@@ -1,4 +1,5 @@
 """The proposer against the loopback OpenAI server: normal answers, and schema-valid but odd ones."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ from viddiff_method.config import RunConfig
 from viddiff_method.stages.llm_calls import make_client
 from viddiff_method.stages.proposer import Proposer
 
-KEYPOINTS = {s: {"name": s, "description": f"the {s} is shown", "stage": f"{c} {s}"}
-             for c, s in (("red", "circle"), ("blue", "square"), ("green", "triangle"))}
+KEYPOINTS = {
+    s: {"name": s, "description": f"the {s} is shown", "stage": f"{c} {s}"}
+    for c, s in (("red", "circle"), ("blue", "square"), ("green", "triangle"))
+}
 
 
 @pytest.fixture
@@ -41,16 +44,25 @@ def test_stages_and_links(srv, tmp_path):
 
 def test_misspelt_names_are_repaired_and_reported(srv, tmp_path):
     srv.add("Split the action into", STAGES_ANSWER)
-    srv.add("For every stage, list the names", {"links": [
-        {"stage": "red circel", "differences": ["biger circle"], "keypoints": ["circle"]},
-        {"stage": "the moon", "differences": ["bigger square"], "keypoints": []},
-        {"stage": "green triangle", "differences": ["something else entirely"], "keypoints": ["triangel", "zzz"]},
-    ]})
+    srv.add(
+        "For every stage, list the names",
+        {
+            "links": [
+                {"stage": "red circel", "differences": ["biger circle"], "keypoints": ["circle"]},
+                {"stage": "the moon", "differences": ["bigger square"], "keypoints": []},
+                {
+                    "stage": "green triangle",
+                    "differences": ["something else entirely"],
+                    "keypoints": ["triangel", "zzz"],
+                },
+            ]
+        },
+    )
     p = proposer(srv, tmp_path).propose("shapes_0", "shapes", DIFFS, KEYPOINTS, seed=0)
-    assert p.stages_of("0") == [0]                      # fuzzy: "red circel" / "biger circle"
-    assert p.stage_of_keypoint("triangle") == 2         # fuzzy keypoint name
-    assert p.stage_of_keypoint("square") == 1           # unlinked: its taxonomy stage "blue square"
-    assert p.stages_of("1") == [1]                      # unlinked: the stage of its keypoint
+    assert p.stages_of("0") == [0]  # fuzzy: "red circel" / "biger circle"
+    assert p.stage_of_keypoint("triangle") == 2  # fuzzy keypoint name
+    assert p.stage_of_keypoint("square") == 1  # unlinked: its taxonomy stage "blue square"
+    assert p.stages_of("1") == [1]  # unlinked: the stage of its keypoint
     text = "\n".join(p.repairs)
     assert "'red circel' matched to 'red circle'" in text
     assert "unknown stage 'the moon'" in text
@@ -65,8 +77,15 @@ def test_empty_transcript_and_a_difference_linked_to_nothing(srv, tmp_path):
     assert all(p.stages_of(k) == [0] for k in DIFFS)
     assert any("empty stage transcript" in r for r in p.repairs)
 
-    srv.add("Split the action into", {"stages": [{"name": "x", "description": "", "retrieval_strings": []},
-                                                 {"name": "x", "description": "again", "retrieval_strings": ["b"]}]})
+    srv.add(
+        "Split the action into",
+        {
+            "stages": [
+                {"name": "x", "description": "", "retrieval_strings": []},
+                {"name": "x", "description": "again", "retrieval_strings": ["b"]},
+            ]
+        },
+    )
     srv.add("For every stage, list the names", {"links": []})
     diffs = {"5": {"name": "lonely", "description": "d", "query_string": "d", "num_frames": "1"}}
     p = proposer(srv, tmp_path / "2").propose("a", "another thing", diffs, {}, seed=0)
@@ -77,9 +96,17 @@ def test_empty_transcript_and_a_difference_linked_to_nothing(srv, tmp_path):
 
 
 def test_open_differences_are_capped_and_deduplicated(srv, tmp_path):
-    answer = {"differences": [
-        {"name": f"d{i}", "description": "same statement" if i < 2 else f"statement {i}", "query_string": "",
-         "num_frames": "gt_1"} for i in range(5)]}
+    answer = {
+        "differences": [
+            {
+                "name": f"d{i}",
+                "description": "same statement" if i < 2 else f"statement {i}",
+                "query_string": "",
+                "num_frames": "gt_1",
+            }
+            for i in range(5)
+        ]
+    }
     srv.add("List up to 3 differences", answer)
     diffs = proposer(srv, tmp_path).propose_differences("an action", 3, seed=0)
     assert list(diffs) == ["0", "1", "2"][: len(diffs)]

@@ -1,4 +1,5 @@
 """The committed toy CLIP still separates its 12 prompts on fresh renders (real open_clip loading path)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ crop, normalise) instead of one PIL transform per frame, so feeding frames never
 Embeddings are L2-normalised float32 numpy arrays. The model is loaded lazily: a run whose
 embeddings are all cached never loads it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +33,9 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ToolkitError("CUDA is not available on this machine; use clip.device: cpu or auto", key="clip.device")
+        raise ToolkitError(
+            "CUDA is not available on this machine; use clip.device: cpu or auto", key="clip.device"
+        )
     return device
 
 
@@ -54,7 +57,7 @@ def _file_fingerprint(path: Path) -> str:
 def model_fingerprint(model: str, pretrained: str | None, seed: int = 0) -> str:
     """A stable id of the weights, used in cache keys: name plus tag, file hash, or ``random-seed<N>``."""
     if model.startswith(LOCAL_DIR):
-        folder = Path(model[len(LOCAL_DIR):])
+        folder = Path(model[len(LOCAL_DIR) :])
         weights = [p for p in sorted(folder.glob("open_clip_model.*")) if p.is_file()]
         cfg = folder / "open_clip_config.json"
         parts = [_file_fingerprint(p) for p in [cfg, *weights] if p.exists()]
@@ -80,8 +83,16 @@ class _Loaded:
 class ClipBackend:
     """One open_clip model on one device; counts the frames and strings it actually encodes."""
 
-    def __init__(self, model: str = "ViT-bigG-14", pretrained: str | None = "laion2b_s39b_b160k", *,
-                 device: str = "auto", precision: str = "auto", batch_size: int = 100, seed: int = 0):
+    def __init__(
+        self,
+        model: str = "ViT-bigG-14",
+        pretrained: str | None = "laion2b_s39b_b160k",
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_size: int = 100,
+        seed: int = 0,
+    ):
         self.model_name = model
         self.pretrained = pretrained
         self.device_setting = device
@@ -98,8 +109,9 @@ class ClipBackend:
     @classmethod
     def from_settings(cls, s, seed: int = 0) -> ClipBackend:
         """Build from :class:`viddiff_method.config.ClipSettings`."""
-        return cls(s.model, s.pretrained, device=s.device, precision=s.precision, batch_size=s.batch_size,
-                   seed=seed)
+        return cls(
+            s.model, s.pretrained, device=s.device, precision=s.precision, batch_size=s.batch_size, seed=seed
+        )
 
     # -- loading ------------------------------------------------------------------------------
     @property
@@ -130,29 +142,40 @@ class ClipBackend:
                 if not os.path.isfile(expanded):
                     raise ToolkitError("checkpoint file not found", file=expanded, key="clip.pretrained")
                 pretrained = expanded
-            elif name.replace("/", "-") in open_clip.list_models() and \
-                    pretrained not in open_clip.list_pretrained_tags_by_model(name.replace("/", "-")):
+            elif name.replace(
+                "/", "-"
+            ) in open_clip.list_models() and pretrained not in open_clip.list_pretrained_tags_by_model(
+                name.replace("/", "-")
+            ):
                 tags = ", ".join(open_clip.list_pretrained_tags_by_model(name.replace("/", "-"))) or "none"
-                raise ToolkitError(f"unknown pretrained tag {pretrained!r} for {name} (known: {tags})",
-                                   key="clip.pretrained")
+                raise ToolkitError(
+                    f"unknown pretrained tag {pretrained!r} for {name} (known: {tags})", key="clip.pretrained"
+                )
         if not name.startswith(LOCAL_DIR) and name.replace("/", "-") not in open_clip.list_models():
             raise ToolkitError(f"unknown open_clip model {name!r}", key="clip.model")
         try:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 model, _, preprocess = open_clip.create_model_and_transforms(
-                    name, pretrained=pretrained, device=device, precision=oc_precision)
+                    name, pretrained=pretrained, device=device, precision=oc_precision
+                )
             tokenizer = open_clip.get_tokenizer(name)
         except (RuntimeError, FileNotFoundError, ValueError, OSError) as e:
             hint = ""
             if pretrained and not os.path.isfile(str(pretrained)):
-                hint = (" (weights for a tag come from the HF Hub: seed the HF cache or use a checkpoint path or "
-                        "local-dir:)")
-            raise ToolkitError(f"cannot load CLIP {name!r} / {pretrained!r}: {str(e).splitlines()[0][:200]}{hint}",
-                               key="clip.pretrained" if pretrained else "clip.model") from None
+                hint = (
+                    " (weights for a tag come from the HF Hub: seed the HF cache or use a checkpoint path or "
+                    "local-dir:)"
+                )
+            raise ToolkitError(
+                f"cannot load CLIP {name!r} / {pretrained!r}: {str(e).splitlines()[0][:200]}{hint}",
+                key="clip.pretrained" if pretrained else "clip.model",
+            ) from None
         model.eval()
         if pretrained is None and not name.startswith(LOCAL_DIR):
-            log.warning("CLIP %s has random weights (clip.pretrained: null): similarities are meaningless", name)
+            log.warning(
+                "CLIP %s has random weights (clip.pretrained: null): similarities are meaningless", name
+            )
         size = model.visual.image_size
         size = int(size[0] if isinstance(size, (tuple, list)) else size)
         pcfg = getattr(model.visual, "preprocess_cfg", {}) or {}
@@ -186,10 +209,12 @@ class ClipBackend:
         if min(h, w) != m.size:
             scale = m.size / min(h, w)
             nh, nw = max(m.size, round(h * scale)), max(m.size, round(w * scale))
-            x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True).clamp_(0, 1)
+            x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True).clamp_(
+                0, 1
+            )
             h, w = nh, nw
         top, left = (h - m.size) // 2, (w - m.size) // 2
-        x = x[:, :, top:top + m.size, left:left + m.size]
+        x = x[:, :, top : top + m.size, left : left + m.size]
         x = (x - m.mean) / m.std
         return x.to(m.dtype)
 
@@ -209,8 +234,10 @@ class ClipBackend:
         """Embed uint8 RGB frames ``[T,H,W,3]`` in batches of ``batch_size``."""
         if len(frames) == 0:
             return np.zeros((0, 0), np.float32)
-        out = [self.encode_preprocessed(self.preprocess(frames[i:i + self.batch_size]))
-               for i in range(0, len(frames), self.batch_size)]
+        out = [
+            self.encode_preprocessed(self.preprocess(frames[i : i + self.batch_size]))
+            for i in range(0, len(frames), self.batch_size)
+        ]
         return np.concatenate(out)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -225,7 +252,7 @@ class ClipBackend:
         outs = []
         with torch.inference_mode():
             for i in range(0, len(texts), 256):
-                tok = m.tokenizer(texts[i:i + 256]).to(device)
+                tok = m.tokenizer(texts[i : i + 256]).to(device)
                 emb = m.model.encode_text(tok)
                 outs.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu().numpy())
         self.texts_encoded += len(texts)
@@ -233,5 +260,8 @@ class ClipBackend:
 
     def counters(self) -> dict[str, int]:
         """What this backend computed (not what it served from a cache)."""
-        return {"frames_encoded": self.frames_encoded, "texts_encoded": self.texts_encoded,
-                "batches": self.batches}
+        return {
+            "frames_encoded": self.frames_encoded,
+            "texts_encoded": self.texts_encoded,
+            "batches": self.batches,
+        }

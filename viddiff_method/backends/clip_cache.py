@@ -7,6 +7,7 @@ A cache file that is not a database or is damaged is only a cache: it is moved a
 (``clip.sqlite.corrupt-<time>``, with a warning) and rebuilt, never fatal. A write the disk refuses
 (full, file-size limit) is one :class:`~schemas.errors.ToolkitError` naming the file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,9 @@ class ClipCache:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise ToolkitError(f"cannot create the cache folder: {e.strerror}", file=str(self.path.parent)) from None
+                raise ToolkitError(
+                    f"cannot create the cache folder: {e.strerror}", file=str(self.path.parent)
+                ) from None
             if self.path.is_dir():
                 raise ToolkitError("is a folder, expected the CLIP cache file", file=str(self.path))
         self._lock = threading.Lock()
@@ -56,8 +59,9 @@ class ClipCache:
             self._open()
 
     def _open(self) -> None:
-        self._conn = sqlite3.connect(str(self.path) if self.path else ":memory:", check_same_thread=False,
-                                     timeout=60)
+        self._conn = sqlite3.connect(
+            str(self.path) if self.path else ":memory:", check_same_thread=False, timeout=60
+        )
         with self._lock:
             try:
                 if self.path:
@@ -102,8 +106,9 @@ class ClipCache:
         wanted = set(int(f) for f in frames)
         try:
             with self._lock:
-                rows = self._conn.execute("SELECT frame, emb FROM frame_emb WHERE model=? AND video=?",
-                                          (model, video)).fetchall()
+                rows = self._conn.execute(
+                    "SELECT frame, emb FROM frame_emb WHERE model=? AND video=?", (model, video)
+                ).fetchall()
         except sqlite3.DatabaseError as e:
             self._recover(e)
             return {}
@@ -111,7 +116,9 @@ class ClipCache:
 
     def put_frames(self, model: str, video: str, frames: Iterable[int], embs: np.ndarray) -> None:
         """Store one embedding per frame index."""
-        rows = [(model, video, int(f), np.asarray(e, dtype=np.float32).tobytes()) for f, e in zip(frames, embs)]
+        rows = [
+            (model, video, int(f), np.asarray(e, dtype=np.float32).tobytes()) for f, e in zip(frames, embs)
+        ]
         self._write("INSERT OR REPLACE INTO frame_emb VALUES (?,?,?,?)", rows)
 
     def _write(self, sql: str, rows: list[tuple]) -> None:
@@ -133,8 +140,9 @@ class ClipCache:
         try:
             with self._lock:
                 for t in set(texts):
-                    row = self._conn.execute("SELECT emb FROM text_emb WHERE model=? AND text=?",
-                                             (model, t)).fetchone()
+                    row = self._conn.execute(
+                        "SELECT emb FROM text_emb WHERE model=? AND text=?", (model, t)
+                    ).fetchone()
                     if row:
                         out[t] = np.frombuffer(row[0], dtype=np.float32)
         except sqlite3.DatabaseError as e:

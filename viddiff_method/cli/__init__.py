@@ -1,4 +1,5 @@
 """`viddiff`: the researcher's command line (run the method, evaluate, report)."""
+
 from __future__ import annotations
 
 import click

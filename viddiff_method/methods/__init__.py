@@ -10,6 +10,7 @@ pair), ``random`` (random frames) and ``prior`` (keypoints at their mean relativ
 pairs of the action). A lab adds its own by subclassing :class:`Method` and registering it with
 :func:`register_method` or under the entry-point group ``viddiff_toolkit.methods``.
 """
+
 from __future__ import annotations
 
 from importlib import metadata
@@ -44,13 +45,15 @@ class Method:
     #: the usage stage a stop on failed answers is reported under
     answer_stage: ClassVar[str] = "differencer"
 
-    def localize(self, run: Run, s: dict[str, Any], proposal: Proposal, embeddings: Any,
-                 diffs: dict[str, Any]) -> tuple[Frames, Frames, Any]:
+    def localize(
+        self, run: Run, s: dict[str, Any], proposal: Proposal, embeddings: Any, diffs: dict[str, Any]
+    ) -> tuple[Frames, Frames, Any]:
         """``(keypoint frames, frames per difference, stage segments or None)`` for A and B."""
         raise NotImplementedError
 
-    def predict(self, run: Run, s: dict[str, Any], diffs: dict[str, Any], dfs: Frames,
-                errors: list[str]) -> dict[str, dict[str, Any]]:
+    def predict(
+        self, run: Run, s: dict[str, Any], diffs: dict[str, Any], dfs: Frames, errors: list[str]
+    ) -> dict[str, dict[str, Any]]:
         """``{diff_key: {description, prediction}}``: by default the VLM differencer on ``dfs``."""
         return run.difference(s, diffs, dfs, errors)
 
@@ -70,22 +73,35 @@ class ViddiffMethod(Method):
 class _FrameBaseline(Method):
     """Baselines that pick frames without looking at them, then ask the VLM differencer."""
 
-    def keypoint_frame(self, run: Run, s: dict[str, Any], loc_id: str, n_frames: int,
-                       rng: np.random.Generator) -> int:
+    def keypoint_frame(
+        self, run: Run, s: dict[str, Any], loc_id: str, n_frames: int, rng: np.random.Generator
+    ) -> int:
         raise NotImplementedError
 
-    def difference_frames(self, run: Run, d: dict[str, Any], kp: dict[str, list[int]], n_frames: int,
-                          fps: float, rng: np.random.Generator) -> list[int]:
+    def difference_frames(
+        self,
+        run: Run,
+        d: dict[str, Any],
+        kp: dict[str, list[int]],
+        n_frames: int,
+        fps: float,
+        rng: np.random.Generator,
+    ) -> list[int]:
         """Frames linked to the difference's keypoints (the middle of their span), else the whole clip's."""
         from viddiff_method.stages import localizer as loc
+
         cfg = run.cfg.localizer
         linked = [kp[x][0] for x in (d.get("keypoints") or []) if kp.get(x)]
         a, b = (min(linked), max(linked) + 1) if linked else (0, n_frames)
         centre = (a + b - 1) // 2
         if d["num_frames"] == "1" and linked:
             return [linked[0]]
-        return loc.centred_frames(centre, 1 if d["num_frames"] == "1" else cfg.frames_per_difference,
-                                  int(round(cfg.spacing_seconds * fps)), n_frames)
+        return loc.centred_frames(
+            centre,
+            1 if d["num_frames"] == "1" else cfg.frames_per_difference,
+            int(round(cfg.spacing_seconds * fps)),
+            n_frames,
+        )
 
     def localize(self, run, s, proposal, embeddings, diffs):
         from viddiff_method.pipeline import media, seed_for
@@ -113,8 +129,14 @@ class RandomMethod(_FrameBaseline):
         from viddiff_method.methods.baselines import random_frames
 
         cfg = run.cfg.localizer
-        return random_frames(rng, d["num_frames"], n_frames, fps, n=cfg.frames_per_difference,
-                             spacing_seconds=cfg.spacing_seconds)
+        return random_frames(
+            rng,
+            d["num_frames"],
+            n_frames,
+            fps,
+            n=cfg.frames_per_difference,
+            spacing_seconds=cfg.spacing_seconds,
+        )
 
 
 class PriorMethod(_FrameBaseline):
@@ -172,8 +194,9 @@ def methods() -> dict[str, type[Method]]:
             try:
                 register_method(ep.load())
             except (ImportError, AttributeError) as e:
-                raise ToolkitError(f"cannot load method {ep.value!r}: {e}",
-                                   key=f"entry point {ENTRY_POINT_GROUP}:{ep.name}") from None
+                raise ToolkitError(
+                    f"cannot load method {ep.value!r}: {e}", key=f"entry point {ENTRY_POINT_GROUP}:{ep.name}"
+                ) from None
     return dict(_registry)
 
 

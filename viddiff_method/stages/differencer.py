@@ -7,6 +7,7 @@ JSON Schema whose ``answer`` is an enum (a/b, or a/b/c), so nothing is ever coer
 published defect): an answer that stays invalid after the client's retries becomes a null prediction
 and is reported. Groups never exceed the images-per-request cap.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -49,21 +50,28 @@ def _gap(seconds: Sequence[float]) -> str:
 
 def answer_schema(options: str) -> dict[str, Any]:
     """Schema of one answer: a short reasoning and the letter."""
-    return {"type": "object", "additionalProperties": False, "required": ["answer_detailed", "answer"],
-            "properties": {"answer_detailed": {"type": "string"},
-                           "answer": {"type": "string", "enum": list(options)}}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["answer_detailed", "answer"],
+        "properties": {
+            "answer_detailed": {"type": "string"},
+            "answer": {"type": "string", "enum": list(options)},
+        },
+    }
 
 
 def single_prompt(action_description: str, q: DiffQuery, options: str) -> str:
     """Prompt for one difference."""
     na, nb = len(q.frames_a), len(q.frames_b)
     return (
-        f"These are frames from two videos of a person performing the action \"{action_description}\". "
+        f'These are frames from two videos of a person performing the action "{action_description}". '
         f"The first {na} image(s) are from video A{_gap(q.seconds_a)}, the last {nb} image(s) from video B"
         f"{_gap(q.seconds_b)}.\n"
-        f"Statement: \"{q.description}\"\n"
+        f'Statement: "{q.description}"\n'
         f"In which video is the statement more true? Options: {options_text(options)}. "
-        "Explain briefly in 'answer_detailed', then give the letter in 'answer'.")
+        "Explain briefly in 'answer_detailed', then give the letter in 'answer'."
+    )
 
 
 def group_prompt(action_description: str, qs: Sequence[DiffQuery], options: str) -> str:
@@ -71,21 +79,34 @@ def group_prompt(action_description: str, qs: Sequence[DiffQuery], options: str)
     lines, pos = [], 1
     for q in qs:
         na, nb = len(q.frames_a), len(q.frames_b)
-        lines.append(f"- statement {q.key}: \"{q.description}\" — images {pos}-{pos + na - 1} are video A"
-                     f"{_gap(q.seconds_a)}, images {pos + na}-{pos + na + nb - 1} are video B{_gap(q.seconds_b)}")
+        lines.append(
+            f'- statement {q.key}: "{q.description}" — images {pos}-{pos + na - 1} are video A'
+            f"{_gap(q.seconds_a)}, images {pos + na}-{pos + na + nb - 1} are video B{_gap(q.seconds_b)}"
+        )
         pos += na + nb
     return (
-        f"These are frames from two videos (A and B) of a person performing the action \"{action_description}\". "
+        f'These are frames from two videos (A and B) of a person performing the action "{action_description}". '
         "For each statement below, decide in which video it is more true, looking at that statement's images.\n"
         + "\n".join(lines)
-        + f"\nOptions for each: {options_text(options)}. Answer every statement key.")
+        + f"\nOptions for each: {options_text(options)}. Answer every statement key."
+    )
 
 
 def group_schema(keys: Sequence[str], options: str) -> dict[str, Any]:
     """Schema of a grouped answer: ``{"answers": {key: {answer_detailed, answer}}}``."""
-    return {"type": "object", "additionalProperties": False, "required": ["answers"],
-            "properties": {"answers": {"type": "object", "additionalProperties": False, "required": list(keys),
-                                       "properties": {k: answer_schema(options) for k in keys}}}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["answers"],
+        "properties": {
+            "answers": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": list(keys),
+                "properties": {k: answer_schema(options) for k in keys},
+            }
+        },
+    }
 
 
 def _cap_frames(q: DiffQuery, cap: int) -> DiffQuery:
@@ -134,7 +155,9 @@ def resize_max_side(frames: Sequence[np.ndarray], side: int | None) -> list[np.n
             out.append(f)
             continue
         s = side / max(h, w)
-        out.append(np.asarray(Image.fromarray(f).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)))
+        out.append(
+            np.asarray(Image.fromarray(f).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC))
+        )
     return out
 
 
@@ -149,8 +172,12 @@ class Differencer:
     def _resize(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         return resize_max_side(frames, self.cfg.differencer.max_side)
 
-    def requests(self, action_description: str, qs: Sequence[DiffQuery], seed: int,
-                 ) -> list[tuple[list[DiffQuery], LLMRequest]]:
+    def requests(
+        self,
+        action_description: str,
+        qs: Sequence[DiffQuery],
+        seed: int,
+    ) -> list[tuple[list[DiffQuery], LLMRequest]]:
         """The requests (and the queries each answers) for one pair."""
         opts = self.cfg.differencer.options
         cap = self.cfg.llm.images_per_request
@@ -158,13 +185,29 @@ class Differencer:
         for group in plan_groups(qs, self.cfg.differencer.differences_per_call, cap):
             images = [im for q in group for im in self._resize(q.frames_a) + self._resize(q.frames_b)]
             if len(group) == 1:
-                prompt, schema, name = single_prompt(action_description, group[0], opts), answer_schema(opts), "answer"
+                prompt, schema, name = (
+                    single_prompt(action_description, group[0], opts),
+                    answer_schema(opts),
+                    "answer",
+                )
             else:
                 prompt = group_prompt(action_description, group, opts)
                 schema, name = group_schema([q.key for q in group], opts), "answers"
-            out.append((group, LLMRequest(stage="differencer", model=self.cfg.llm.differencer_model, prompt=prompt,
-                                          schema=schema, schema_name=name, system=SYSTEM_PROMPT, images=images,
-                                          seed=seed)))
+            out.append(
+                (
+                    group,
+                    LLMRequest(
+                        stage="differencer",
+                        model=self.cfg.llm.differencer_model,
+                        prompt=prompt,
+                        schema=schema,
+                        schema_name=name,
+                        system=SYSTEM_PROMPT,
+                        images=images,
+                        seed=seed,
+                    ),
+                )
+            )
         return out
 
     def run(self, action_description: str, qs: Sequence[DiffQuery], seed: int) -> dict[str, str | None]:

@@ -5,6 +5,7 @@ thread preprocesses and encodes; frames of consecutive clips share batches, so s
 a GPU batch. Every embedding goes to the :class:`ClipCache` under (video sha256, source frame index,
 model), and clips whose frames are all cached are neither decoded nor sent to the model.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,8 +68,14 @@ def plan_frames(path: str | Path, fps: float) -> FramePlan:
 class FrameEmbedder:
     """Embeds clips and strings through a :class:`ClipBackend`, reading and filling a :class:`ClipCache`."""
 
-    def __init__(self, clip: ClipBackend, cache: ClipCache | None = None, *, prefetch: int = 4,
-                 decode_workers: int | None = None):
+    def __init__(
+        self,
+        clip: ClipBackend,
+        cache: ClipCache | None = None,
+        *,
+        prefetch: int = 4,
+        decode_workers: int | None = None,
+    ):
         self.clip = clip
         self.cache = cache or ClipCache(None)
         self.prefetch = max(1, prefetch)
@@ -118,7 +125,11 @@ class FrameEmbedder:
         out = {}
         for ref in refs:
             plan = plans[ref.key]
-            emb = np.stack([have[ref.key][i] for i in plan.indices]) if plan.indices else np.zeros((0, 0), np.float32)
+            emb = (
+                np.stack([have[ref.key][i] for i in plan.indices])
+                if plan.indices
+                else np.zeros((0, 0), np.float32)
+            )
             out[ref.key] = VideoEmbedding(plan, emb)
         return out
 
@@ -137,8 +148,9 @@ class FrameEmbedder:
                 with ThreadPoolExecutor(self.decode_workers, thread_name_prefix="clip-decode") as pool:
                     futures = []
                     for ref, missing, info in todo:
-                        futures.append((ref, pool.submit(media.decode, ref.path, indices=missing, size=size,
-                                                         info=info)))
+                        futures.append(
+                            (ref, pool.submit(media.decode, ref.path, indices=missing, size=size, info=info))
+                        )
                         if len(futures) > self.decode_workers:
                             if not _hand_on(*futures.pop(0)):
                                 return
@@ -175,9 +187,9 @@ class FrameEmbedder:
                     pos = 0
                     while pos < len(frames):
                         take = min(bs - n_pend, len(frames) - pos)
-                        pend_frames.append(frames[pos:pos + take])
+                        pend_frames.append(frames[pos : pos + take])
                         pend_owner.append((ref, n_pend, take))
-                        pend_idx.append(list(idx[pos:pos + take]))
+                        pend_idx.append(list(idx[pos : pos + take]))
                         n_pend += take
                         pos += take
                         if n_pend == bs:
@@ -199,4 +211,4 @@ class FrameEmbedder:
         batch = np.concatenate(frames)
         embs = self.clip.encode_preprocessed(self.clip.preprocess(batch))
         for (ref, start, count), ids in zip(owners, idx):
-            yield ref, ids, embs[start:start + count]
+            yield ref, ids, embs[start : start + count]

@@ -4,6 +4,7 @@
 answers stay invalid after the client's retries gives ``None`` (reported) instead of aborting every
 other request of the run. A budget stop still stops everything.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,10 @@ from viddiff_runtime.llm.client import BudgetExceeded, LLMClient, LLMConfig, LLM
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = ("The images come from a public machine-learning research dataset of videos of people performing "
-                 "actions. They are used only to test a model's ability to compare how actions are performed.")
+SYSTEM_PROMPT = (
+    "The images come from a public machine-learning research dataset of videos of people performing "
+    "actions. They are used only to test a model's ability to compare how actions are performed."
+)
 
 
 def make_client(cfg: RunConfig, cache_path: str | Path | None) -> LLMClient:
@@ -30,8 +33,11 @@ def make_client(cfg: RunConfig, cache_path: str | Path | None) -> LLMClient:
     return LLMClient(llm)
 
 
-def complete_all(client: LLMClient, reqs: Sequence[LLMRequest], errors: list[str] | None = None,
-                 ) -> list[dict[str, Any] | None]:
+def complete_all(
+    client: LLMClient,
+    reqs: Sequence[LLMRequest],
+    errors: list[str] | None = None,
+) -> list[dict[str, Any] | None]:
     """Answers in input order; a request that fails for good yields ``None`` and a line in ``errors``."""
     reqs = list(reqs)
     if not reqs:
@@ -50,5 +56,7 @@ def complete_all(client: LLMClient, reqs: Sequence[LLMRequest], errors: list[str
 
     if len(reqs) == 1:
         return [one(reqs[0])]
-    with ThreadPoolExecutor(max_workers=max(1, client.config.max_concurrency), thread_name_prefix="viddiff") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, client.config.max_concurrency), thread_name_prefix="viddiff"
+    ) as pool:
         return list(pool.map(one, reqs))

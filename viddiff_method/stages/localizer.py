@@ -9,6 +9,7 @@ every path pays the same transition total and the best path is the best segmenta
 contiguous blocks; this module solves that exactly by dynamic programming over segment ends, which
 also lets an optional duration prior penalise stages far from ``T / n`` frames (published: none).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -103,8 +104,16 @@ def centred_frames(centre: int, n: int, step: int, T: int) -> list[int]:
     return sorted({min(T - 1, max(0, first + i * step)) for i in range(n)})
 
 
-def frames_for_difference(num_frames: str, stage_ids: Sequence[int], segments: Sequence[tuple[int, int]],
-                          T: int, fps: float, *, n: int = 3, spacing_seconds: float = 0.35) -> list[int]:
+def frames_for_difference(
+    num_frames: str,
+    stage_ids: Sequence[int],
+    segments: Sequence[tuple[int, int]],
+    T: int,
+    fps: float,
+    *,
+    n: int = 3,
+    spacing_seconds: float = 0.35,
+) -> list[int]:
     """Sampled-clip rows to show for one difference.
 
     ``"1"``: the middle of the first linked stage (published). ``"gt_1"``: ``n`` frames spaced
@@ -121,8 +130,9 @@ def frames_for_difference(num_frames: str, stage_ids: Sequence[int], segments: S
     return centred_frames(_mid(a, b), n, int(round(spacing_seconds * fps)), T)
 
 
-def keypoint_frame(stage_id: int | None, segments: Sequence[tuple[int, int]], T: int,
-                   position: str = "middle") -> int | None:
+def keypoint_frame(
+    stage_id: int | None, segments: Sequence[tuple[int, int]], T: int, position: str = "middle"
+) -> int | None:
     """Row of a keypoint in its stage: the stage's middle, first or last frame (None if unlinked)."""
     if stage_id is None or not 0 <= stage_id < len(segments) or T <= 0:
         return None
@@ -135,8 +145,10 @@ def to_source(rows: Sequence[int], indices: Sequence[int]) -> list[int]:
     return [int(indices[r]) for r in rows]
 
 
-def filter_retrieval_strings(stage_strings: Sequence[Sequence[str]], emb: dict[str, np.ndarray],
-                             ) -> tuple[list[list[str]], list[str]]:
+def filter_retrieval_strings(
+    stage_strings: Sequence[Sequence[str]],
+    emb: dict[str, np.ndarray],
+) -> tuple[list[list[str]], list[str]]:
     """Drop strings whose text embedding is closer (mean cosine) to another stage's strings than to
     their own stage's other strings; each stage keeps at least its best string.
 
@@ -151,13 +163,19 @@ def filter_retrieval_strings(stage_strings: Sequence[Sequence[str]], emb: dict[s
         margins = []
         for t in strings:
             own = np.mean([float(emb[t] @ emb[u]) for u in strings if u != t])
-            other = max(np.mean([float(emb[t] @ emb[u]) for u in others]) if others else -np.inf
-                        for j, others in enumerate(stage_strings) if j != i)
+            other = max(
+                np.mean([float(emb[t] @ emb[u]) for u in others]) if others else -np.inf
+                for j, others in enumerate(stage_strings)
+                if j != i
+            )
             margins.append(own - other)
         kept = [t for t, m in zip(strings, margins) if m >= 0]
         if not kept:
             kept = [strings[int(np.argmax(margins))]]
-        notes += [f"retrieval string {t!r} of stage {i} dropped (closer to another stage)"
-                  for t in strings if t not in kept]
+        notes += [
+            f"retrieval string {t!r} of stage {i} dropped (closer to another stage)"
+            for t in strings
+            if t not in kept
+        ]
         kept_all.append(kept)
     return kept_all, notes

@@ -11,6 +11,7 @@ dropped, an empty transcript becomes one whole-clip stage, a stage without strin
 and description, an unlinked difference falls back to its keypoints' stages and otherwise to the whole
 clip, and an unlinked keypoint to its taxonomy stage.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -74,31 +75,67 @@ class Proposal:
 
 # ------------------------------------------------------------------------------------------- schemas
 
+
 def differences_schema() -> dict[str, Any]:
     """Answer of call 1: a list of differences (the prompt asks for at most N; extra ones are cut after)."""
-    item = {"type": "object", "additionalProperties": False,
-            "required": ["name", "description", "query_string", "num_frames"],
-            "properties": {"name": {"type": "string"}, "description": {"type": "string"},
-                           "query_string": {"type": "string"}, "num_frames": {"type": "string", "enum": list(NUM_FRAMES)}}}
-    return {"type": "object", "additionalProperties": False, "required": ["differences"],
-            "properties": {"differences": {"type": "array", "items": item}}}
+    item = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "description", "query_string", "num_frames"],
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "query_string": {"type": "string"},
+            "num_frames": {"type": "string", "enum": list(NUM_FRAMES)},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["differences"],
+        "properties": {"differences": {"type": "array", "items": item}},
+    }
 
 
 def stages_schema() -> dict[str, Any]:
     """Answer of call 2: the stage transcript (stages beyond ``max_stages`` are cut after)."""
-    item = {"type": "object", "additionalProperties": False, "required": ["name", "description", "retrieval_strings"],
-            "properties": {"name": {"type": "string"}, "description": {"type": "string"},
-                           "retrieval_strings": {"type": "array", "items": {"type": "string"}}}}
-    return {"type": "object", "additionalProperties": False, "required": ["stages"],
-            "properties": {"stages": {"type": "array", "items": item}}}
+    item = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "description", "retrieval_strings"],
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "retrieval_strings": {"type": "array", "items": {"type": "string"}},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["stages"],
+        "properties": {"stages": {"type": "array", "items": item}},
+    }
 
 
 LINKS_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["links"],
-    "properties": {"links": {"type": "array", "items": {
-        "type": "object", "additionalProperties": False, "required": ["stage", "differences", "keypoints"],
-        "properties": {"stage": {"type": "string"}, "differences": {"type": "array", "items": {"type": "string"}},
-                       "keypoints": {"type": "array", "items": {"type": "string"}}}}}},
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["links"],
+    "properties": {
+        "links": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["stage", "differences", "keypoints"],
+                "properties": {
+                    "stage": {"type": "string"},
+                    "differences": {"type": "array", "items": {"type": "string"}},
+                    "keypoints": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
 }
 
 # ------------------------------------------------------------------------------------------- prompts
@@ -107,38 +144,45 @@ LINKS_SCHEMA: dict[str, Any] = {
 def differences_prompt(action_description: str, n: int) -> str:
     """Call 1 (open mode): propose visual, video-agnostic differences."""
     return (
-        f"Two videos show a person performing this action: \"{action_description}\".\n"
+        f'Two videos show a person performing this action: "{action_description}".\n'
         f"List up to {n} differences in how the action could be performed that are visible in a video, "
         "e.g. about body position, range of motion, speed or timing. For each give: a short 'name'; a "
         "'description' that is a statement about one video which is more true of one video than the other "
         "(do not mention 'video A' or 'video B'; e.g. 'the knees bend more'); a shorter 'query_string'; and "
-        "'num_frames': \"1\" if one well-chosen frame per video is enough to judge it, \"gt_1\" if motion "
-        "over several frames is needed (e.g. speed).")
+        '\'num_frames\': "1" if one well-chosen frame per video is enough to judge it, "gt_1" if motion '
+        "over several frames is needed (e.g. speed)."
+    )
 
 
 def stages_prompt(action_description: str, max_stages: int, n_strings: int) -> str:
     """Call 2: the stage transcript with single-frame retrieval strings."""
     return (
-        f"A video shows a person performing this action: \"{action_description}\".\n"
+        f'A video shows a person performing this action: "{action_description}".\n'
         f"Split the action into at most {max_stages} stages in the order they happen. For each stage give a "
         f"short unique 'name', a 'description', and at least {n_strings} 'retrieval_strings': captions of a "
         "single frame of that stage that describe only pose and appearance (start them with 'A photo of'), "
-        "that never name the action, and that would not also describe the other stages.")
+        "that never name the action, and that would not also describe the other stages."
+    )
 
 
-def links_prompt(action_description: str, stages: list[Stage], differences: dict[str, dict[str, Any]],
-                 keypoints: dict[str, dict[str, Any]]) -> str:
+def links_prompt(
+    action_description: str,
+    stages: list[Stage],
+    differences: dict[str, dict[str, Any]],
+    keypoints: dict[str, dict[str, Any]],
+) -> str:
     """Call 3: which differences and keypoints are visible in which stage."""
     st = "\n".join(f"- {s.name}: {s.description}" for s in stages)
     df = "\n".join(f"- {d['name']}: {d['description']}" for d in differences.values())
     kp = "\n".join(f"- {k}: {v.get('description', '')}" for k, v in keypoints.items()) or "(none)"
     return (
-        f"Action: \"{action_description}\".\nStages, in order:\n{st}\n\nDifferences (name: statement):\n{df}\n\n"
+        f'Action: "{action_description}".\nStages, in order:\n{st}\n\nDifferences (name: statement):\n{df}\n\n'
         f"Keypoints (name: moment):\n{kp}\n\n"
         "For every stage, list the names of the differences that can be judged from frames of that stage, and "
         "the names of the keypoints that happen in that stage. A difference may be visible in several stages; "
         "every difference should appear at least once and every keypoint exactly once. Use the names exactly "
-        "as written above.")
+        "as written above."
+    )
 
 
 # ------------------------------------------------------------------------------------------- proposer
@@ -175,15 +219,24 @@ class Proposer:
         for k, v in choices.items():
             if v.strip().lower() == norm or k.strip().lower() == norm:
                 return k
-        best = process.extractOne(norm, {k: v.lower() for k, v in choices.items()}, scorer=fuzz.WRatio,
-                                  score_cutoff=self.cfg.proposer.fuzzy_threshold)
+        best = process.extractOne(
+            norm,
+            {k: v.lower() for k, v in choices.items()},
+            scorer=fuzz.WRatio,
+            score_cutoff=self.cfg.proposer.fuzzy_threshold,
+        )
         return best[2] if best else None
 
     def propose_differences(self, action_description: str, n: int, seed: int) -> dict[str, dict[str, Any]]:
         """Open mode: up to ``n`` differences keyed ``"0"``.. (extra answers are cut, published no-op fixed)."""
-        req = LLMRequest(stage="proposer", model=self.cfg.llm.proposer_model,
-                         prompt=differences_prompt(action_description, n), schema=differences_schema(),
-                         schema_name="differences", seed=seed)
+        req = LLMRequest(
+            stage="proposer",
+            model=self.cfg.llm.proposer_model,
+            prompt=differences_prompt(action_description, n),
+            schema=differences_schema(),
+            schema_name="differences",
+            seed=seed,
+        )
         ans = complete_all(self.client, [req], self.errors)[0]
         out: dict[str, dict[str, Any]] = {}
         seen: set[str] = set()
@@ -192,22 +245,37 @@ class Proposer:
             if not desc or desc.lower() in seen:
                 continue
             seen.add(desc.lower())
-            out[str(len(out))] = {"name": d["name"].strip() or desc[:40], "description": desc,
-                                  "query_string": d["query_string"].strip() or desc, "num_frames": d["num_frames"]}
+            out[str(len(out))] = {
+                "name": d["name"].strip() or desc[:40],
+                "description": desc,
+                "query_string": d["query_string"].strip() or desc,
+                "num_frames": d["num_frames"],
+            }
         return out
 
-    def propose(self, action: str, action_description: str, differences: dict[str, dict[str, Any]],
-                keypoints: dict[str, dict[str, Any]], seed: int) -> Proposal:
+    def propose(
+        self,
+        action: str,
+        action_description: str,
+        differences: dict[str, dict[str, Any]],
+        keypoints: dict[str, dict[str, Any]],
+        seed: int,
+    ) -> Proposal:
         """Stage transcript and links for the given differences and keypoints."""
         cfg = self.cfg.proposer
         repairs: list[str] = []
-        req = LLMRequest(stage="proposer", model=self.cfg.llm.proposer_model,
-                         prompt=stages_prompt(action_description, cfg.max_stages, cfg.n_retrieval_strings),
-                         schema=stages_schema(), schema_name="stages", seed=seed)
+        req = LLMRequest(
+            stage="proposer",
+            model=self.cfg.llm.proposer_model,
+            prompt=stages_prompt(action_description, cfg.max_stages, cfg.n_retrieval_strings),
+            schema=stages_schema(),
+            schema_name="stages",
+            seed=seed,
+        )
         ans = complete_all(self.client, [req], self.errors)[0] or {"stages": []}
         stages: list[Stage] = []
         taken: set[str] = set()
-        for s in ans.get("stages", [])[:cfg.max_stages]:
+        for s in ans.get("stages", [])[: cfg.max_stages]:
             name = s["name"].strip() or f"stage {len(stages) + 1}"
             if name in taken:
                 repairs.append(f"duplicate stage name {name!r} renamed")
@@ -220,8 +288,13 @@ class Proposer:
             stages.append(Stage(name=name, description=s.get("description", ""), retrieval_strings=strings))
         if not stages:
             repairs.append("empty stage transcript; using one stage for the whole clip")
-            stages = [Stage(name="whole action", description=action_description,
-                            retrieval_strings=[f"A photo of a person: {action_description}"])]
+            stages = [
+                Stage(
+                    name="whole action",
+                    description=action_description,
+                    retrieval_strings=[f"A photo of a person: {action_description}"],
+                )
+            ]
         proposal = Proposal(action, action_description, stages, differences, keypoints, repairs)
         if len(stages) == 1:
             stages[0].differences = list(differences)
@@ -232,9 +305,14 @@ class Proposer:
         return proposal
 
     def _link(self, p: Proposal, seed: int) -> None:
-        req = LLMRequest(stage="proposer", model=self.cfg.llm.proposer_model,
-                         prompt=links_prompt(p.action_description, p.stages, p.differences, p.keypoints),
-                         schema=LINKS_SCHEMA, schema_name="links", seed=seed)
+        req = LLMRequest(
+            stage="proposer",
+            model=self.cfg.llm.proposer_model,
+            prompt=links_prompt(p.action_description, p.stages, p.differences, p.keypoints),
+            schema=LINKS_SCHEMA,
+            schema_name="links",
+            seed=seed,
+        )
         ans = complete_all(self.client, [req], self.errors)[0] or {"links": []}
         stage_names = {str(i): s.name for i, s in enumerate(p.stages)}
         diff_names = {k: d["name"] for k, d in p.differences.items()}
@@ -274,7 +352,9 @@ class Proposer:
             si = self._match(hint, stage_names) if hint else None
             if si is not None:
                 p.stages[int(si)].keypoints.append(k)
-                p.repairs.append(f"keypoint {k!r} unlinked; used its taxonomy stage {p.stages[int(si)].name!r}")
+                p.repairs.append(
+                    f"keypoint {k!r} unlinked; used its taxonomy stage {p.stages[int(si)].name!r}"
+                )
             else:
                 p.repairs.append(f"keypoint {k!r} linked to no stage; it is placed at the middle of the clip")
         for k, d in p.differences.items():

@@ -4,6 +4,7 @@ Only valid answers are stored (the client never writes failures), so a rerun of 
 zero calls for what already succeeded and retries only what failed. Safe across threads (one
 connection per thread) and processes (WAL journal, busy timeout).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,11 @@ def sqlite_reason(e: sqlite3.Error) -> str:
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        text += (" (a file-size limit is set: ulimit -f)" if soft != resource.RLIM_INFINITY
-                 else " (is the disk full or read-only?)")
+        text += (
+            " (a file-size limit is set: ulimit -f)"
+            if soft != resource.RLIM_INFINITY
+            else " (is the disk full or read-only?)"
+        )
     return text
 
 
@@ -74,7 +78,9 @@ class SQLiteCache:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
             except sqlite3.DatabaseError as e:
-                raise ToolkitError(f"cannot open LLM cache: {sqlite_reason(e)}", file=str(self.path)) from None
+                raise ToolkitError(
+                    f"cannot open LLM cache: {sqlite_reason(e)}", file=str(self.path)
+                ) from None
             self._local.conn = conn
         return conn
 
@@ -96,30 +102,53 @@ class SQLiteCache:
         except (ValueError, TypeError) as e:
             problem = str(e)[:80]
         if problem is not None:
-            log.warning("%s: %s: corrupt cached answer ignored and removed (%s); it will be asked again",
-                        self.path, key[:16], problem)
+            log.warning(
+                "%s: %s: corrupt cached answer ignored and removed (%s); it will be asked again",
+                self.path,
+                key[:16],
+                problem,
+            )
             self._conn().execute("DELETE FROM answers WHERE key = ?", (key,))
             return None
         return answer
 
     def get_mode(self, endpoint: str, model: str) -> str | None:
         """The structured-output mode remembered for ``endpoint`` + ``model`` (see the LLM client's auto)."""
-        row = self._conn().execute("SELECT mode FROM endpoint_modes WHERE endpoint = ? AND model = ?",
-                                   (endpoint, model)).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT mode FROM endpoint_modes WHERE endpoint = ? AND model = ?", (endpoint, model))
+            .fetchone()
+        )
         return None if row is None else row[0]
 
     def put_mode(self, endpoint: str, model: str, mode: str) -> None:
         """Remember the structured-output mode that worked for ``endpoint`` + ``model``."""
-        self._conn().execute("INSERT OR REPLACE INTO endpoint_modes VALUES (?, ?, ?, ?)",
-                             (endpoint, model, mode, time.time()))
+        self._conn().execute(
+            "INSERT OR REPLACE INTO endpoint_modes VALUES (?, ?, ?, ?)", (endpoint, model, mode, time.time())
+        )
 
-    def put(self, key: str, answer: dict[str, Any], *, stage: str = "", model: str = "",
-            prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+    def put(
+        self,
+        key: str,
+        answer: dict[str, Any],
+        *,
+        stage: str = "",
+        model: str = "",
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> None:
         """Store a validated answer (an upsert; one statement, so it is atomic)."""
         self._conn().execute(
             "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, stage, model, json.dumps(answer, ensure_ascii=False, sort_keys=True),
-             prompt_tokens, completion_tokens, time.time()),
+            (
+                key,
+                stage,
+                model,
+                json.dumps(answer, ensure_ascii=False, sort_keys=True),
+                prompt_tokens,
+                completion_tokens,
+                time.time(),
+            ),
         )
 
     def __len__(self) -> int:

@@ -12,6 +12,7 @@ request (one cache shared by every command, see :func:`default_cache_dir`), runs
 thread pool, and accounts tokens and cost per stage with a hard budget. The API key is read from the environment at call time and is never
 logged, cached or written anywhere.
 """
+
 from __future__ import annotations
 
 import base64
@@ -95,8 +96,12 @@ class LLMConfig:
     image_format: Literal["png", "jpeg"] = "png"
     image_detail: str | None = None  # "low" | "high" | "auto"; None leaves it out
     strict_schema: bool = False  # json_schema "strict" flag (OpenAI requires closed schemas for it)
-    json_object_schema: bool = False  # json_object + "schema" (llama-cpp-python's grammar-constrained extension)
-    max_tokens_retry: int | None = None  # a cut-off answer (finish_reason length) is asked once more with this limit
+    json_object_schema: bool = (
+        False  # json_object + "schema" (llama-cpp-python's grammar-constrained extension)
+    )
+    max_tokens_retry: int | None = (
+        None  # a cut-off answer (finish_reason length) is asked once more with this limit
+    )
     images_per_request: int = 250  # read by `viddiff run` (OpenAI refuses more than 250 images)
 
     @classmethod
@@ -109,8 +114,12 @@ class LLMConfig:
         if set(d) == {"llm"} or ("llm" in d and isinstance(d["llm"], dict)):
             d = dict(d["llm"] or {})
         if "api_key" in d:
-            raise ToolkitError("do not put the API key in the config; set the environment variable named by "
-                               "api_key_env (default OPENAI_API_KEY)", file=file, key="api_key")
+            raise ToolkitError(
+                "do not put the API key in the config; set the environment variable named by "
+                "api_key_env (default OPENAI_API_KEY)",
+                file=file,
+                key="api_key",
+            )
         cfg = from_mapping(cls, d, file=file)  # unknown keys and wrong types
         check_llm_values(d, file=file)  # ranges and meanings
         return cfg
@@ -141,8 +150,10 @@ class LLMConfig:
         """The model name configured for ``role`` (else ``models.default``, else ``default``)."""
         name = self.models.get(role) or self.models.get("default") or default
         if not name:
-            raise ToolkitError(f"no model configured for role {role!r}; set models.{role} in the LLM config "
-                               f"or pass --model", key=f"models.{role}")
+            raise ToolkitError(
+                f"no model configured for role {role!r}; set models.{role} in the LLM config or pass --model",
+                key=f"models.{role}",
+            )
         return name
 
 
@@ -151,6 +162,7 @@ def check_llm_values(d: dict[str, Any], *, file: str | None = None, prefix: str 
 
     Raises a one-line :class:`ToolkitError` naming the file and the key for the first bad value.
     """
+
     def bad(key: str, msg: str) -> None:
         raise ToolkitError(msg, file=file, key=prefix + key)
 
@@ -163,13 +175,21 @@ def check_llm_values(d: dict[str, Any], *, file: str | None = None, prefix: str 
     prices = d.get("prices")
     if prices is not None:
         if not isinstance(prices, dict):
-            bad("prices", "expected a mapping {model: {prompt: $/1M tokens, completion: $/1M tokens}}, "
-                          f"got {type(prices).__name__}")
+            bad(
+                "prices",
+                "expected a mapping {model: {prompt: $/1M tokens, completion: $/1M tokens}}, "
+                f"got {type(prices).__name__}",
+            )
         for model, p in prices.items():
-            if not isinstance(p, dict) or not p or set(p) - {"prompt", "completion"} or not all(
-                    is_num(v) and v >= 0 for v in p.values()):
-                bad(f"prices.{model}", "expected {prompt: $/1M tokens, completion: $/1M tokens}, got "
-                                       f"{p!r}")
+            if (
+                not isinstance(p, dict)
+                or not p
+                or set(p) - {"prompt", "completion"}
+                or not all(is_num(v) and v >= 0 for v in p.values())
+            ):
+                bad(
+                    f"prices.{model}", f"expected {{prompt: $/1M tokens, completion: $/1M tokens}}, got {p!r}"
+                )
     models = d.get("models")
     if models is not None:
         if not isinstance(models, dict):
@@ -215,8 +235,9 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "viddiff-toolkit"
 
 
-def resolve_cache_path(cfg: LLMConfig, cache_dir: str | os.PathLike | None = None, no_cache: bool = False
-                       ) -> str | None:
+def resolve_cache_path(
+    cfg: LLMConfig, cache_dir: str | os.PathLike | None = None, no_cache: bool = False
+) -> str | None:
     """Where ``cfg``'s answers are cached: ``--no-cache`` none, ``--cache-dir``, the config's
     ``cache_path``, else the shared user cache ``default_cache_dir()/llm.sqlite``."""
     if no_cache:
@@ -301,8 +322,10 @@ def encode_image(img: ImageLike, fmt: str = "png", quality: int = 90) -> tuple[b
 
 
 def _schema_instruction(schema: dict[str, Any]) -> str:
-    return ("\n\nReply with only a JSON object (no prose, no code fences) that matches this JSON Schema:\n"
-            + json.dumps(schema, ensure_ascii=False))
+    return (
+        "\n\nReply with only a JSON object (no prose, no code fences) that matches this JSON Schema:\n"
+        + json.dumps(schema, ensure_ascii=False)
+    )
 
 
 def parse_json_answer(content: str) -> Any:
@@ -317,7 +340,7 @@ def parse_json_answer(content: str) -> Any:
         start, end = text.find("{"), text.rfind("}")
         if 0 <= start < end:
             try:
-                return json.loads(text[start:end + 1])
+                return json.loads(text[start : end + 1])
             except json.JSONDecodeError:
                 pass
         raise ValueError(f"not valid JSON ({first.msg} at char {first.pos})") from None
@@ -344,19 +367,27 @@ def schema_errors(schema: dict[str, Any], obj: Any) -> list[str]:
     return out
 
 
-_IMAGE_RE = re.compile(r"image|vision|mmproj|multimodal|multi-modal|can only concatenate str \(not \"list\"\)", re.IGNORECASE)
-_MODEL_RE = re.compile(r"\bmodel\b[^.]{0,80}\b(not found|does not exist|unknown|not served|not available|not loaded)"
-                       r"|unknown model|no such model|model_not_found", re.IGNORECASE)
-_FORMAT_RE = re.compile(r"response_format|json_schema|json schema|structured output|validation error|"
-                        r"unsupported (field|parameter|value)|extra (fields|inputs) not permitted|"
-                        r"unrecognized request argument", re.IGNORECASE)
+_IMAGE_RE = re.compile(
+    r"image|vision|mmproj|multimodal|multi-modal|can only concatenate str \(not \"list\"\)", re.IGNORECASE
+)
+_MODEL_RE = re.compile(
+    r"\bmodel\b[^.]{0,80}\b(not found|does not exist|unknown|not served|not available|not loaded)"
+    r"|unknown model|no such model|model_not_found",
+    re.IGNORECASE,
+)
+_FORMAT_RE = re.compile(
+    r"response_format|json_schema|json schema|structured output|validation error|"
+    r"unsupported (field|parameter|value)|extra (fields|inputs) not permitted|"
+    r"unrecognized request argument",
+    re.IGNORECASE,
+)
 _HINTS = {
     "image": "this endpoint does not accept images: serve a vision model (llama.cpp: pass --mmproj) or use a "
-             "text-only method",
+    "text-only method",
     "format": "this server refuses the structured-output request; use structured_output: auto (json_schema, then "
-              "json_object with the schema, then the schema in the prompt) or set one that it accepts",
+    "json_object with the schema, then the schema in the prompt) or set one that it accepts",
     "model": "the server does not serve this model; set models.<role> (or --model) to a model it lists at "
-             "GET /v1/models",
+    "GET /v1/models",
     "request": "the server refused the request as sent; retrying cannot change that",
 }
 
@@ -463,9 +494,12 @@ class LLMClient:
         reported, and default model names replaced by the served one (for usage.json and results)."""
         with self._lock:
             modes = {k.split("|", 1)[1]: m for k, (m, _) in sorted(self._modes.items())}
-            return {"base_url": self.base_url, "structured_output": modes,
-                    "served_models": dict(sorted(self.reported_models.items())),
-                    "default_model_replaced": dict(sorted(self._substituted.items()))}
+            return {
+                "base_url": self.base_url,
+                "structured_output": modes,
+                "served_models": dict(sorted(self.reported_models.items())),
+                "default_model_replaced": dict(sorted(self._substituted.items())),
+            }
 
     def request_key(self, req: LLMRequest) -> str:
         """sha256 of the canonical request (model, system, prompt, image hashes, schema, sampling)."""
@@ -522,7 +556,12 @@ class LLMClient:
             stored = self.cache.get_mode(self.base_url or "default", model)
             if stored in AUTO_ORDER:
                 known = (stored, True)
-                log.info("structured output for %s at %s: %s (remembered)", model, self.base_url or "default", stored)
+                log.info(
+                    "structured output for %s at %s: %s (remembered)",
+                    model,
+                    self.base_url or "default",
+                    stored,
+                )
         known = known or (AUTO_ORDER[0], False)
         with self._lock:
             self._modes.setdefault(mk, known)
@@ -534,8 +573,13 @@ class LLMClient:
             before = self._modes.get(mk)
             self._modes[mk] = (mode, confirmed)
         if why:
-            log.warning("%s at %s: %s; structured output falls back to %s", model, self.base_url or "default",
-                        redact(why), mode)
+            log.warning(
+                "%s at %s: %s; structured output falls back to %s",
+                model,
+                self.base_url or "default",
+                redact(why),
+                mode,
+            )
         if confirmed and before != (mode, True) and self.cache is not None:
             self.cache.put_mode(self.base_url or "default", model, mode)
 
@@ -548,8 +592,11 @@ class LLMClient:
         try:
             served: list[str] | None = sorted(m.id for m in self._openai().models.list())
         except (openai.APIError, ValueError, TypeError, AttributeError) as e:
-            log.info("GET /v1/models at %s failed (%s); model names are sent as configured", self.base_url,
-                     type(e).__name__)
+            log.info(
+                "GET /v1/models at %s failed (%s); model names are sent as configured",
+                self.base_url,
+                type(e).__name__,
+            )
             served = None
         with self._lock:
             self._served = served
@@ -567,12 +614,15 @@ class LLMClient:
             if not served or req.model in served:
                 return req
             if len(served) > 1:
-                raise ToolkitError(f"no model is configured for {url}, which serves {len(served)} models: "
-                                   f"{', '.join(served)}; name one in the LLM config's models (or --model)",
-                                   key=f"stage {req.stage}")
+                raise ToolkitError(
+                    f"no model is configured for {url}, which serves {len(served)} models: "
+                    f"{', '.join(served)}; name one in the LLM config's models (or --model)",
+                    key=f"stage {req.stage}",
+                )
             sub = served[0]
-            log.warning("no model configured: using %s, the one model %s serves (instead of %s)", sub, url,
-                        req.model)
+            log.warning(
+                "no model configured: using %s, the one model %s serves (instead of %s)", sub, url, req.model
+            )
             with self._lock:
                 self._substituted[req.model] = sub
         return replace(req, model=sub)
@@ -597,35 +647,56 @@ class LLMClient:
                     self._set_mode(req.model, nxt, False, f"HTTP {r.status} refused {mode}: {r.message}")
                     mode = nxt
                     continue
-                raise LLMError(f"HTTP {r.status} from {self.base_url or 'default endpoint'} (not retried; "
-                               f"structured_output {mode}): {r.message} -- {_HINTS[r.kind]}", key=where) from None
+                raise LLMError(
+                    f"HTTP {r.status} from {self.base_url or 'default endpoint'} (not retried; "
+                    f"structured_output {mode}): {r.message} -- {_HINTS[r.kind]}",
+                    key=where,
+                ) from None
             if reply.finish_reason == "length":
                 limit = f"max_tokens={max_tokens}" if max_tokens else "the server's default output limit"
                 if cfg.max_tokens_retry and not longer_tried and (max_tokens or 0) < cfg.max_tokens_retry:
                     longer_tried = True
-                    log.info("%s: the answer was cut off at %s; asking once more with max_tokens=%d", where, limit,
-                             cfg.max_tokens_retry)
+                    log.info(
+                        "%s: the answer was cut off at %s; asking once more with max_tokens=%d",
+                        where,
+                        limit,
+                        cfg.max_tokens_retry,
+                    )
                     max_tokens = cfg.max_tokens_retry
                     continue
                 more = "" if longer_tried else " or set max_tokens_retry to a larger limit"
-                raise LLMError(f"the answer was cut off: it hit {limit} (finish_reason: length) after "
-                               f"{reply.completion_tokens} tokens; raise max_tokens{more}", key=where)
+                raise LLMError(
+                    f"the answer was cut off: it hit {limit} (finish_reason: length) after "
+                    f"{reply.completion_tokens} tokens; raise max_tokens{more}",
+                    key=where,
+                )
             if prep.n_images:
                 self._verify_images(req, prep, messages, reply, where, mode)
             try:
                 answer = parse_json_answer(reply.content)
-                errs = ["$: the answer must be a JSON object"] if not isinstance(answer, dict) else \
-                    schema_errors(req.schema, answer)
+                errs = (
+                    ["$: the answer must be a JSON object"]
+                    if not isinstance(answer, dict)
+                    else schema_errors(req.schema, answer)
+                )
                 if errs:
-                    raise ValueError("; ".join(errs[:3]) + (f" (and {len(errs) - 3} more)" if len(errs) > 3 else ""))
+                    raise ValueError(
+                        "; ".join(errs[:3]) + (f" (and {len(errs) - 3} more)" if len(errs) > 3 else "")
+                    )
             except ValueError as e:
                 problem = str(e)
                 nxt = self._next_mode(mode)
                 not_json = problem.startswith(("not valid JSON", "$: the answer must be"))
-                if cfg.structured_output == "auto" and nxt and not confirmed and (mode == "json_schema" or not_json):
+                if (
+                    cfg.structured_output == "auto"
+                    and nxt
+                    and not confirmed
+                    and (mode == "json_schema" or not_json)
+                ):
                     # HTTP 200 but not what response_format asked for: the server ignored it
-                    self._set_mode(req.model, nxt, False, f"answer in {mode} mode did not follow the schema "
-                                                          f"({problem})")
+                    self._set_mode(
+                        req.model, nxt, False, f"answer in {mode} mode did not follow the schema ({problem})"
+                    )
                     mode = nxt
                     continue
                 invalid += 1
@@ -634,8 +705,11 @@ class LLMClient:
                     break
                 messages = list(prep.messages) + [
                     {"role": "assistant", "content": reply.content[:4000]},
-                    {"role": "user", "content": f"That answer was invalid: {problem}. Reply again with only a JSON "
-                                                f"object that matches the schema."},
+                    {
+                        "role": "user",
+                        "content": f"That answer was invalid: {problem}. Reply again with only a JSON "
+                        f"object that matches the schema.",
+                    },
                 ]
                 continue
             if not confirmed:
@@ -647,17 +721,32 @@ class LLMClient:
                 with self._lock:
                     self.reported_models[req.model] = reply.model
             if self.cache is not None:
-                self.cache.put(prep.key, answer, stage=req.stage, model=reply.model or req.model,
-                               prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
+                self.cache.put(
+                    prep.key,
+                    answer,
+                    stage=req.stage,
+                    model=reply.model or req.model,
+                    prompt_tokens=reply.prompt_tokens,
+                    completion_tokens=reply.completion_tokens,
+                )
             return answer
-        raise LLMError(f"invalid answer after {attempts} attempts (structured_output {mode}): {problem}", key=where)
+        raise LLMError(
+            f"invalid answer after {attempts} attempts (structured_output {mode}): {problem}", key=where
+        )
 
     def _next_mode(self, mode: str) -> str | None:
         i = AUTO_ORDER.index(mode) if mode in AUTO_ORDER else len(AUTO_ORDER)
         return AUTO_ORDER[i + 1] if i + 1 < len(AUTO_ORDER) else None
 
-    def _verify_images(self, req: LLMRequest, prep: _Prepared, messages: list[dict[str, Any]], reply: _Reply,
-                       where: str, mode: str) -> None:
+    def _verify_images(
+        self,
+        req: LLMRequest,
+        prep: _Prepared,
+        messages: list[dict[str, Any]],
+        reply: _Reply,
+        where: str,
+        mode: str,
+    ) -> None:
         """Fail when the server's prompt token count shows the images were not read.
 
         A count that leaves less than ``MIN_IMAGE_TOKENS`` per image above a generous text-only estimate is
@@ -666,23 +755,41 @@ class LLMClient:
         mk = self._mode_key(req.model)
         if mk in self._images_ok or reply.prompt_tokens <= 0:
             return
-        chars = sum(len(m["content"]) if isinstance(m["content"], str) else
-                    sum(len(p.get("text", "")) for p in m["content"]) for m in messages)
+        chars = sum(
+            len(m["content"])
+            if isinstance(m["content"], str)
+            else sum(len(p.get("text", "")) for p in m["content"])
+            for m in messages
+        )
         if reply.prompt_tokens > chars / 2.5 + MIN_IMAGE_TOKENS * prep.n_images:
             self._images_ok.add(mk)
             return
-        text_only = [m if isinstance(m["content"], str) else
-                     {**m, "content": "\n".join(p.get("text", "") for p in m["content"] if p.get("type") == "text")}
-                     for m in messages]
+        text_only = [
+            m
+            if isinstance(m["content"], str)
+            else {
+                **m,
+                "content": "\n".join(p.get("text", "") for p in m["content"] if p.get("type") == "text"),
+            }
+            for m in messages
+        ]
         probe = self._call(req, prep, text_only, where + " (image check)", mode, 1)
-        if probe.prompt_tokens and reply.prompt_tokens - probe.prompt_tokens < MIN_IMAGE_TOKENS * prep.n_images:
-            raise LLMError(f"the endpoint did not read the {prep.n_images} image(s): the request counted "
-                           f"{reply.prompt_tokens} prompt tokens, the same text without images "
-                           f"{probe.prompt_tokens} -- this endpoint does not accept images (transformers serve "
-                           f"drops them): serve a vision model or use a text-only method", key=where)
+        if (
+            probe.prompt_tokens
+            and reply.prompt_tokens - probe.prompt_tokens < MIN_IMAGE_TOKENS * prep.n_images
+        ):
+            raise LLMError(
+                f"the endpoint did not read the {prep.n_images} image(s): the request counted "
+                f"{reply.prompt_tokens} prompt tokens, the same text without images "
+                f"{probe.prompt_tokens} -- this endpoint does not accept images (transformers serve "
+                f"drops them): serve a vision model or use a text-only method",
+                key=where,
+            )
         self._images_ok.add(mk)
 
-    def complete_many(self, reqs: Sequence[LLMRequest], *, progress: str | None = None) -> list[dict[str, Any]]:
+    def complete_many(
+        self, reqs: Sequence[LLMRequest], *, progress: str | None = None
+    ) -> list[dict[str, Any]]:
         """Run ``reqs`` in a pool of ``max_concurrency`` threads; answers in input order.
 
         The first failure (or a budget stop) cancels what has not started and is raised; answers that
@@ -720,10 +827,17 @@ class LLMClient:
             if self._client is None:
                 key = os.environ.get(self.config.api_key_env)
                 if not key:
-                    log.info("%s is not set; calling %s without an API key", self.config.api_key_env,
-                             self.base_url or "the default endpoint")
-                self._client = openai.OpenAI(base_url=self.base_url, api_key=key or "no-key",
-                                             timeout=self.config.timeout_s, max_retries=0)
+                    log.info(
+                        "%s is not set; calling %s without an API key",
+                        self.config.api_key_env,
+                        self.base_url or "the default endpoint",
+                    )
+                self._client = openai.OpenAI(
+                    base_url=self.base_url,
+                    api_key=key or "no-key",
+                    timeout=self.config.timeout_s,
+                    max_retries=0,
+                )
             return self._client
 
     def _prepare(self, req: LLMRequest) -> _Prepared:
@@ -736,15 +850,26 @@ class LLMClient:
         encoded = [encode_image(im, cfg.image_format) for im in req.images]
         hashes = [hashlib.sha256(data).hexdigest() for data, _ in encoded]
         canonical = {
-            "model": req.model, "system": req.system, "prompt": req.prompt, "images": hashes,
-            "schema": req.schema, "schema_name": req.schema_name,
-            "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
+            "model": req.model,
+            "system": req.system,
+            "prompt": req.prompt,
+            "images": hashes,
+            "schema": req.schema,
+            "schema_name": req.schema_name,
+            "temperature": temperature,
+            "seed": seed,
+            "max_tokens": max_tokens,
         }
         if req.top_p is not None:  # only when set, so existing cache keys stay valid
             canonical["top_p"] = req.top_p
-        key = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"),
-                                        ensure_ascii=False).encode("utf-8")).hexdigest()
-        text = req.prompt if cfg.structured_output == "json_schema" else req.prompt + _schema_instruction(req.schema)
+        key = hashlib.sha256(
+            json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        ).hexdigest()
+        text = (
+            req.prompt
+            if cfg.structured_output == "json_schema"
+            else req.prompt + _schema_instruction(req.schema)
+        )
         messages: list[dict[str, Any]] = []
         if req.system:
             messages.append({"role": "system", "content": req.system})
@@ -769,8 +894,14 @@ class LLMClient:
             return 0.0
         return (pt * float(p.get("prompt", 0.0)) + ct * float(p.get("completion", 0.0))) / 1e6
 
-    def _estimate(self, req: LLMRequest, prep: _Prepared, messages: list[dict[str, Any]], mode: str,
-                  max_tokens: int | None) -> float:
+    def _estimate(
+        self,
+        req: LLMRequest,
+        prep: _Prepared,
+        messages: list[dict[str, Any]],
+        mode: str,
+        max_tokens: int | None,
+    ) -> float:
         chars = 0
         for m in messages:
             c = m["content"]
@@ -783,14 +914,24 @@ class LLMClient:
         ct = max_tokens or (int(np.mean(seen)) if seen else DEFAULT_COMPLETION_ESTIMATE)
         return self._cost(req.model, pt, ct)
 
-    def _call_budgeted(self, req: LLMRequest, prep: _Prepared, messages: list[dict[str, Any]],
-                       where: str, mode: str, max_tokens: int | None) -> _Reply:
+    def _call_budgeted(
+        self,
+        req: LLMRequest,
+        prep: _Prepared,
+        messages: list[dict[str, Any]],
+        where: str,
+        mode: str,
+        max_tokens: int | None,
+    ) -> _Reply:
         max_cost = self.config.max_cost
         estimate = 0.0
         if max_cost is not None:
             if not self._price(req.model):
-                raise BudgetExceeded(f"max_cost is set but prices has no entry for model {req.model!r}, so the "
-                                     f"budget cannot be checked", key="prices")
+                raise BudgetExceeded(
+                    f"max_cost is set but prices has no entry for model {req.model!r}, so the "
+                    f"budget cannot be checked",
+                    key="prices",
+                )
             estimate = self._estimate(req, prep, messages, mode, max_tokens)
             with self._lock:
                 spent = self._usage.cost
@@ -798,7 +939,9 @@ class LLMClient:
                     raise BudgetExceeded(
                         f"stopped before this call: spent {spent:.4f} + in flight {self._reserved:.4f} + estimated "
                         f"{estimate:.4f} would exceed max_cost {max_cost:g}; valid answers so far are cached, "
-                        f"rerun with a higher --max-cost to continue", key=where)
+                        f"rerun with a higher --max-cost to continue",
+                        key=where,
+                    )
                 self._reserved += estimate
         try:
             return self._call(req, prep, messages, where, mode, max_tokens)
@@ -807,8 +950,15 @@ class LLMClient:
                 with self._lock:
                     self._reserved -= estimate
 
-    def _call(self, req: LLMRequest, prep: _Prepared, messages: list[dict[str, Any]],
-              where: str, mode: str, max_tokens: int | None) -> _Reply:
+    def _call(
+        self,
+        req: LLMRequest,
+        prep: _Prepared,
+        messages: list[dict[str, Any]],
+        where: str,
+        mode: str,
+        max_tokens: int | None,
+    ) -> _Reply:
         cfg = self.config
         kwargs: dict[str, Any] = {"model": req.model, "messages": messages}
         if prep.temperature is not None:
@@ -821,8 +971,10 @@ class LLMClient:
             kwargs["top_p"] = prep.top_p
         if mode == "json_schema":
             name = re.sub(r"[^A-Za-z0-9_-]", "_", req.schema_name)[:64] or "answer"
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": name, "schema": req.schema, "strict": cfg.strict_schema}}
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": req.schema, "strict": cfg.strict_schema},
+            }
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
             if cfg.json_object_schema or cfg.structured_output == "auto":
@@ -833,36 +985,50 @@ class LLMClient:
             wait=_BackoffWait(cfg.backoff_initial_s, cfg.backoff_max_s),
             retry=retry_if_exception(lambda e: _is_transient(e, prep.n_images)),
             reraise=True,
-            before_sleep=lambda rs: log.info("%s: %s; retrying (attempt %d)", where,
-                                             type(rs.outcome.exception()).__name__, rs.attempt_number + 1),
+            before_sleep=lambda rs: log.info(
+                "%s: %s; retrying (attempt %d)",
+                where,
+                type(rs.outcome.exception()).__name__,
+                rs.attempt_number + 1,
+            ),
         )
         try:
             resp = retrying(client.chat.completions.create, **kwargs)
         except openai.AuthenticationError as e:
-            raise LLMError(f"HTTP {e.status_code} authentication failed at {self.base_url or 'default endpoint'}: "
-                           f"{_error_message(e)} -- check the environment variable {cfg.api_key_env}",
-                           key=where) from None
+            raise LLMError(
+                f"HTTP {e.status_code} authentication failed at {self.base_url or 'default endpoint'}: "
+                f"{_error_message(e)} -- check the environment variable {cfg.api_key_env}",
+                key=where,
+            ) from None
         except openai.APIStatusError as e:
             kind = _refusal_kind(e, prep.n_images)
             if kind is not None:
                 raise _Refused(kind, e.status_code, _error_message(e)) from None
-            raise LLMError(f"HTTP {e.status_code} from {self.base_url or 'default endpoint'} after "
-                           f"{1 + cfg.max_retries} attempts: {_error_message(e)}", key=where) from None
+            raise LLMError(
+                f"HTTP {e.status_code} from {self.base_url or 'default endpoint'} after "
+                f"{1 + cfg.max_retries} attempts: {_error_message(e)}",
+                key=where,
+            ) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as e:
-            raise LLMError(f"{type(e).__name__} reaching {self.base_url or 'default endpoint'} after "
-                           f"{1 + cfg.max_retries} attempts", key=where) from None
+            raise LLMError(
+                f"{type(e).__name__} reaching {self.base_url or 'default endpoint'} after "
+                f"{1 + cfg.max_retries} attempts",
+                key=where,
+            ) from None
         usage = getattr(resp, "usage", None)
         pt = int(getattr(usage, "prompt_tokens", 0) or 0)
         ct = int(getattr(usage, "completion_tokens", 0) or 0)
-        self._usage.record(req.stage, calls=1, prompt_tokens=pt, completion_tokens=ct,
-                           cost=self._cost(req.model, pt, ct))
+        self._usage.record(
+            req.stage, calls=1, prompt_tokens=pt, completion_tokens=ct, cost=self._cost(req.model, pt, ct)
+        )
         with self._lock:
             self._completion_seen.append(ct)
         choices = getattr(resp, "choices", None) or []
         first = choices[0] if choices else None
         content = (first.message.content if first is not None and first.message else None) or ""
-        return _Reply(content, pt, ct, getattr(first, "finish_reason", None),
-                      getattr(resp, "model", None) or None)
+        return _Reply(
+            content, pt, ct, getattr(first, "finish_reason", None), getattr(resp, "model", None) or None
+        )
 
 
 def _error_message(e: openai.APIStatusError) -> str:

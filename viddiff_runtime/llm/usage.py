@@ -2,6 +2,7 @@
 
 Kept apart from the client so reports (``viddiff run``, ``curate taxonomy``) can print it.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,12 +36,21 @@ class Usage:
     stages: dict[str, StageUsage] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def record(self, stage: str, *, calls: int = 0, cache_hits: int = 0, prompt_tokens: int = 0,
-               completion_tokens: int = 0, cost: float = 0.0) -> None:
+    def record(
+        self,
+        stage: str,
+        *,
+        calls: int = 0,
+        cache_hits: int = 0,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost: float = 0.0,
+    ) -> None:
         """Add one event (a call, or a cache hit) to ``stage``."""
         with self._lock:
             self.stages.setdefault(stage, StageUsage()).add(
-                StageUsage(calls, cache_hits, prompt_tokens, completion_tokens, cost))
+                StageUsage(calls, cache_hits, prompt_tokens, completion_tokens, cost)
+            )
 
     @property
     def total(self) -> StageUsage:
@@ -69,8 +79,10 @@ class Usage:
         """A short multi-line table for command output."""
         lines = [f"{'stage':<24}{'calls':>7}{'cached':>8}{'prompt':>10}{'compl.':>9}{'cost':>11}"]
         for name, v in self.as_dict().items():
-            lines.append(f"{name:<24}{v['calls']:>7}{v['cache_hits']:>8}{v['prompt_tokens']:>10}"
-                         f"{v['completion_tokens']:>9}{v['cost']:>11.4f}")
+            lines.append(
+                f"{name:<24}{v['calls']:>7}{v['cache_hits']:>8}{v['prompt_tokens']:>10}"
+                f"{v['completion_tokens']:>9}{v['cost']:>11.4f}"
+            )
         return "\n".join(lines)
 
 
@@ -87,8 +99,11 @@ def with_cumulative(usage: dict[str, Any], previous_path: str | os.PathLike) -> 
             prev = {}
     if not isinstance(prev, dict):
         prev = {}
-    before = prev.get("cumulative") if isinstance(prev.get("cumulative"), dict) else {
-        k: v for k, v in prev.items() if isinstance(v, dict) and set(FIELDS) <= set(v) and k != "total"}
+    before = (
+        prev.get("cumulative")
+        if isinstance(prev.get("cumulative"), dict)
+        else {k: v for k, v in prev.items() if isinstance(v, dict) and set(FIELDS) <= set(v) and k != "total"}
+    )
     stages = {k: v for k, v in before.items() if k not in ("total", "invocations") and isinstance(v, dict)}
     for k, v in usage.items():
         if k != "total" and isinstance(v, dict) and set(FIELDS) <= set(v):

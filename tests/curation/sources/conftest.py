@@ -1,4 +1,5 @@
 """The synthetic sample trees (written once per test worker) that the source-adapter tests read."""
+
 from __future__ import annotations
 
 import shutil

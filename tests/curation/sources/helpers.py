@@ -1,4 +1,5 @@
 """Small helpers shared by the source-adapter tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

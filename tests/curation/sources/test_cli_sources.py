@@ -1,4 +1,5 @@
 """`curate sources scan`: counts per action/view, skipped items with reasons, --json, one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ def test_json_report(sample_root):
 
 
 def test_options_are_yaml_values(sample_root):
-    res = _run("finediving", str(sample_root / "finediving"), "--option", "fps=18", "-o", "label_mismatch=clamp",
-               "--json")
+    res = _run(
+        "finediving",
+        str(sample_root / "finediving"),
+        "--option",
+        "fps=18",
+        "-o",
+        "label_mismatch=clamp",
+        "--json",
+    )
     data = json.loads(res.output)
     assert {c["fps_declared"] for c in data["clips"]} == {18.0} and data["skipped"] == []
     assert parse_option("heights={'01': 10m}") == ("heights", {"01": "10m"})
@@ -43,7 +51,10 @@ def test_errors_are_one_line(sample_root, tmp_path):
         (("divebench", str(tmp_path)), "unknown source 'divebench'"),
         (("egoexo4d", str(tmp_path / "missing")), "egoexo4d root not found"),
         (("jigsaws", str(sample_root / "jigsaws"), "-o", "fps"), "expected KEY=VALUE"),
-        (("jigsaws", str(sample_root / "jigsaws"), "-o", "transcription_base=2"), "sources.jigsaws.transcription_base"),
+        (
+            ("jigsaws", str(sample_root / "jigsaws"), "-o", "transcription_base=2"),
+            "sources.jigsaws.transcription_base",
+        ),
     ]:
         res = _run(*args)
         assert res.exit_code == 1, (args, res.output)

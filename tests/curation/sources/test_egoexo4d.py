@@ -1,4 +1,5 @@
 """Ego-Exo4D adapter: paths through takes.json, downscaled/448 preferred, null best_exo/times, gpNN, labels."""
+
 from __future__ import annotations
 
 import json
@@ -106,13 +107,19 @@ def test_nested_takes_folder_of_the_old_downloader(copy_source):
     assert len(res.clips) == 8 and all("/takes/takes/" in c.media_path for c in res.clips)
 
 
-@pytest.mark.parametrize("content,key", [
-    ("{not json", None),
-    ('{"takes": []}', "$"),
-    ('[{"take_name": "x", "root_dir": "takes/x", "frame_aligned_videos": {}}]', "$[0].task_name"),
-    ('[{"take_name": "x", "root_dir": "takes/x", "task_name": "t", "frame_aligned_videos": {},'
-     ' "task_start_sec": "soon"}]', "$[0].task_start_sec"),
-])
+@pytest.mark.parametrize(
+    "content,key",
+    [
+        ("{not json", None),
+        ('{"takes": []}', "$"),
+        ('[{"take_name": "x", "root_dir": "takes/x", "frame_aligned_videos": {}}]', "$[0].task_name"),
+        (
+            '[{"take_name": "x", "root_dir": "takes/x", "task_name": "t", "frame_aligned_videos": {},'
+            ' "task_start_sec": "soon"}]',
+            "$[0].task_start_sec",
+        ),
+    ],
+)
 def test_bad_takes_json(copy_source, content, key):
     root = copy_source("egoexo4d")
     (root / "takes.json").write_text(content)

@@ -1,5 +1,6 @@
 """FineDiving adapter: pickles with numpy arrays and (source, instance) keys, 5/8-digit frame names,
 sub-actions from frames_labels, heights from competition names, the label/frame-count mismatch."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,10 @@ def test_clips_from_pickles_and_frame_folders(scan, fine, sample_root):
         assert clip.frame_ids == [int(f.split(".")[0]) for f in files]
         assert clip.frame_ids[0] > 0  # absolute frame numbers of the untrimmed video
         assert clip.action == str(entry["action_type"]).upper() == "107B"
-        assert clip.skill["score"] == pytest.approx(float(entry["dive_score"])) and clip.skill["scale"] == "dive_score"
+        assert (
+            clip.skill["score"] == pytest.approx(float(entry["dive_score"]))
+            and clip.skill["scale"] == "dive_score"
+        )
         assert clip.fps_declared == 12 and clip.fps == 12 and clip.participant is None
         assert clip.meta["difficulty"] == pytest.approx(3.3) and len(clip.meta["judge_scores"]) == 7
         assert clip.meta["split"] in ("train", "test")
@@ -50,19 +54,23 @@ def test_subactions_are_label_runs_with_names(scan, fine):
     for clip in scan.clips:
         labels = [int(x) for x in fine[(clip.meta["source"], clip.meta["instance"])]["frames_labels"]]
         runs = clip.subactions
-        assert [s["label"] for s in runs] == ["Forward", "3.5 Soms.Pike", "Entry"]  # Entry from the table pickle
+        assert [s["label"] for s in runs] == [
+            "Forward",
+            "3.5 Soms.Pike",
+            "Entry",
+        ]  # Entry from the table pickle
         assert runs[0]["start"] == 0 and runs[-1]["end"] == clip.n_frames
         for s in runs:
-            assert set(labels[s["start"]:s["end"]]) == {s["id"]}
+            assert set(labels[s["start"] : s["end"]]) == {s["id"]}
         for a, b in zip(runs, runs[1:]):
             assert a["end"] == b["start"] and labels[a["end"] - 1] != labels[b["start"]]
         files = adapter.frame_files(clip)
         cut = runs[1]["start"]
-        assert barcodes_of_files(files[cut - 1:cut + 1]) == [cut - 1, cut]
+        assert barcodes_of_files(files[cut - 1 : cut + 1]) == [cut - 1, cut]
 
 
 def test_label_mismatch_skip_or_clamp(scan, sample_root):
-    (what, why), = [s for s in scan.skipped if s[0] == f"{MEN10}.5"]
+    ((what, why),) = [s for s in scan.skipped if s[0] == f"{MEN10}.5"]
     assert "mismatch" in why and "22 frames_labels for 26 images" in why
     clamped = get_adapter("finediving").scan(sample_root / "finediving", {"label_mismatch": "clamp"})
     clip = next(c for c in clamped.clips if c.clip_id == f"{MEN10}.5")
@@ -91,10 +99,16 @@ def test_fps_option(sample_root):
     assert {c.fps for c in res.clips} == {18}
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("FINADivingWorldCup2021_Men10m_final_r1", "10m"), ("FINADivingWorldCup2021_Women3m_semifinal_r2", "3m"),
-    ("FullMenSynchronised10mPlatform_Tokyo2020Replays_2", "10m"), ("WomenSpringboardFinal", "3m"), ("01", None),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("FINADivingWorldCup2021_Men10m_final_r1", "10m"),
+        ("FINADivingWorldCup2021_Women3m_semifinal_r2", "3m"),
+        ("FullMenSynchronised10mPlatform_Tokyo2020Replays_2", "10m"),
+        ("WomenSpringboardFinal", "3m"),
+        ("01", None),
+    ],
+)
 def test_parse_height(name, expected):
     assert parse_height(name) == expected
 

@@ -1,4 +1,5 @@
 """HuMMan adapter on Recon/Point trees laid out like the real release (ids step by 6, split-frame folders)."""
+
 from __future__ import annotations
 
 import shutil
@@ -135,4 +136,6 @@ def test_root_from_options(sample_root):
 def test_select_participant_forms(scan):
     adapter = get_adapter("humman")
     for form in ("p000002", "000002", 2):
-        assert {c.participant for c in adapter.select(scan.clips, {"participant": form}, where="a")} == {"p000002"}
+        assert {c.participant for c in adapter.select(scan.clips, {"participant": form}, where="a")} == {
+            "p000002"
+        }

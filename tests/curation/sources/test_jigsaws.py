@@ -1,4 +1,5 @@
 """JIGSAWS adapter: double-tab meta files, 1-based inclusive transcriptions, both mirror layouts, H002."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,9 @@ def scan(sample_root):
 
 
 def _raw_transcription(path):
-    return [(int(a), int(b), g) for a, b, g in (line.split() for line in path.read_text().splitlines() if line)]
+    return [
+        (int(a), int(b), g) for a, b, g in (line.split() for line in path.read_text().splitlines() if line)
+    ]
 
 
 def test_meta_file_with_empty_tab_columns(sample_root):
@@ -57,7 +60,9 @@ def test_missing_h002_is_skipped(scan):
 def test_transcriptions_become_half_open_subactions(scan, sample_root):
     for clip in scan.clips:
         task_dir = "Suturing" if clip.action == "Suturing" else "Knot_Tying_kinematic"
-        raw = _raw_transcription(sample_root / "jigsaws" / task_dir / "transcriptions" / f"{clip.meta['trial']}.txt")
+        raw = _raw_transcription(
+            sample_root / "jigsaws" / task_dir / "transcriptions" / f"{clip.meta['trial']}.txt"
+        )
         want = [(g, s - 1, min(e, clip.n_frames)) for s, e, g in raw]  # 1-based inclusive -> 0-based [s, e)
         assert [(x["label"], x["start"], x["end"]) for x in clip.subactions] == want
         assert clip.segment == (want[0][1], want[-1][2])
@@ -72,11 +77,14 @@ def test_segment_frames_are_the_source_frames(scan):
 
 
 def test_transcription_base_is_configurable(sample_root):
-    zero = get_adapter("jigsaws").scan(sample_root / "jigsaws",
-                                       {"transcription_base": 0, "transcription_end_inclusive": False})
+    zero = get_adapter("jigsaws").scan(
+        sample_root / "jigsaws", {"transcription_base": 0, "transcription_end_inclusive": False}
+    )
     for clip in zero.clips:
         task_dir = "Suturing" if clip.action == "Suturing" else "Knot_Tying_kinematic"
-        raw = _raw_transcription(sample_root / "jigsaws" / task_dir / "transcriptions" / f"{clip.meta['trial']}.txt")
+        raw = _raw_transcription(
+            sample_root / "jigsaws" / task_dir / "transcriptions" / f"{clip.meta['trial']}.txt"
+        )
         want = [(g, s, min(e, clip.n_frames)) for s, e, g in raw if min(e, clip.n_frames) > s]
         assert [(x["label"], x["start"], x["end"]) for x in clip.subactions] == want
 

@@ -1,5 +1,6 @@
 """The synthetic sample trees: a valid config using everything, determinism, no half trees, barcodes that
 prove which source frames a built clip holds."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,7 @@ from .helpers import barcodes_of_files, barcodes_of_video
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): sha256_file(p)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_config_exercises_every_source_trim_and_strategy(sample_root):
@@ -37,8 +37,10 @@ def test_config_exercises_every_source_trim_and_strategy(sample_root):
     # every action's select finds at least 3 clips of distinct participants (or without participant ids)
     for i, a in enumerate(actions):
         adapter = get_adapter(a["source"])
-        clips = adapter.scan(sample_root / a["source"], {k: v for k, v in config["sources"][a["source"]].items()
-                                                         if k != "root"}).clips
+        clips = adapter.scan(
+            sample_root / a["source"],
+            {k: v for k, v in config["sources"][a["source"]].items() if k != "root"},
+        ).clips
         chosen = adapter.select(clips, a["select"], where=f"actions[{i}]")
         assert len(chosen) >= 3, a["key"]
         people = [c.participant for c in chosen if c.participant is not None]
@@ -52,13 +54,17 @@ def test_marked_synthetic(sample_root):
 
 
 def test_image_folders_carry_positions_and_videos_indices(sample_root):
-    for folder in [next((sample_root / "humman").rglob("kinect_000")),
-                   sample_root / "finediving" / "FINADiving_MTL_256s" / "01" / "3"]:
+    for folder in [
+        next((sample_root / "humman").rglob("kinect_000")),
+        sample_root / "finediving" / "FINADiving_MTL_256s" / "01" / "3",
+    ]:
         files = media.list_frame_files(folder)
         assert int(files[1].stem) > 1  # real file numbers, not positions
         assert barcodes_of_files(files) == list(range(len(files)))
-    for video in [next((sample_root / "egoexo4d").rglob("gp01.mp4")),
-                  next((sample_root / "jigsaws").rglob("*_capture2.avi"))]:
+    for video in [
+        next((sample_root / "egoexo4d").rglob("gp01.mp4")),
+        next((sample_root / "jigsaws").rglob("*_capture2.avi")),
+    ]:
         n = media.probe(video).n_frames
         assert barcodes_of_video(video) == list(range(n))
 
@@ -99,12 +105,15 @@ def test_build_of_the_sample_config_holds_the_source_frames(sample_root, tmp_pat
 
     build(sample_root / "config.yaml", out=tmp_path / "ds", workers=2)
     ds = load_dataset(tmp_path / "ds")
-    assert {s["action"] for s in ds.samples} == {a["key"] for a in read_yaml(sample_root / "config.yaml")["actions"]}
+    assert {s["action"] for s in ds.samples} == {
+        a["key"] for a in read_yaml(sample_root / "config.yaml")["actions"]
+    }
     for sample in ds.samples:
         for i, video in enumerate(sample["videos"]):
             src = video["source"]
             start, end = src["frames"]
-            want = media.resample_indices(end - start, media.as_fraction(src["fps"]),
-                                          media.as_fraction(video["fps_original"]), start)
+            want = media.resample_indices(
+                end - start, media.as_fraction(src["fps"]), media.as_fraction(video["fps_original"]), start
+            )
             got = [read_barcode(f) for f in media.decode(ds.video_path(sample, i)).frames]
             assert got == want, (sample["sample_key"], i)

@@ -1,4 +1,5 @@
 """CLIP backend: loading paths and their errors, batched preprocessing, the embedding cache."""
+
 from __future__ import annotations
 
 import numpy as np

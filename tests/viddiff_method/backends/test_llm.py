@@ -2,6 +2,7 @@
 
 The answers are scripted; nothing here measures a model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,12 @@ from viddiff_runtime.llm.client import (
     load_llm_config,
 )
 
-SCHEMA = {"type": "object", "required": ["answer"], "additionalProperties": False,
-          "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}}}
+SCHEMA = {
+    "type": "object",
+    "required": ["answer"],
+    "additionalProperties": False,
+    "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}},
+}
 
 
 def cfg(srv: FakeOpenAI, **kw) -> LLMConfig:
@@ -38,8 +43,13 @@ def cfg(srv: FakeOpenAI, **kw) -> LLMConfig:
 
 
 def req(prompt: str = "which squat is deeper?", **kw) -> LLMRequest:
-    return LLMRequest(stage=kw.pop("stage", "differencer"), model=kw.pop("model", "m1"), prompt=prompt,
-                      schema=kw.pop("schema", SCHEMA), **kw)
+    return LLMRequest(
+        stage=kw.pop("stage", "differencer"),
+        model=kw.pop("model", "m1"),
+        prompt=prompt,
+        schema=kw.pop("schema", SCHEMA),
+        **kw,
+    )
 
 
 def png_bytes(value: int) -> bytes:
@@ -77,7 +87,7 @@ def test_json_schema_request_shape_and_images(tmp_path):
 @pytest.mark.parametrize("mode", ["json_object", "none"])
 def test_json_object_and_none_shapes(mode):
     with FakeOpenAI() as srv:
-        srv.add("deeper", "```json\n{\"answer\": \"b\"}\n```")
+        srv.add("deeper", '```json\n{"answer": "b"}\n```')
         out = LLMClient(cfg(srv, structured_output=mode)).complete(req())
         assert out == {"answer": "b"}
         body = srv.requests[0]
@@ -109,7 +119,9 @@ def test_invalid_answers_give_up_with_stage_and_key_and_are_not_cached(tmp_path)
     cache = tmp_path / "c.sqlite"
     with FakeOpenAI() as srv:
         srv.add("deeper", {"answer": "z"})
-        client = LLMClient(cfg(srv, cache_path=str(cache), max_invalid_retries=1, structured_output="json_object"))
+        client = LLMClient(
+            cfg(srv, cache_path=str(cache), max_invalid_retries=1, structured_output="json_object")
+        )
         r = req(stage="proposer")
         with pytest.raises(LLMError) as ei:
             client.complete(r)
@@ -145,8 +157,11 @@ def test_retries_exhausted_and_non_retryable_errors():
         with pytest.raises(LLMError, match="HTTP 429"):
             client.complete(req("rate"))
         assert len(srv.requests) == 3
-        with pytest.raises(LLMError, match=r"not retried.*'json_object' for response_format -- .*structured_output: "
-                                           r"auto"):
+        with pytest.raises(
+            LLMError,
+            match=r"not retried.*'json_object' for response_format -- .*structured_output: "
+            r"auto",
+        ):
             client.complete(req("bad"))
         assert len(srv.requests) == 4  # a 400 is not retried
 
@@ -191,7 +206,8 @@ def test_cost_follows_reported_tokens_and_price_table():
     for stage, model in (("s1", "m1"),):
         p = prices[model]
         assert u[stage]["cost"] == pytest.approx(
-            (u[stage]["prompt_tokens"] * p["prompt"] + u[stage]["completion_tokens"] * p["completion"]) / 1e6)
+            (u[stage]["prompt_tokens"] * p["prompt"] + u[stage]["completion_tokens"] * p["completion"]) / 1e6
+        )
     assert u["s1"]["completion_tokens"] > 100
     assert u["total"]["calls"] == 3
     assert u["total"]["cost"] == pytest.approx(u["s1"]["cost"] + u["s2"]["cost"])
@@ -287,15 +303,21 @@ def test_key_never_in_config_cache_or_logs(tmp_path, monkeypatch, caplog):
 
 def test_yaml_config(tmp_path):
     p = tmp_path / "llm.yaml"
-    p.write_text("llm:\n  models: {taxonomy: gpt-x}\n  structured_output: json_object\n"
-                 "  prices: {gpt-x: {prompt: 1.0, completion: 2.0}}\n  max_cost: 3\n")
+    p.write_text(
+        "llm:\n  models: {taxonomy: gpt-x}\n  structured_output: json_object\n"
+        "  prices: {gpt-x: {prompt: 1.0, completion: 2.0}}\n  max_cost: 3\n"
+    )
     c = load_llm_config(p, max_cost=1.5)
     assert c.model_for("taxonomy") == "gpt-x" and c.structured_output == "json_object" and c.max_cost == 1.5
     p.write_text("structured_outptu: json_object\n")
     with pytest.raises(Exception, match=r"llm\.yaml: structured_outptu"):
         load_llm_config(p)
-    for text, key in (("prices: {m: {prompt: cheap}}", "prices.m"), ("max_cost: -1", "max_cost"),
-                      ("max_concurrency: 0", "max_concurrency"), ("structured_output: xml", "structured_output")):
+    for text, key in (
+        ("prices: {m: {prompt: cheap}}", "prices.m"),
+        ("max_cost: -1", "max_cost"),
+        ("max_concurrency: 0", "max_concurrency"),
+        ("structured_output: xml", "structured_output"),
+    ):
         p.write_text(text + "\n")
         with pytest.raises(Exception, match=rf"llm\.yaml: {re.escape(key)}: "):
             load_llm_config(p)

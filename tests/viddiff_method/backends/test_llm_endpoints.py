@@ -3,6 +3,7 @@
 Each test reproduces one finding of llama-cpp-python, llama.cpp's llama-server or transformers serve
 with ``FakeOpenAI(quirks=...)``; the real servers are exercised in tests/servers (``make test-servers``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,12 @@ from tests.helpers.openai_server import (
 from viddiff_runtime.llm.cache import SQLiteCache
 from viddiff_runtime.llm.client import LLMClient, LLMConfig, LLMError, LLMRequest, load_llm_config
 
-SCHEMA = {"type": "object", "required": ["answer"], "additionalProperties": False,
-          "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}}}
+SCHEMA = {
+    "type": "object",
+    "required": ["answer"],
+    "additionalProperties": False,
+    "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}},
+}
 
 
 def cfg(srv: FakeOpenAI, **kw) -> LLMConfig:
@@ -32,8 +37,13 @@ def cfg(srv: FakeOpenAI, **kw) -> LLMConfig:
 
 
 def req(prompt: str = "which squat is deeper?", **kw) -> LLMRequest:
-    return LLMRequest(stage=kw.pop("stage", "differencer"), model=kw.pop("model", "m1"), prompt=prompt,
-                      schema=kw.pop("schema", SCHEMA), **kw)
+    return LLMRequest(
+        stage=kw.pop("stage", "differencer"),
+        model=kw.pop("model", "m1"),
+        prompt=prompt,
+        schema=kw.pop("schema", SCHEMA),
+        **kw,
+    )
 
 
 def frame(v: int = 3) -> np.ndarray:
@@ -77,14 +87,25 @@ def test_transformers_serve_answers_because_the_schema_is_in_the_prompt():
     with FakeOpenAI(quirks="transformers-serve") as srv:
         srv.add("deeper", {"answer": "c"})
         assert LLMClient(cfg(srv)).complete(req()) == {"answer": "c"}
-        with pytest.raises(LLMError, match=r"invalid answer after 1 attempts \(structured_output json_schema\)"):
-            LLMClient(cfg(srv, structured_output="json_schema", max_invalid_retries=0)).complete(req("deeper 2"))
+        with pytest.raises(
+            LLMError, match=r"invalid answer after 1 attempts \(structured_output json_schema\)"
+        ):
+            LLMClient(cfg(srv, structured_output="json_schema", max_invalid_retries=0)).complete(
+                req("deeper 2")
+            )
 
 
-@pytest.mark.parametrize("quirks,message,n_requests", [
-    ("llama-server", LLAMA_SERVER_IMAGE_500, 1),
-    ("llama-cpp-python", LLAMA_CPP_PYTHON_IMAGE_500, 2),  # json_schema refused first, then json_object + image
-])
+@pytest.mark.parametrize(
+    "quirks,message,n_requests",
+    [
+        ("llama-server", LLAMA_SERVER_IMAGE_500, 1),
+        (
+            "llama-cpp-python",
+            LLAMA_CPP_PYTHON_IMAGE_500,
+            2,
+        ),  # json_schema refused first, then json_object + image
+    ],
+)
 def test_image_refusals_are_not_retried_and_say_why(quirks, message, n_requests):
     with FakeOpenAI(quirks=quirks) as srv:
         srv.add("deeper", {"answer": "a"})
@@ -171,7 +192,9 @@ def test_server_echo_of_the_key_is_redacted_whole_message_kept(monkeypatch, tmp_
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     caplog.set_level(logging.DEBUG)
     with FakeOpenAI() as srv:
-        srv.add("deeper", ("status", 400, "Incorrect API key provided: {authorization}.\nSecond line of detail."))
+        srv.add(
+            "deeper", ("status", 400, "Incorrect API key provided: {authorization}.\nSecond line of detail.")
+        )
         with pytest.raises(LLMError) as ei:
             LLMClient(cfg(srv, cache_path=str(tmp_path / "c.sqlite"))).complete(req())
     msg = str(ei.value)
@@ -188,7 +211,7 @@ def test_corrupt_cached_answer_row_is_dropped_with_a_warning(tmp_path, caplog):
         client.complete(req())
         key = client.request_key(req())
         with sqlite3.connect(cache) as c:
-            c.execute("UPDATE answers SET answer = '{\"answer\": \"a\"' WHERE key = ?", (key,))
+            c.execute('UPDATE answers SET answer = \'{"answer": "a"\' WHERE key = ?', (key,))
         caplog.set_level(logging.WARNING)
         assert LLMClient(cfg(srv, cache_path=str(cache))).complete(req()) == {"answer": "a"}
         assert len(srv.requests) == 2
@@ -196,13 +219,23 @@ def test_corrupt_cached_answer_row_is_dropped_with_a_warning(tmp_path, caplog):
     assert len(SQLiteCache(cache)) == 1
 
 
-@pytest.mark.parametrize("text,key", [
-    ("temperature: hot", "temperature"), ("temperature: 1000", "temperature"), ("max_tokens: -5", "max_tokens"),
-    ("max_concurrency: -3", "max_concurrency"), ("timeout_s: -1", "timeout_s"), ("models: [a, b]", "models"),
-    ("prices: [1, 2]", "prices"), ("prices: {m: 5}", "prices.m"), ("max_tokens_retry: 0", "max_tokens_retry"),
-    ("structured_output: xml", "structured_output"), ("llm: {temperature: hot}", "temperature"),
-    ("llm: {proposer_model: 5}", "models.proposer"),
-])
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("temperature: hot", "temperature"),
+        ("temperature: 1000", "temperature"),
+        ("max_tokens: -5", "max_tokens"),
+        ("max_concurrency: -3", "max_concurrency"),
+        ("timeout_s: -1", "timeout_s"),
+        ("models: [a, b]", "models"),
+        ("prices: [1, 2]", "prices"),
+        ("prices: {m: 5}", "prices.m"),
+        ("max_tokens_retry: 0", "max_tokens_retry"),
+        ("structured_output: xml", "structured_output"),
+        ("llm: {temperature: hot}", "temperature"),
+        ("llm: {proposer_model: 5}", "models.proposer"),
+    ],
+)
 def test_llm_config_values_are_checked(tmp_path, text, key):
     p = tmp_path / "llm.yaml"
     p.write_text(text + "\n")
@@ -216,6 +249,7 @@ def _yaml_rejects_duplicates() -> bool:
     import tempfile
 
     from schemas.io import read_yaml
+
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
         fh.write("a: 1\na: 2\n")
     try:
@@ -225,7 +259,9 @@ def _yaml_rejects_duplicates() -> bool:
     return False
 
 
-@pytest.mark.skipif(not _yaml_rejects_duplicates(), reason="duplicate-key check of schemas.io.read_yaml (issue 13)")
+@pytest.mark.skipif(
+    not _yaml_rejects_duplicates(), reason="duplicate-key check of schemas.io.read_yaml (issue 13)"
+)
 def test_duplicate_key_in_llm_config_is_refused(tmp_path):
     p = tmp_path / "llm.yaml"
     p.write_text("base_url: http://127.0.0.1:9/v1\nmax_tokens: 10\nbase_url: http://other/v1\n")
@@ -236,17 +272,25 @@ def test_duplicate_key_in_llm_config_is_refused(tmp_path):
 def test_one_config_file_for_every_command(tmp_path):
     """A `viddiff run` config's llm: section is read by the LLM loader of every other command."""
     p = tmp_path / "run.yaml"
-    p.write_text("seed: 3\nllm:\n  proposer_model: p-model\n  lmm_model: l-model\n  max_tokens: 64\n"
-                 "  base_url: http://127.0.0.1:9/v1\nclip: {batch_size: 4}\n")
+    p.write_text(
+        "seed: 3\nllm:\n  proposer_model: p-model\n  lmm_model: l-model\n  max_tokens: 64\n"
+        "  base_url: http://127.0.0.1:9/v1\nclip: {batch_size: 4}\n"
+    )
     c = load_llm_config(p)
     assert c.models == {"proposer": "p-model", "lmm": "l-model"} and c.max_tokens == 64
     assert c.structured_output == "auto"
 
 
-
-@pytest.mark.parametrize("llm,key", [({"temperature": 1000}, "llm.temperature"), ({"max_tokens": -5}, "llm.max_tokens"),
-                                     ({"max_concurrency": -3}, "llm.max_concurrency"),
-                                     ({"timeout_s": -1}, "llm.timeout_s"), ({"prices": {"m": 5}}, "llm.prices.m")])
+@pytest.mark.parametrize(
+    "llm,key",
+    [
+        ({"temperature": 1000}, "llm.temperature"),
+        ({"max_tokens": -5}, "llm.max_tokens"),
+        ({"max_concurrency": -3}, "llm.max_concurrency"),
+        ({"timeout_s": -1}, "llm.timeout_s"),
+        ({"prices": {"m": 5}}, "llm.prices.m"),
+    ],
+)
 def test_run_config_llm_section_uses_the_same_checks(llm, key):
     from viddiff_method.config import RunConfig
 
