@@ -161,7 +161,8 @@ def open_cmd(
         import os
 
         from schemas.errors import ToolkitError
-        from viddiff_runtime.llm.client import LLMClient, load_llm_config, resolve_cache_path
+        from viddiff_runtime.llm.client import LLMClient
+        from viddiff_runtime.llm.config import load_llm_config, resolve_cache_path
 
         cfg = load_llm_config(
             config,

@@ -4,7 +4,7 @@
 hint (``int``, ``float``, ``bool``, ``str``, ``Literal[...]``, ``X | None``, ``dict``/``list``, nested
 dataclasses), and rejects unknown keys and wrong types with one line naming ``file: key``. Range and
 cross-field checks stay with each config (they are about meaning, not type). Used by the run config
-(``viddiff_method/config.py``) and the LLM config (``viddiff_runtime/llm/client.py``).
+(``viddiff_method/config.py``) and the LLM config (``viddiff_runtime/llm/config.py``).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class LLMSettings:
     images_per_request: int = 250
     image_detail: str | None = "high"
     image_format: str = "png"
-    # the rest of the LLM config every command reads (viddiff_runtime/llm/client.py LLMConfig)
+    # the rest of the LLM config every command reads (viddiff_runtime/llm/config.py LLMConfig)
     models: dict[str, Any] = field(default_factory=dict)
     max_retries: int = 5
     backoff_initial_s: float = 0.5
@@ -153,7 +153,7 @@ def _check(cfg: RunConfig, file: str | None) -> None:
     def bad(key: str, msg: str):
         raise ToolkitError(msg, file=file, key=key)
 
-    from viddiff_runtime.llm.client import check_llm_values  # the LLM settings' checks live with the client
+    from viddiff_runtime.llm.config import check_llm_values  # the LLM settings' checks live with LLMConfig
 
     check_llm_values(asdict(cfg.llm), file=file, prefix="llm.")
     if not 1 <= cfg.llm.images_per_request <= 250:

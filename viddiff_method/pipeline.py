@@ -55,7 +55,8 @@ from viddiff_method.stages.embed import FrameEmbedder, VideoRef
 from viddiff_method.stages.llm_calls import make_client
 from viddiff_method.stages.proposer import Proposal, Proposer, seed_for
 from viddiff_runtime import media
-from viddiff_runtime.llm.client import LLMError, default_cache_dir
+from viddiff_runtime.llm.config import default_cache_dir
+from viddiff_runtime.llm.errors import LLMError
 from viddiff_runtime.llm.usage import with_cumulative
 
 log = logging.getLogger(__name__)

@@ -64,7 +64,8 @@ def make_client(
     no_cache: bool = False,
 ):
     """An LLM client for ``role`` (answers in the shared user cache unless told otherwise) and the model to use."""
-    from viddiff_runtime.llm.client import LLMClient, load_llm_config, resolve_cache_path
+    from viddiff_runtime.llm.client import LLMClient
+    from viddiff_runtime.llm.config import load_llm_config, resolve_cache_path
 
     cfg = load_llm_config(config, max_cost=max_cost)
     cfg.cache_path = resolve_cache_path(cfg, cache_dir, no_cache)

@@ -24,7 +24,8 @@ from curation.taxonomy.store import (
     sorted_keys,
 )
 from schemas.errors import ToolkitError
-from viddiff_runtime.llm.client import LLMClient, LLMRequest
+from viddiff_runtime.llm.client import LLMClient
+from viddiff_runtime.llm.request import LLMRequest
 
 MAX_NAME, MAX_DESCRIPTION, MAX_QUERY = 80, 500, 200
 MAX_STAGES, MAX_KEYPOINTS = 8, 24

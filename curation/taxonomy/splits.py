@@ -18,7 +18,8 @@ from typing import Any
 from curation.taxonomy.store import sorted_keys
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
 from schemas.errors import ToolkitError
-from viddiff_runtime.llm.client import LLMClient, LLMRequest
+from viddiff_runtime.llm.client import LLMClient
+from viddiff_runtime.llm.request import LLMRequest
 
 SPLITS = ("easy", "medium", "hard")
 MAX_REASON = 500

@@ -111,7 +111,7 @@ class LLMJudge:
         )
 
     def _request(self, which: str, model: str, prompt: str) -> Any:
-        from viddiff_runtime.llm.client import LLMRequest
+        from viddiff_runtime.llm.request import LLMRequest
 
         call = self.protocol.call(which)
         return LLMRequest(

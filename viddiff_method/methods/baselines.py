@@ -22,7 +22,8 @@ import numpy as np
 from viddiff_method.config import RunConfig
 from viddiff_method.stages.llm_calls import SYSTEM_PROMPT, complete_all
 from viddiff_method.stages.localizer import centred_frames
-from viddiff_runtime.llm.client import LLMClient, LLMRequest
+from viddiff_runtime.llm.client import LLMClient
+from viddiff_runtime.llm.request import LLMRequest
 
 # ------------------------------------------------------------------------------------- random frames
 

@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from viddiff_method.config import RunConfig
-from viddiff_runtime.llm.client import BudgetExceeded, LLMClient, LLMConfig, LLMError, LLMRequest
+from viddiff_runtime.llm.client import LLMClient
+from viddiff_runtime.llm.config import LLMConfig
+from viddiff_runtime.llm.errors import BudgetExceeded, LLMError
+from viddiff_runtime.llm.request import LLMRequest
 
 log = logging.getLogger(__name__)
 

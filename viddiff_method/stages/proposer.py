@@ -22,7 +22,8 @@ from rapidfuzz import fuzz, process
 from schemas.dataset_dir import row_sample_hash
 from viddiff_method.config import RunConfig
 from viddiff_method.stages.llm_calls import complete_all
-from viddiff_runtime.llm.client import LLMClient, LLMRequest
+from viddiff_runtime.llm.client import LLMClient
+from viddiff_runtime.llm.request import LLMRequest
 
 NUM_FRAMES = ("1", "gt_1")
 

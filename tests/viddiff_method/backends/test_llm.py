@@ -19,14 +19,10 @@ from PIL import Image
 
 from tests.helpers.openai_server import FakeOpenAI
 from viddiff_runtime.llm.cache import SQLiteCache
-from viddiff_runtime.llm.client import (
-    BudgetExceeded,
-    LLMClient,
-    LLMConfig,
-    LLMError,
-    LLMRequest,
-    load_llm_config,
-)
+from viddiff_runtime.llm.client import LLMClient
+from viddiff_runtime.llm.config import LLMConfig, load_llm_config
+from viddiff_runtime.llm.errors import BudgetExceeded, LLMError
+from viddiff_runtime.llm.request import LLMRequest
 
 SCHEMA = {
     "type": "object",
