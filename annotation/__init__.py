@@ -1,1 +1,1 @@
-"""Annotation rounds in Label Studio: label configs, server launcher, client, conversion, agreement."""
+"""Annotation rounds in Label Studio: label configs, server launcher, push, pull and status, conversion, agreement."""

@@ -84,7 +84,7 @@ def push_cmd(
 ) -> None:
     """Create or find the projects of DATASET, import one task per new pair and update the tasks whose
     clips or taxonomy changed (idempotent)."""
-    from annotation.client import push
+    from annotation.push import push
 
     for r in push(
         dataset,
@@ -144,7 +144,7 @@ def _print_reports(reports) -> None:
 )
 def pull_cmd(dataset, kind, project, reviewer, tolerance) -> None:
     """Download the projects' exports (kept verbatim) and write the labels into DATASET."""
-    from annotation.client import pull
+    from annotation.pull import pull
 
     _print_reports(pull(dataset, kind, project=project, reviewer=reviewer, tolerance=tolerance))
 
@@ -208,7 +208,7 @@ def agreement_cmd(dataset, delta) -> None:
 @click.option("--project", default=None, help="Project title used at push time, if not the default.")
 def status_cmd(dataset, project) -> None:
     """Per action: tasks on the server, annotated, doubly annotated."""
-    from annotation.client import status
+    from annotation.status import status
 
     rows = status(dataset, project=project)
     click.echo(

@@ -131,7 +131,7 @@ def inputs_change(data: dict[str, Any], inputs: dict[str, Any], kind: str) -> st
     """What changed between the inputs a task was pushed with (its ``data``) and ``inputs`` now, in words
     (``"A and B swapped"``, ``"clip B changed"``, ``"differences changed"``...), or None if nothing did.
 
-    A task pushed before fingerprints existed has none: None (push stamps it, see ``annotation/client.py``).
+    A task pushed before fingerprints existed has none: None (push stamps it, see ``annotation/push.py``).
     """
     old = data.get("inputs")
     if old is None or old == inputs["inputs"]:

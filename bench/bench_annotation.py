@@ -21,7 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from annotation.client import connect, list_tasks, pull, push
+from annotation.connect import connect
+from annotation.projects import list_tasks
+from annotation.pull import pull
+from annotation.push import push
 from annotation.server import LabelStudioServer, copy_data_dir, prepare_template
 from annotation.tasks import task_data
 from schemas.dataset_dir import load_dataset, save_dataset

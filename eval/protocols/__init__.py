@@ -59,17 +59,17 @@ def protocols() -> dict[str, Protocol]:
                 "predictions.json",
                 "eval.predictions:load_predictions",
                 "eval.protocols.closed:score_closed",
-                "eval.report:closed_table",
+                "eval.report.tables:closed_table",
             )
         )
-        register_protocol(Protocol("open", "predictions.json", None, None, "eval.report:open_table"))
+        register_protocol(Protocol("open", "predictions.json", None, None, "eval.report.tables:open_table"))
         register_protocol(
             Protocol(
                 "localization",
                 "localization.json",
                 "eval.predictions:load_localization",
                 "eval.protocols.localization:score_localization",
-                "eval.report:localization_table",
+                "eval.report.tables:localization_table",
             )
         )
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):

@@ -117,7 +117,7 @@ def ls_env(ls_server, monkeypatch) -> dict:
 @pytest.fixture
 def ls(ls_env):
     """A label-studio-sdk client for the shared server."""
-    from annotation.client import connect
+    from annotation.connect import connect
 
     return connect()
 

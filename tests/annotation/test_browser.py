@@ -27,7 +27,9 @@ import pytest
 from PIL import Image
 
 from annotation.agreement import agreement
-from annotation.client import pull, push, status
+from annotation.pull import pull
+from annotation.push import push
+from annotation.status import status
 from curation.samples.synthetic import read_barcode
 from schemas.dataset_dir import save_dataset
 from schemas.io import read_jsonl

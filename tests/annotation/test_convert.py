@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from annotation.convert import convert_file, resolve
+from annotation.convert import convert_file
+from annotation.resolve import resolve
 from annotation.tasks import task_data
 from schemas.dataset_dir import load_dataset
 from schemas.errors import ToolkitError

@@ -9,7 +9,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from annotation.client import pull, push
+from annotation.pull import pull
+from annotation.push import push
 from curation.cli import main as curate
 from curation.samples.synthetic import render_frame
 from schemas.dataset_dir import load_dataset, save_dataset, sha256_file

@@ -16,8 +16,11 @@ import httpx
 import pytest
 
 from annotation.agreement import agreement
-from annotation.client import api_errors, pull, push, status
+from annotation.connect import api_errors
+from annotation.pull import pull
+from annotation.push import push
 from annotation.server import copy_data_dir, free_port, port_is_free
+from annotation.status import status
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from schemas.io import write_json
@@ -115,11 +118,11 @@ def test_predictions_become_label_studio_predictions_once(ls, served_dataset, tm
         )
     ]
     assert ls.projects.get(id=pid).model_version == "run-7"
-    import annotation.client as client
+    import annotation.push as push_module
 
     probed = []
     with monkeypatch.context() as m:
-        m.setattr(client, "task_data", lambda *a, **kw: probed.append(a[1]["sample_key"]))
+        m.setattr(push_module, "task_data", lambda *a, **kw: probed.append(a[1]["sample_key"]))
         again = {r.action: r for r in push(ds.root, "differences", predictions=run, progress=False)}
     assert len(list(ls.predictions.list(task=tid))) == 1  # again: no duplicate,
     assert again["fitness_0"].predictions_added == 0 and probed == []  # and no clip probed for it
