@@ -84,4 +84,3 @@ def raise_on_errors(tax: Any, file: str | None = None) -> None:
     if errs:
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
         raise ToolkitError(errs[0].message + more, file=file, key=errs[0].path)
-

@@ -59,4 +59,3 @@ def format_diff(d: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> 
     if len(lines) == 1:
         lines.append("no differences")
     return "\n".join(lines)
-

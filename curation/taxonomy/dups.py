@@ -61,4 +61,3 @@ def near_duplicates(
             if s >= threshold:
                 out.append((ka, kb, s))
     return out
-

@@ -137,4 +137,3 @@ def edit(tax: dict[str, Any], key: str, **changes: Any) -> dict[str, tuple[Any, 
             out[f] = (d.get(f), v)
             d[f] = v
     return out
-

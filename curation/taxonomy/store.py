@@ -92,6 +92,7 @@ def list_actions(root: str | os.PathLike) -> list[str]:
     d = Path(root) / TAXONOMY_DIR
     return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
 
+
 # -- saving with history ------------------------------------------------------------------------
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
@@ -141,4 +142,3 @@ def save_taxonomy(root: str | os.PathLike, tax: dict[str, Any], *, op: str, deta
         write_json(history_path(root, tax["action"], old["version"]), old)
     write_json(path, tax)
     return True
-
