@@ -21,7 +21,8 @@ from pathlib import Path
 
 import tqdm
 
-from curation.build.builder import ClipTask, _run_local
+from curation.build.executors import run_local
+from curation.build.tasks import ClipTask
 from viddiff_runtime import media
 
 
@@ -177,7 +178,7 @@ def main() -> None:
     def run(workers: int):
         out = Path(tempfile.mkdtemp(dir=tmp))
         with tqdm.tqdm(total=len(tasks), disable=True) as bar:
-            _run_local(out, tasks, workers, bar)
+            run_local(out, tasks, workers, bar)
 
     t1, t2 = best_of(2, lambda: run(1)), best_of(2, lambda: run(2))
     print(

@@ -134,7 +134,8 @@ def propose_cmd(dataset, action, n, context, dup_threshold, config, model, max_c
 @click.option("--dup-threshold", type=click.FloatRange(0, 100), default=90.0, show_default=True)
 def validate_cmd(paths, actions, dup_threshold):
     """Check taxonomy files (or every taxonomy of a dataset): schema, links, keys, near-duplicates."""
-    from curation.taxonomy.store import Issue, check_taxonomy, list_actions, taxonomy_path
+    from curation.taxonomy.checks import Issue, check_taxonomy
+    from curation.taxonomy.store import list_actions, taxonomy_path
     from schemas.dataset_dir import taxonomy_name_mismatch
     from schemas.io import read_json
 
@@ -171,7 +172,8 @@ def validate_cmd(paths, actions, dup_threshold):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def diff_cmd(old, new, as_json):
     """What changed between two taxonomy files (e.g. taxonomies/history/<action>.v1.json and the current one)."""
-    from curation.taxonomy.store import diff_taxonomies, format_diff, load_taxonomy
+    from curation.taxonomy.diff import diff_taxonomies, format_diff
+    from curation.taxonomy.store import load_taxonomy
 
     a, b = load_taxonomy(old), load_taxonomy(new)
     d = diff_taxonomies(a, b)
@@ -203,7 +205,7 @@ def _edit_and_save(dataset: Path, action: str, op: str, fn) -> None:
 )
 def accept_cmd(dataset, action, keys, all_, keypoints):
     """Make draft differences KEYS (and their keypoints) active."""
-    from curation.taxonomy.store import accept, accept_keypoints
+    from curation.taxonomy.edits import accept, accept_keypoints
 
     if not keys and not all_ and not keypoints:
         raise ToolkitError("give difference keys, --keypoint LOC or --all", key="KEYS")
@@ -224,7 +226,7 @@ def accept_cmd(dataset, action, keys, all_, keypoints):
 @click.argument("keys", nargs=-1, required=True)
 def retire_cmd(dataset, action, keys):
     """Retire differences KEYS: they keep their key and become null in differences_annotated."""
-    from curation.taxonomy.store import retire
+    from curation.taxonomy.edits import retire
 
     _edit_and_save(
         dataset, action, "retire", lambda tax: f"retired {', '.join(retire(tax, keys)) or 'nothing'}"
@@ -239,7 +241,7 @@ def retire_cmd(dataset, action, keys):
 @click.option("--description", default=None, help="New statement for the kept difference.")
 def merge_cmd(dataset, action, keep, others, description):
     """Merge OTHERS into KEEP (they are retired with merged_into=KEEP; keypoints are joined)."""
-    from curation.taxonomy.store import merge
+    from curation.taxonomy.edits import merge
 
     _edit_and_save(
         dataset,
@@ -260,7 +262,7 @@ def merge_cmd(dataset, action, keep, others, description):
 @click.option("--keypoints", default=None, help="Comma-separated loc_ids (empty string clears).")
 def edit_cmd(dataset, action, key, name, description, query_string, num_frames, keypoints):
     """Change fields of difference KEY (or edit the JSON by hand and run `validate`)."""
-    from curation.taxonomy.store import edit
+    from curation.taxonomy.edits import edit
 
     kps = None if keypoints is None else [k.strip() for k in keypoints.split(",") if k.strip()]
 
@@ -290,7 +292,8 @@ def edit_cmd(dataset, action, key, name, description, query_string, num_frames, 
 @click.option("--threshold", type=click.FloatRange(0, 100), default=80.0, show_default=True)
 def dups_cmd(dataset, action, threshold):
     """List near-duplicate differences (text similarity >= THRESHOLD) to merge or retire."""
-    from curation.taxonomy.store import load_taxonomy, near_duplicates, taxonomy_path
+    from curation.taxonomy.dups import near_duplicates
+    from curation.taxonomy.store import load_taxonomy, taxonomy_path
 
     tax = load_taxonomy(taxonomy_path(dataset, action))
     pairs = near_duplicates(tax, threshold=threshold)
@@ -354,7 +357,7 @@ def export_cmd(dataset, actions, out, include_drafts):
 @click.option("--action", "actions", multiple=True, help="Only these actions.")
 def apply_cmd(dataset, actions):
     """Fill differences_annotated of every sample from its action's taxonomy (retired -> null)."""
-    from curation.taxonomy.store import apply_taxonomies
+    from curation.taxonomy.apply import apply_taxonomies
 
     click.echo(str(apply_taxonomies(dataset, actions or None)))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curation.taxonomy.store import raise_on_errors
+from curation.taxonomy.checks import raise_on_errors
 from schemas.io import read_json, write_json
 
 ORIGIN = "sample:curation/samples/taxonomies.py"

@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from curation.taxonomy.edits import add_difference, edit, retire
+from curation.taxonomy.keys import sorted_keys
 from curation.taxonomy.store import (
-    add_difference,
-    edit,
     list_actions,
     load_or_create,
     load_taxonomy,
-    retire,
     save_taxonomy,
-    sorted_keys,
     taxonomy_path,
 )
 from schemas.dataset_dir import DATASET_JSON

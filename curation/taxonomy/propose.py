@@ -15,14 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.taxonomy.store import (
-    DEFAULT_DUP_THRESHOLD,
-    add_difference,
-    load_or_create,
-    save_taxonomy,
-    similarity,
-    sorted_keys,
-)
+from curation.taxonomy.dups import DEFAULT_DUP_THRESHOLD, similarity
+from curation.taxonomy.edits import add_difference
+from curation.taxonomy.keys import sorted_keys
+from curation.taxonomy.store import load_or_create, save_taxonomy
 from schemas.errors import ToolkitError
 from viddiff_runtime.llm.client import LLMClient
 from viddiff_runtime.llm.request import LLMRequest

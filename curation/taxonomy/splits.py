@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation.taxonomy.store import sorted_keys
+from curation.taxonomy.keys import sorted_keys
 from schemas.dataset_dir import DatasetDir, load_dataset, save_dataset
 from schemas.errors import ToolkitError
 from viddiff_runtime.llm.client import LLMClient

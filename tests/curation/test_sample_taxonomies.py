@@ -7,7 +7,7 @@ from annotation.results import config_items
 from annotation.taxonomy import ActionTaxonomy
 from curation.samples.taxonomies import write_sample_taxonomies
 from curation.samples.trees import sample_config
-from curation.taxonomy.store import check_taxonomy
+from curation.taxonomy.checks import check_taxonomy
 from schemas.io import read_json
 
 

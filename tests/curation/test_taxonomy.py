@@ -12,13 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from curation.cli import main
-from curation.taxonomy.store import (
-    add_difference,
-    check_taxonomy,
-    load_taxonomy,
-    save_taxonomy,
-    taxonomy_path,
-)
+from curation.taxonomy.checks import check_taxonomy
+from curation.taxonomy.edits import add_difference
+from curation.taxonomy.store import load_taxonomy, save_taxonomy, taxonomy_path
 from schemas.dataset_dir import load_dataset
 from schemas.io import read_json, write_json
 from tests.helpers.openai_server import FakeOpenAI, write_llm_config

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from curation.cli import main
+from curation.taxonomy.checks import check_taxonomy
 from curation.taxonomy.csv_io import COLUMNS, import_csv
-from curation.taxonomy.store import check_taxonomy, list_actions, load_taxonomy, taxonomy_path
+from curation.taxonomy.store import list_actions, load_taxonomy, taxonomy_path
 
 # the public taxonomy CSV, when the workspace's shared/ folder sits next to the checkout (as in CI)
 PUBLIC = (
