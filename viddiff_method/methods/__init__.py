@@ -104,7 +104,8 @@ class _FrameBaseline(Method):
         )
 
     def localize(self, run, s, proposal, embeddings, diffs):
-        from viddiff_method.pipeline import media, seed_for
+        from viddiff_method.stages.proposer import seed_for
+        from viddiff_runtime import media
 
         rng = np.random.default_rng(seed_for(run.cfg, s))
         kps, dfs = [], []

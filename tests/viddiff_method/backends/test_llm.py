@@ -272,12 +272,9 @@ def test_concurrency_is_bounded_and_order_kept():
     with FakeOpenAI() as srv:
         srv.add("item", slow)
         client = LLMClient(cfg(srv, max_concurrency=3))
-        t0 = time.perf_counter()
         out = client.complete_many([req(f"item {i}") for i in range(9)], progress="test")
-        wall = time.perf_counter() - t0
     assert [o["answer"] for o in out] == ["abc"[i % 3] for i in range(9)]
-    assert state["max"] == 3
-    assert wall < 9 * 0.15  # ran in parallel
+    assert state["max"] == 3  # ran 3 at a time, never more (observed by the server, not by the clock)
 
 
 def test_key_never_in_config_cache_or_logs(tmp_path, monkeypatch, caplog):

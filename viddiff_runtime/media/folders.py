@@ -1,0 +1,22 @@
+"""Image-folder media: which files are frames, in integer-stem order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from schemas.errors import ToolkitError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def list_frame_files(folder: str | os.PathLike) -> list[Path]:
+    """Image files of a frame folder, ordered by the integer value of the stem (not string order)."""
+    folder = Path(folder)
+    files = [
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    ]
+    bad = [p.name for p in files if not p.stem.lstrip("-").isdigit()]
+    if bad:
+        raise ToolkitError(f"image file name is not an integer frame number: {bad[0]}", file=str(folder))
+    return sorted(files, key=lambda p: int(p.stem))
