@@ -19,34 +19,13 @@ from tests.helpers.openai_server import (
     PROSE_ANSWER,
     FakeOpenAI,
 )
+
+# the same request and config helpers as the client tests (one copy)
+from tests.viddiff_method.backends.test_llm import SCHEMA, cfg, req
 from viddiff_runtime.llm.cache import SQLiteCache
 from viddiff_runtime.llm.client import LLMClient
-from viddiff_runtime.llm.config import LLMConfig, load_llm_config
+from viddiff_runtime.llm.config import load_llm_config
 from viddiff_runtime.llm.errors import LLMError
-from viddiff_runtime.llm.request import LLMRequest
-
-SCHEMA = {
-    "type": "object",
-    "required": ["answer"],
-    "additionalProperties": False,
-    "properties": {"answer": {"enum": ["a", "b", "c"]}, "why": {"type": "string"}},
-}
-
-
-def cfg(srv: FakeOpenAI, **kw) -> LLMConfig:
-    kw.setdefault("backoff_initial_s", 0.005)
-    kw.setdefault("backoff_max_s", 0.02)
-    return LLMConfig(base_url=srv.base_url, **kw)
-
-
-def req(prompt: str = "which squat is deeper?", **kw) -> LLMRequest:
-    return LLMRequest(
-        stage=kw.pop("stage", "differencer"),
-        model=kw.pop("model", "m1"),
-        prompt=prompt,
-        schema=kw.pop("schema", SCHEMA),
-        **kw,
-    )
 
 
 def frame(v: int = 3) -> np.ndarray:
