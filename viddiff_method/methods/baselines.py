@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from viddiff_method.config import RunConfig
+from viddiff_method.stages.differencer import keyed_answers_schema
 from viddiff_method.stages.llm_calls import SYSTEM_PROMPT, complete_all
 from viddiff_method.stages.localizer import centred_frames
 from viddiff_runtime.llm.client import LLMClient
@@ -91,19 +92,7 @@ def lmm_closed_schema(keys: Sequence[str], options: str) -> dict[str, Any]:
         "required": ["prediction"],
         "properties": {"prediction": {"type": "string", "enum": list(options)}},
     }
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["answers"],
-        "properties": {
-            "answers": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": list(keys),
-                "properties": dict.fromkeys(keys, item),
-            }
-        },
-    }
+    return keyed_answers_schema(keys, item)
 
 
 def lmm_open_schema(n: int, options: str) -> dict[str, Any]:

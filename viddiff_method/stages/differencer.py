@@ -93,8 +93,9 @@ def group_prompt(action_description: str, qs: Sequence[DiffQuery], options: str)
     )
 
 
-def group_schema(keys: Sequence[str], options: str) -> dict[str, Any]:
-    """Schema of a grouped answer: ``{"answers": {key: {answer_detailed, answer}}}``."""
+def keyed_answers_schema(keys: Sequence[str], item: dict[str, Any]) -> dict[str, Any]:
+    """``{"answers": {key: item}}`` with every key required: the grouped answers of the differencer and
+    the whole-video LMM baseline."""
     return {
         "type": "object",
         "additionalProperties": False,
@@ -104,10 +105,15 @@ def group_schema(keys: Sequence[str], options: str) -> dict[str, Any]:
                 "type": "object",
                 "additionalProperties": False,
                 "required": list(keys),
-                "properties": {k: answer_schema(options) for k in keys},
+                "properties": dict.fromkeys(keys, item),
             }
         },
     }
+
+
+def group_schema(keys: Sequence[str], options: str) -> dict[str, Any]:
+    """Schema of a grouped answer: ``{"answers": {key: {answer_detailed, answer}}}``."""
+    return keyed_answers_schema(keys, answer_schema(options))
 
 
 def _cap_frames(q: DiffQuery, cap: int) -> DiffQuery:
