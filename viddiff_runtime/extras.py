@@ -2,15 +2,12 @@
 
 The base install (``pip install viddiff-toolkit``) reads and checks dataset directories and scores
 closed and localization results. Everything else is an extra declared in ``pyproject.toml``;
-:func:`require_package` (for code that checks first) and :func:`missing_extra_message` (used by the CLI's
-error boundary for any import that fails) name the extra, as in
+:func:`missing_extra_message` (used by the CLI's error boundary for any import that fails, so no import site
+needs its own guard) names the extra, as in
 ``pip install 'viddiff-toolkit[method]'``.
 """
 
 from __future__ import annotations
-
-import importlib
-from types import ModuleType
 
 from schemas.errors import ToolkitError
 
@@ -59,14 +56,3 @@ def missing_extra_message(module: str | None) -> str | None:
         f"this command needs the optional package {dist!r}, which is not installed: "
         f"pip install 'viddiff-toolkit[{extra}]' (or [all])"
     )
-
-
-def require_package(module: str) -> ModuleType:
-    """Import ``module``, or raise :class:`MissingExtra` naming the ``pip install`` line that brings it."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        msg = missing_extra_message(e.name or module)
-        if msg is None:
-            raise
-        raise MissingExtra(msg) from None
