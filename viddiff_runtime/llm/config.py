@@ -65,9 +65,8 @@ class LLMConfig:
                 file=file,
                 key="api_key",
             )
-        cfg = from_mapping(cls, d, file=file)  # unknown keys and wrong types
-        check_llm_values(d, file=file)  # ranges and meanings
-        return cfg
+        check_llm_values(d, file=file)  # first: its messages say what a value means ("a number from 0 to 2")
+        return from_mapping(cls, d, file=file)  # unknown keys, and the types no check above covers
 
     @classmethod
     def from_run_settings(cls, d: dict[str, Any], *, file: str | None = None) -> LLMConfig:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from schemas.errors import ToolkitError
 from tests.helpers.openai_server import FakeOpenAI
 from viddiff_runtime.llm.cache import SQLiteCache
 from viddiff_runtime.llm.client import LLMClient
@@ -342,3 +343,16 @@ def test_identical_requests_in_flight_make_one_call(tmp_path):
         assert len(srv.requests) == 1
         u = client.usage.as_dict()["differencer"]
         assert u["calls"] == 1 and u["cache_hits"] == 3
+
+
+@pytest.mark.parametrize(
+    "data, text",
+    [
+        ({"temperature": "hot"}, "llm.yaml: temperature: must be a number from 0 to 2 (or null), got 'hot'"),
+        ({"nope": 1}, "llm.yaml: nope: unknown setting; known here: api_key_env,"),
+    ],
+)
+def test_llm_config_messages_say_what_a_value_means(data, text):
+    with pytest.raises(ToolkitError) as e:
+        LLMConfig.from_dict(data, file="llm.yaml")
+    assert str(e.value).startswith(text)
