@@ -31,7 +31,7 @@ from curation.build.media_check import check_plan_media
 from curation.build.plan import BuildPlan, plan_build
 from curation.build.resume import BUILD_DIR, finished, remove_leftover_temps, remove_stale
 from curation.build.rows import dataset_meta, merge_rows, save_if_changed
-from curation.sources.base import Skip
+from curation.sources.records import Skip
 from schemas.dataset_dir import DATASET_JSON
 from schemas.errors import ToolkitError
 from schemas.outdir import output_folder

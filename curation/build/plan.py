@@ -15,7 +15,7 @@ from curation.build.config import ActionSpec, BuildConfig
 from curation.build.pairing import make_pairs
 from curation.build.tasks import ClipResult, ClipTask
 from curation.sources import ClipRecord, get_adapter, source_class
-from curation.sources.base import Skip, count_reasons, reason_of
+from curation.sources.records import Skip, count_reasons, reason_of
 from schemas.dataset_dir import sample_hash
 from schemas.errors import ToolkitError
 from viddiff_runtime.media import fmt_fps

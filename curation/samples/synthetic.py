@@ -8,10 +8,16 @@ labelled ``SYNTHETIC`` on the frame.
 
 from __future__ import annotations
 
+import pickle
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from schemas.io import atomic_write
+from viddiff_runtime import media
 
 BITS = 16
 STRIPE_FRACTION = 0.18
@@ -80,3 +86,55 @@ def read_barcode(frame: np.ndarray) -> int:
         if gray[:, x0:x1].mean() > 128:
             value |= 1 << bit
     return value
+
+
+# ------------------------------------------------ files in the real layouts, made of these frames
+
+#: the default size of a synthetic frame
+W, H = 160, 120
+
+
+@lru_cache(maxsize=4096)
+def write_frame(
+    index: int, width: int, height: int, label: str, color: tuple[int, int, int] | None
+) -> np.ndarray:
+    """One rendered frame showing ``index`` as text and barcode (cached: trees reuse frames)."""
+    return render_frame(index, width, height, label=label, color=color)
+
+
+def write_frames(
+    n: int, label: str, color: tuple[int, int, int] | None = None, size: tuple[int, int] = (W, H)
+):
+    """Frames 0 … n-1 of one synthetic clip."""
+    return (write_frame(i, size[0], size[1], label, color) for i in range(n))
+
+
+def write_video(
+    path: Path, n: int, label: str, *, fps: float = 30, color=None, size=(W, H), codec="libx264"
+) -> None:
+    """A synthetic video file of ``n`` frames at ``fps`` (the codec picks the container's real format)."""
+    media.write_frames(write_frames(n, label, color, size), path, fps, codec=codec)
+
+
+def write_image_folder(
+    folder: Path, names: list[int], label: str, *, digits: int, ext: str, color=None
+) -> None:
+    """Files named by the real layout's numbers; frame at sorted position i shows barcode i."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, number in enumerate(names):
+        img = Image.fromarray(write_frame(i, W, H, label, color))
+        path = folder / f"{number:0{digits}d}.{ext}"
+        if ext == "jpg":
+            img.save(path, quality=92)
+        else:
+            img.save(path, compress_level=1)
+
+
+def write_color(rng: np.random.Generator) -> tuple[int, int, int]:
+    """A random dark colour for one clip's background."""
+    return tuple(int(x) for x in rng.integers(30, 140, size=3))
+
+
+def write_pickle(path: Path, obj: Any) -> None:
+    """``obj`` pickled (protocol 4, as the FineDiving release) to ``path``, atomically."""
+    atomic_write(path, pickle.dumps(obj, protocol=4))

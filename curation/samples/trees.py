@@ -17,25 +17,19 @@ say so.
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
-from PIL import Image
 
-from curation.samples.synthetic import render_frame
 from curation.samples.taxonomies import write_sample_taxonomies
 from curation.sources import BaseAdapter, sources
 from schemas import check
 from schemas.io import atomic_write, write_json
-from viddiff_runtime import media
 
 GENERATOR_VERSION = 3
-W, H = 160, 120
 README = """SYNTHETIC SAMPLE SOURCES - NOT REAL DATA
 
 Written by `curate samples` (curation/samples/trees.py, generator v{version}, seed {seed}).
@@ -46,52 +40,6 @@ levels and annotations are invented; no frame, label or score comes from the rea
 """
 
 
-@lru_cache(maxsize=4096)
-def write_frame(
-    index: int, width: int, height: int, label: str, color: tuple[int, int, int] | None
-) -> np.ndarray:
-    """One rendered frame showing ``index`` as text and barcode (cached: trees reuse frames)."""
-    return render_frame(index, width, height, label=label, color=color)
-
-
-def write_frames(
-    n: int, label: str, color: tuple[int, int, int] | None = None, size: tuple[int, int] = (W, H)
-):
-    """Frames 0 … n-1 of one synthetic clip."""
-    return (write_frame(i, size[0], size[1], label, color) for i in range(n))
-
-
-def write_video(
-    path: Path, n: int, label: str, *, fps: float = 30, color=None, size=(W, H), codec="libx264"
-) -> None:
-    """A synthetic video file of ``n`` frames at ``fps`` (the codec picks the container's real format)."""
-    media.write_frames(write_frames(n, label, color, size), path, fps, codec=codec)
-
-
-def write_image_folder(
-    folder: Path, names: list[int], label: str, *, digits: int, ext: str, color=None
-) -> None:
-    """Files named by the real layout's numbers; frame at sorted position i shows barcode i."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, number in enumerate(names):
-        img = Image.fromarray(write_frame(i, W, H, label, color))
-        path = folder / f"{number:0{digits}d}.{ext}"
-        if ext == "jpg":
-            img.save(path, quality=92)
-        else:
-            img.save(path, compress_level=1)
-
-
-def write_color(rng: np.random.Generator) -> tuple[int, int, int]:
-    """A random dark colour for one clip's background."""
-    return tuple(int(x) for x in rng.integers(30, 140, size=3))
-
-
-def write_pickle(path: Path, obj: Any) -> None:
-    """``obj`` pickled (protocol 4, as the FineDiving release) to ``path``, atomically."""
-    atomic_write(path, pickle.dumps(obj, protocol=4))
-
-
 # --------------------------------------------------------------------------------------------- config
 
 
@@ -99,7 +47,7 @@ def sample_config() -> dict[str, Any]:
     """The build config for the sample trees (relative roots; every source, trim kind and strategy).
 
     Each registered source with a sample tree contributes its ``SAMPLE_OPTIONS`` block and its
-    ``SAMPLE_ACTIONS`` (curation/sources/<name>.py).
+    ``SAMPLE_ACTIONS`` (set on its adapter class under curation/sources/).
     """
     with_trees = sample_sources()
     return {

@@ -1,154 +1,22 @@
-"""What every source adapter shares: the clip record, the scan result, options, selection, media helpers.
+"""The adapter base class: option and root checks, the scan frame, selection by ``select`` keys.
 
 An adapter turns one dataset's real on-disk layout (README, "Source adapters") into
-:class:`ClipRecord` rows. Frame indices in a record are 0-based positions in the media (for an image
-folder: positions in integer-stem order, not the file numbers) and every range is half-open
-``[start, end)`` at :attr:`ClipRecord.fps`.
+:class:`~curation.sources.records.ClipRecord` rows; the records, the options and the shared media
+helpers live in :mod:`curation.sources.records`, :mod:`curation.sources.options` and
+:mod:`curation.sources.files`.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from tqdm import tqdm
-
-from schemas import check
+from curation.sources.files import list_images
+from curation.sources.options import Option, type_name
+from curation.sources.records import ClipRecord, ScanResult
 from schemas.errors import ToolkitError
-
-
-@dataclass
-class ClipRecord:
-    """One source media item (video file or image folder) and what the source says about it.
-
-    Fields match ``schemas/clip.schema.json``; :meth:`to_dict` validates against kind ``clip``.
-    """
-
-    clip_id: str
-    dataset: str
-    action: str
-    media_path: str
-    media_kind: Literal["video", "frames"]
-    n_frames: int
-    fps_declared: float | None
-    fps_measured: float | None
-    action_name: str | None = None
-    view: str | None = None
-    frame_ids: list[int] | None = None
-    segment: tuple[int, int] | None = None
-    subactions: list[dict[str, Any]] = field(default_factory=list)
-    skill: dict[str, Any] | None = None
-    participant: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def fps(self) -> float:
-        """The clock the record's frame indices refer to: measured if known, else declared."""
-        fps = self.fps_measured or self.fps_declared
-        if not fps:
-            raise ToolkitError("clip has neither a measured nor a declared fps", key=self.clip_id)
-        return fps
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, validated against the ``clip`` schema."""
-        d = asdict(self)
-        d["segment"] = list(self.segment) if self.segment is not None else None
-        check("clip", d, file=self.clip_id)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ClipRecord:
-        """Inverse of :meth:`to_dict` (after validating)."""
-        check("clip", d, file=d.get("clip_id"))
-        d = dict(d)
-        if d.get("segment") is not None:
-            d["segment"] = tuple(d["segment"])
-        return cls(**d)
-
-
-def reason_of(why: str) -> str:
-    """The reason class of a skip/adjust message: its text before the first ``:`` or `` (``.
-
-    ``"frame folder missing: /data/x/01/1"`` and ``"label/frame count mismatch: 22 ..."`` count as
-    ``frame folder missing`` and ``label/frame count mismatch`` in per-reason totals.
-    """
-    cut = len(why)
-    for sep in (": ", " ("):
-        i = why.find(sep)
-        if i > 0:
-            cut = min(cut, i)
-    return why[:cut].strip()
-
-
-class Skip(tuple):
-    """One item a scan left out or changed: unpacks as ``(what, why)``, and carries its ``reason`` class and
-    whether it is bad media (which stops a build unless the source says ``on_bad_media: skip``) as data, so
-    no decision is taken by reading the message."""
-
-    reason: str
-    bad_media: bool
-
-    def __new__(
-        cls, what: str, reason: str, detail: str = "", *, bad_media: bool = False, why: str | None = None
-    ) -> Skip:
-        self = super().__new__(cls, (str(what), why or (f"{reason}: {detail}" if detail else reason)))
-        self.reason, self.bad_media = reason, bad_media
-        return self
-
-
-class FolderProblem(Exception):
-    """Why an image folder cannot be used (:func:`image_folder`); :meth:`skip` records it for ``what``."""
-
-    def __init__(self, reason: str, detail: str = "", *, bad_media: bool = False, why: str | None = None):
-        super().__init__(why or (f"{reason}: {detail}" if detail else reason))
-        self.reason, self.detail, self.bad_media = reason, detail, bad_media
-
-    def skip(self, what: str) -> Skip:
-        """This problem as the scan's record for ``what``."""
-        return Skip(what, self.reason, self.detail, bad_media=self.bad_media, why=str(self))
-
-
-def count_reasons(items: Iterable[tuple[str, str]]) -> dict[str, int]:
-    """``{reason class: count}`` of skipped/adjusted items, sorted by reason.
-
-    A :class:`Skip` counts under its ``reason``; a plain ``(what, why)`` pair (a plugin adapter's) under
-    :func:`reason_of` its message."""
-    return dict(
-        sorted(Counter(getattr(item, "reason", None) or reason_of(item[1]) for item in items).items())
-    )
-
-
-@dataclass
-class ScanResult:
-    """What a scan found (``clips``), what it left out (``skipped``), what it kept but changed
-    (``adjusted``, e.g. an end clamped to the video), each ``(item, why)``, and the scan's
-    ``assumptions`` (values that are not upstream facts; shown at build time and in the card)."""
-
-    clips: list[ClipRecord]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    adjusted: list[tuple[str, str]] = field(default_factory=list)
-    assumptions: list[str] = field(default_factory=list)
-    facts: dict[str, int] = field(default_factory=dict)
-
-    def counts(self) -> dict[str, dict[str, int]]:
-        """Clips per action label and per view (for reports)."""
-        return {
-            "action": dict(sorted(Counter(c.action_name or c.action for c in self.clips).items())),
-            "view": dict(sorted(Counter(c.view or "-" for c in self.clips).items())),
-        }
-
-    def dropped(self) -> dict[str, int]:
-        """Items left out per reason class (see :func:`reason_of`)."""
-        return count_reasons(self.skipped)
-
-    def adjusted_counts(self) -> dict[str, int]:
-        """Clips kept but changed, per reason class."""
-        return count_reasons(self.adjusted)
 
 
 @runtime_checkable
@@ -162,27 +30,6 @@ class SourceAdapter(Protocol):
     def select(self, clips: list[ClipRecord], select: dict, *, where: str) -> list[ClipRecord]: ...
 
     def frame_files(self, clip: ClipRecord) -> list[Path]: ...
-
-
-# ------------------------------------------------------------------------------------------- options
-
-
-@dataclass(frozen=True)
-class Option:
-    """One adapter option: its type check, default and a one-line description (shown in errors)."""
-
-    kind: type | tuple[type, ...]
-    default: Any
-    help: str
-    check: Callable[[Any], bool] | None = None
-
-
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
-
-
-# --------------------------------------------------------------------------------------------- base
 
 
 class BaseAdapter:
@@ -238,7 +85,7 @@ class BaseAdapter:
                 value, ok = float(value), True
             if not ok or (opt.check is not None and not opt.check(value)):
                 raise ToolkitError(
-                    f"invalid value {value!r}: expected {_type_name(opt.kind)} ({opt.help})",
+                    f"invalid value {value!r}: expected {type_name(opt.kind)} ({opt.help})",
                     key=f"sources.{self.name}.{key}",
                 )
             out[key] = value
@@ -350,124 +197,3 @@ def _short(items: list[str], n: int = 12) -> str:
 def norm(text: Any) -> str:
     """Case- and space-insensitive form of a label for matching select values."""
     return " ".join(str(text).split()).casefold()
-
-
-# ------------------------------------------------------------------------------------- media helpers
-
-
-def list_images(folder: Path) -> list[Path]:
-    """Image files of a frame folder in integer-stem order (delegates to :mod:`viddiff_runtime.media`)."""
-    from viddiff_runtime.media import list_frame_files
-
-    return list_frame_files(folder)
-
-
-def image_folder(folder: Path, *, step: int | None) -> tuple[list[Path], list[int]]:
-    """List a frame folder and check its frame numbers; returns ``(files, ids)``.
-
-    Raises :class:`FolderProblem` (the reason to skip the folder) when it cannot be used. ``step``: the
-    expected difference between consecutive frame numbers (HuMMan Recon 6, FineDiving 1); ``None`` accepts
-    any increasing numbering.
-    """
-    try:
-        files = list_images(folder)
-    except ToolkitError as e:
-        raise FolderProblem(reason_of(e.message), why=e.message) from None  # e.g. names that are not numbers
-    if not files:
-        raise FolderProblem("image folder is empty")
-    ids = [int(p.stem) for p in files]
-    dup = [a for a, b in zip(ids, ids[1:]) if a == b]
-    if dup:
-        raise FolderProblem(
-            "image folder has two files for a frame", why=f"image folder has two files for frame {dup[0]}"
-        )
-    if step is not None:
-        gaps = [(a, b) for a, b in zip(ids, ids[1:]) if b - a != step]
-        if gaps:
-            a, b = gaps[0]
-            raise FolderProblem(
-                "image folder with gaps",
-                f"frame {b} follows {a} (expected step {step}; "
-                f"{len(gaps)} gap{'s' if len(gaps) > 1 else ''})",
-                bad_media=True,
-            )
-    return files, ids
-
-
-def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of an image from its header, or None when unreadable."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except OSError:
-        return None
-
-
-@dataclass
-class Probed:
-    """The measured facts of a video file that a clip record needs."""
-
-    fps: float
-    n_frames: int
-    width: int
-    height: int
-    codec: str
-
-
-def probe_videos(
-    paths: Iterable[Path], *, on_error: str = "error", source: str = "", workers: int = 8
-) -> tuple[dict[Path, Probed], list[Skip]]:
-    """Probe video files in parallel (threads) with a progress bar.
-
-    Returns the probed facts by path and, with ``on_error="skip"``, the unreadable files and why; with
-    ``on_error="error"`` the first unreadable file raises its one-line :class:`ToolkitError`.
-    """
-    from viddiff_runtime.media import probe
-
-    paths = list(dict.fromkeys(paths))
-    out: dict[Path, Probed] = {}
-    bad: list[Skip] = []
-
-    def one(p: Path) -> tuple[Path, Probed | ToolkitError]:
-        try:
-            info = probe(p)
-        except ToolkitError as e:
-            return p, e
-        return p, Probed(float(info.fps), int(info.n_frames), info.width, info.height, info.codec)
-
-    if not paths:
-        return out, bad
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(paths)))) as pool:
-        results = pool.map(one, paths)
-        for p, res in tqdm(
-            results, total=len(paths), desc=f"probe {source}".strip(), unit="video", disable=None, leave=False
-        ):
-            if isinstance(res, ToolkitError):
-                if on_error == "error":
-                    raise res
-                bad.append(Skip(str(p), "unreadable video", res.message, bad_media=True))
-            else:
-                out[p] = res
-    return out, bad
-
-
-ON_BAD_MEDIA = Option(
-    str,
-    "error",
-    "unreadable video, image folder with gaps, or media shorter than its "
-    "annotations: error | skip (curate build stops on them unless skip; a scan lists them "
-    "as skipped)",
-    lambda v: v in ("error", "skip"),
-)
-
-
-def how_set(given: dict, *keys: str) -> str:
-    """``"the default"`` or ``"set in the config"``: how an assumed option value was chosen."""
-    return "set in the config" if set(keys) & set(given) else "the default"
-
-
-def positive(v: Any) -> bool:
-    """Option check: a number > 0."""
-    return v > 0

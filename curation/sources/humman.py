@@ -22,20 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from curation.sources.base import (
-    ON_BAD_MEDIA,
-    BaseAdapter,
-    ClipRecord,
-    FolderProblem,
-    Option,
-    ScanResult,
-    how_set,
-    image_folder,
-    image_size,
-    norm,
-    positive,
-    probe_videos,
-)
+from curation.samples import synthetic as ss
+from curation.sources.base import BaseAdapter, norm
+from curation.sources.files import image_folder, image_size, probe_videos
+from curation.sources.options import ON_BAD_MEDIA, Option, how_set, positive
+from curation.sources.records import ClipRecord, FolderProblem, ScanResult
 from schemas.io import write_json
 
 SEQ_RE = re.compile(r"^p(\d{6})_a(\d{6})$")
@@ -255,8 +246,6 @@ def _find_sequences(root: Path) -> list[Path]:
 
 def _write_sample_tree(root: Path, rng: np.random.Generator) -> None:
     """Write this source's SYNTHETIC sample tree (see curation/samples/trees.py) under ``root``."""
-    from curation.samples import trees as ss
-
     recon = root / "humman_release_v1.0_recon"
     for p in (1, 2, 3, 4):
         seq = recon / f"p{p:06d}_a000001"
