@@ -2,38 +2,34 @@
 
 Two structured calls per action: (1) ordered stages and keypoints (critical instants, each in a
 stage); (2) ``n`` visible, skill-relevant, direction-free differences, each linked to keypoints.
-Everything the model returns is cleaned before it lands: odd but schema-valid answers (empty lists,
-unknown stage or keypoint names, duplicates, too many items, very long strings, statements naming a
-video) are repaired or skipped and reported, never a crash. New items are ``draft``; accepted items
-are never touched. People then accept, retire, merge or edit by key.
+Everything the model returns is cleaned before it lands (:mod:`curation.taxonomy.drafts`). New items
+are ``draft``; accepted items are never touched. People then accept, retire, merge or edit by key.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
-from curation.taxonomy.dups import DEFAULT_DUP_THRESHOLD, similarity
-from curation.taxonomy.edits import add_difference
+from curation.taxonomy.drafts import MAX_STAGES, ProposeReport, merge_differences, merge_stages
+from curation.taxonomy.dups import DEFAULT_DUP_THRESHOLD
 from curation.taxonomy.keys import sorted_keys
 from curation.taxonomy.store import load_or_create, save_taxonomy
 from schemas.errors import ToolkitError
 from viddiff_runtime.llm.client import LLMClient
 from viddiff_runtime.llm.request import LLMRequest
 
-MAX_NAME, MAX_DESCRIPTION, MAX_QUERY = 80, 500, 200
-MAX_STAGES, MAX_KEYPOINTS = 8, 24
 MAX_CONTEXT_CHARS = 20_000
-FUZZY_MATCH = 80
 
 SYSTEM = (
     "You help build a benchmark of fine-grained differences between two videos of the same physical action. "
     "You know the skill from a coach's or expert's point of view and you describe only what a camera shows."
 )
 
+
 _STR = {"type": "string"}
+
+
 STAGES_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -59,6 +55,8 @@ STAGES_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
 DIFFERENCES_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -82,6 +80,7 @@ DIFFERENCES_SCHEMA: dict[str, Any] = {
     },
 }
 
+
 STAGES_PROMPT = """Action: {name}
 Description: {description}
 {context}{existing}
@@ -89,6 +88,7 @@ Write the stage transcript of this action: its ordered sub-actions (at most {max
 and a one-sentence visual description. Then list keypoints: critical instants that a single video frame can show \
 (for example "lowest position of the hips"), each with a short snake_case id, a name, a description of what is \
 visible at that instant, and the name of the stage it belongs to (one of your stage names)."""
+
 
 DIFFERENCES_PROMPT = """Action: {name}
 Description: {description}
@@ -103,215 +103,9 @@ the description (the statement); a query_string (a shorter paraphrase); num_fram
 per video is enough to judge it, or "gt_1" if it needs motion across frames; and keypoints: the ids of the \
 keypoints where it is visible (from the list above)."""
 
-_DIRECTIONAL = re.compile(r"\b(video\s*[ab12]|first video|second video|left video|right video)\b", re.I)
-
-
-@dataclass
-class ProposeReport:
-    """What a proposal run added and every repair it made to the model's answer."""
-
-    action: str
-    added: list[str] = field(default_factory=list)
-    keypoints_added: list[str] = field(default_factory=list)
-    stages_added: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    written: bool = False
-
-    def note(self, msg: str) -> None:
-        """Record one repair or skip."""
-        self.notes.append(msg)
-
-    def __str__(self) -> str:
-        lines = [
-            f"{self.action}: {len(self.added)} draft difference(s) added"
-            + (f" (keys {', '.join(self.added)})" if self.added else "")
-            + f", {len(self.keypoints_added)} keypoint(s), {len(self.stages_added)} stage(s)"
-        ]
-        lines += [f"  note: {n}" for n in self.notes]
-        if self.written:
-            lines.append("  review with `curate taxonomy validate`, then accept/retire/merge/edit by key")
-        return "\n".join(lines)
-
-
-def _clean(text: Any, limit: int, what: str, report: ProposeReport) -> str:
-    s = re.sub(r"\s+", " ", str(text or "")).strip()
-    if len(s) > limit:
-        report.note(f"{what}: {len(s)} characters, cut to {limit}")
-        s = s[: limit - 1].rstrip() + "…"
-    return s
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48]
-
-
-def _fuzzy(query: str, choices: dict[str, str], cutoff: float = FUZZY_MATCH) -> str | None:
-    """The key of ``choices`` ({key: text}) best matching ``query``, if good enough."""
-    from rapidfuzz import fuzz, process, utils
-
-    if not query or not choices:
-        return None
-    for k, text in choices.items():
-        if query.casefold() in (k.casefold(), text.casefold()):
-            return k
-    hit = process.extractOne(
-        query, choices, scorer=fuzz.token_sort_ratio, processor=utils.default_process, score_cutoff=cutoff
-    )
-    return hit[2] if hit else None
-
 
 def _context_block(context: str | None) -> str:
     return f'Expert notes about this action:\n"""\n{context}\n"""\n' if context else ""
-
-
-def merge_stages(
-    tax: dict[str, Any], answer: dict[str, Any], origin: str, report: ProposeReport
-) -> dict[str, str]:
-    """Fold proposed stages and keypoints into ``tax``; returns {proposed keypoint id: final loc_id}."""
-    proposed = answer.get("stages") or []
-    if not proposed:
-        report.note("the model proposed no stages")
-    if tax["stages"]:
-        if proposed:
-            report.note(
-                f"kept the {len(tax['stages'])} existing stage(s); {len(proposed)} proposed stage(s) not "
-                f"merged (edit the file to change the stage transcript)"
-            )
-    else:
-        seen: set[str] = set()
-        for i, st in enumerate(proposed):
-            name = _clean(st.get("name"), MAX_NAME, f"stage {i} name", report)
-            if not name:
-                report.note(f"stage {i}: empty name, skipped")
-                continue
-            if name.casefold() in seen:
-                report.note(f"stage {name!r}: duplicate, skipped")
-                continue
-            if len(tax["stages"]) >= MAX_STAGES:
-                report.note(f"{len(proposed)} stages proposed; kept the first {MAX_STAGES}")
-                break
-            seen.add(name.casefold())
-            tax["stages"].append(
-                {
-                    "name": name,
-                    "description": _clean(
-                        st.get("description"), MAX_DESCRIPTION, f"stage {name!r} description", report
-                    ),
-                    "origin": origin,
-                }
-            )
-            report.stages_added.append(name)
-    stage_names = {s["name"]: s["name"] for s in tax["stages"]}
-    kps = tax["keypoints"]
-    id_map: dict[str, str] = {}
-    proposed_kps = answer.get("keypoints") or []
-    if not proposed_kps:
-        report.note("the model proposed no keypoints")
-    for i, kp in enumerate(proposed_kps):
-        raw_id = str(kp.get("id") or "")
-        name = _clean(kp.get("name"), MAX_NAME, f"keypoint {i} name", report)
-        loc = _slug(raw_id) or _slug(name)
-        if not loc:
-            report.note(f"keypoint {i}: no id or name, skipped")
-            continue
-        same = loc if loc in kps else _fuzzy(name, {k: v.get("name", k) for k, v in kps.items()}, 90)
-        if same is not None:
-            id_map[raw_id] = id_map[loc] = same
-            where = (
-                "proposed twice; merged into"
-                if same in report.keypoints_added
-                else "already in the taxonomy as"
-            )
-            report.note(f"keypoint {raw_id or name!r}: {where} {same!r}")
-            continue
-        if len(report.keypoints_added) >= MAX_KEYPOINTS:
-            report.note(f"{len(proposed_kps)} keypoints proposed; kept the first {MAX_KEYPOINTS}")
-            break
-        stage_raw = str(kp.get("stage") or "")
-        stage = _fuzzy(stage_raw, stage_names)
-        if stage is None:
-            report.note(f"keypoint {loc!r}: unknown stage {stage_raw[:60]!r}, left empty")
-        kps[loc] = {
-            "name": name or loc,
-            "stage": stage,
-            "status": "draft",
-            "origin": origin,
-            "description": _clean(
-                kp.get("description"), MAX_DESCRIPTION, f"keypoint {loc!r} description", report
-            ),
-        }
-        id_map[raw_id] = id_map[loc] = loc
-        report.keypoints_added.append(loc)
-    return id_map
-
-
-def merge_differences(
-    tax: dict[str, Any],
-    answer: dict[str, Any],
-    id_map: dict[str, str],
-    n: int,
-    origin: str,
-    report: ProposeReport,
-    *,
-    dup_threshold: float = DEFAULT_DUP_THRESHOLD,
-) -> None:
-    """Add the proposed differences to ``tax`` as drafts, repairing or skipping odd items (reported)."""
-    items = answer.get("differences") or []
-    if not items:
-        report.note("the model proposed no differences")
-    if len(items) > n:
-        report.note(
-            f"the model returned {len(items)} differences, {n} were asked; kept the first {n} usable ones"
-        )
-    elif len(items) < n:
-        report.note(f"the model returned {len(items)} differences, {n} were asked")
-    kp_names = {k: v.get("name", k) for k, v in tax["keypoints"].items()}
-    for i, item in enumerate(items):
-        if len(report.added) >= n:
-            break
-        name = _clean(item.get("name"), MAX_NAME, f"difference {i} name", report)
-        desc = _clean(item.get("description"), MAX_DESCRIPTION, f"difference {i} description", report)
-        if not name or not desc:
-            report.note(f"difference {i}: empty name or description, skipped")
-            continue
-        query = _clean(item.get("query_string"), MAX_QUERY, f"difference {i} query_string", report) or desc
-        entry = {"name": name, "description": desc, "query_string": query}
-        dup = next(
-            (
-                k
-                for k in sorted_keys(tax["differences"])
-                if similarity(entry, tax["differences"][k]) >= dup_threshold
-            ),
-            None,
-        )
-        if dup is not None:
-            report.note(
-                f"difference {name!r}: duplicate of key {dup} "
-                f"({tax['differences'][dup]['status']}) {tax['differences'][dup]['name']!r}, skipped"
-            )
-            continue
-        if _DIRECTIONAL.search(desc):
-            report.note(
-                f"difference {name!r}: names a video, so it is not direction-free; kept as a draft to edit"
-            )
-        links: list[str] = []
-        for raw in item.get("keypoints") or []:
-            raw = str(raw)
-            loc = (
-                id_map.get(raw)
-                or (raw if raw in tax["keypoints"] else None)
-                or id_map.get(_slug(raw))
-                or _fuzzy(raw, kp_names, 85)
-            )
-            if loc is None:
-                report.note(f"difference {name!r}: unknown keypoint {raw[:60]!r}, link dropped")
-            elif loc not in links:
-                links.append(loc)
-        entry.update(
-            num_frames=item.get("num_frames") if item.get("num_frames") in ("1", "gt_1") else "gt_1",
-            keypoints=links,
-        )
-        report.added.append(add_difference(tax, entry, status="draft", origin=origin))
 
 
 def _own_draft(item: dict[str, Any], origin: str) -> bool:
