@@ -24,9 +24,19 @@ class Run:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metrics_origin: dict[str, str] = field(default_factory=dict)
-    predictions: Predictions | None = None
-    localization: Localization | None = None
+    #: run file name -> what its protocol's loader parsed (a plugin protocol's table reads its own file here)
+    loaded: dict[str, Any] = field(default_factory=dict)
     difference_frames: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> Predictions | None:
+        """The run's parsed ``predictions.json`` (closed and open answers), if any."""
+        return self.loaded.get("predictions.json")
+
+    @property
+    def localization(self) -> Localization | None:
+        """The run's parsed ``localization.json`` (predicted keypoint frames), if any."""
+        return self.loaded.get("localization.json")
 
 
 def find_metrics(run_dir: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
@@ -79,11 +89,9 @@ def load_run(run_dir: Path, data: EvalData | None) -> Run:
             path = run_dir / proto.run_file if proto.run_file else None
             if path is None or proto.load is None or not path.exists():
                 continue
-            parsed = proto.call("load")(path, data)
-            if proto.run_file == "predictions.json":
-                run.predictions = parsed
-            elif proto.run_file == "localization.json":
-                run.localization = parsed
+            if proto.run_file not in run.loaded:  # protocols sharing a run file parse it once
+                run.loaded[proto.run_file] = proto.call("load")(path, data)
+            parsed = run.loaded[proto.run_file]
             if proto.name not in run.metrics and proto.score is not None:
                 res = proto.call("score")(data, parsed)
                 run.metrics[proto.name], run.items[proto.name] = res.metrics, res.items
@@ -93,7 +101,7 @@ def load_run(run_dir: Path, data: EvalData | None) -> Run:
     if (run_dir / "difference_frames.json").exists():  # `viddiff run`: frames shown per difference
         dfr = read_json(run_dir / "difference_frames.json")
         run.difference_frames = dfr if isinstance(dfr, dict) else {}
-    if not run.metrics and run.predictions is None and run.localization is None:
+    if not run.metrics and not run.loaded:
         raise ToolkitError(
             "no predictions.json, localization.json or eval metrics.json found "
             "(pass --dataset to score predictions)",

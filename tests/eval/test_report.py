@@ -6,6 +6,8 @@ import base64
 import io
 import json
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +175,43 @@ def test_a_registered_protocol_is_scored_and_reported(workspace, tmp_path, monke
     n = len([s for s in ds.samples if any(v in ("a", "b") for v in s["differences_gt"].values())])
     assert re.search(rf'<td class="name">method</td><td>{n}</td>', html)
     assert "## Answered pairs" in (tmp_path / "r.md").read_text()
+
+
+def load_notes(path, data):
+    """A plugin protocol's own run file: one note per sample."""
+    return json.loads(Path(path).read_text())
+
+
+def notes_table(runs):
+    """A plugin table that reads its run file straight from ``run.loaded``."""
+    return {
+        "title": "Notes kept",
+        "columns": ["notes"],
+        "rows": [
+            {"name": r.name, "cells": [str(len(r.loaded["notes.json"]))]}
+            for r in runs
+            if "notes.json" in r.loaded
+        ],
+    }
+
+
+def test_a_protocol_with_its_own_run_file_gets_it_parsed_for_its_table(workspace, tmp_path, monkeypatch):
+    """The report keeps every protocol's parsed run file by name, not only predictions and localization."""
+    from eval import protocols as registry
+    from eval.report import build_report
+
+    root, ds = workspace
+    run = tmp_path / "noted"
+    shutil.copytree(root / "method", run)
+    (run / "config.json").write_text(json.dumps({"name": "noted"}))
+    (run / "notes.json").write_text(json.dumps({s["sample_key"]: "ok" for s in ds.samples[:3]}))
+    proto = registry.Protocol(
+        "notes", "notes.json", f"{__name__}:load_notes", None, f"{__name__}:notes_table"
+    )
+    monkeypatch.setitem(registry._registry, "notes", registry.protocols() and proto)
+    build_report([run, root / "baseline"], tmp_path / "r.html", dataset=ds.root)
+    html = (tmp_path / "r.html").read_text()
+    assert "<h2>Notes kept</h2>" in html
+    assert re.search(r'<td class="name">noted</td><td>3</td>', html), "the plugin table read the parsed file"
+    table = html.split("<h2>Notes kept</h2>", 1)[1].split("</table>", 1)[0]
+    assert "baseline" not in table, "a run without the file has no row"
