@@ -37,7 +37,10 @@ def run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[C
     if not ray.is_initialized():
         address = os.environ.get("RAY_ADDRESS")
         kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": max(1, workers)}
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+        except ConnectionError as e:
+            raise ToolkitError(_connect_hint(address, e), key="RAY_ADDRESS") from None
         started = True
     try:
         remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
@@ -57,3 +60,19 @@ def run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[C
     finally:
         if started:
             ray.shutdown()
+
+
+def _connect_hint(address: str | None, error: Exception) -> str:
+    """One line for a cluster that could not be reached, with the token-auth cause Ray itself misreports.
+
+    Ray turns token authentication on at ``ray start --head`` once ``~/.ray/auth_token`` exists (any local
+    ``ray.init()`` writes it), but a ``ray://`` client sends the token only when ``RAY_AUTH_MODE=token`` is set
+    for it; the client proxy then refuses it and the client reports a connection timeout.
+    """
+    hint = ""
+    if address and address.startswith("ray://") and os.environ.get("RAY_AUTH_MODE") != "token":
+        hint = (
+            "; if the cluster uses token authentication (`ray start` says 'Token authentication is enabled'), "
+            "set RAY_AUTH_MODE=token and the cluster's token in RAY_AUTH_TOKEN (or ~/.ray/auth_token)"
+        )
+    return f"cannot reach the Ray cluster at {address or 'a local Ray'}: {error}{hint}"
