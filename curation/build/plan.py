@@ -15,7 +15,7 @@ from curation.build.config import ActionSpec, BuildConfig
 from curation.build.pairing import make_pairs
 from curation.build.tasks import ClipResult, ClipTask
 from curation.sources import ClipRecord, get_adapter, source_class
-from curation.sources.records import Skip, count_reasons, reason_of
+from curation.sources.records import Skip, count_reasons
 from schemas.dataset_dir import sample_hash
 from schemas.errors import ToolkitError
 from viddiff_runtime.media import fmt_fps
@@ -59,8 +59,13 @@ class BuildPlan:
         return lines
 
 
-def trim_range(clip: ClipRecord, action: ActionSpec) -> tuple[int, int] | str:
-    """The ``[start, end)`` of ``clip`` that ``action.trim`` asks for, or the reason it has none.
+class NotTrimmable(Exception):
+    """A clip has no range for its action's ``trim`` (no sub-action with the asked label): it is left out
+    and counted under this reason, while a range outside the clip is a :class:`ToolkitError`."""
+
+
+def clip_range(clip: ClipRecord, action: ActionSpec) -> tuple[int, int]:
+    """The ``[start, end)`` of ``clip`` that ``action.trim`` asks for; :class:`NotTrimmable` when it has none.
 
     ``by: clip`` takes the source's own segment (else the whole media); ``by: subactions`` runs from the
     start of the first sub-action labelled ``first`` to the end of the last one labelled ``last`` after
@@ -73,11 +78,11 @@ def trim_range(clip: ClipRecord, action: ActionSpec) -> tuple[int, int] | str:
     elif by == "subactions":
         firsts = [s for s in clip.subactions if s["label"] == trim["first"]]
         if not firsts:
-            return f"no sub-action labelled {trim['first']!r}"
+            raise NotTrimmable(f"no sub-action labelled {trim['first']!r}")
         start = firsts[0]["start"]
         lasts = [s for s in clip.subactions if s["label"] == trim["last"] and s["end"] > start]
         if not lasts:
-            return f"no sub-action labelled {trim['last']!r} after {trim['first']!r}"
+            raise NotTrimmable(f"no sub-action labelled {trim['last']!r} after {trim['first']!r}")
         end = lasts[-1]["end"]
     else:
         start, end = int(trim["start"]), int(trim["end"])
@@ -200,17 +205,16 @@ def plan_build(config: BuildConfig, out: Path, *, exclude: dict[str, Skip] | Non
         clips = adapter.select(scans[action.source], action.select, where=action.where)
         dropped = adapter.missing_counts(scans[action.source], action.select)
         ranged: list[tuple[ClipRecord, tuple[int, int]]] = []
-        trim_drops: list[tuple[str, str]] = []
+        trim_drops: list[Skip] = []
         for clip in clips:
-            r = trim_range(clip, action)
-            if isinstance(r, str):
-                trim_drops.append((clip.clip_id, r))
-                log.info("%s: clip %s left out: %s", action.key, clip.clip_id, r)
-            else:
-                ranged.append((clip, r))
+            try:
+                ranged.append((clip, clip_range(clip, action)))
+            except NotTrimmable as e:
+                trim_drops.append(Skip(clip.clip_id, str(e)))
+                log.info("%s: clip %s left out: %s", action.key, clip.clip_id, e)
         for why, n in count_reasons(trim_drops).items():
             dropped[why] = dropped.get(why, 0) + n
-            example = next(c for c, w in trim_drops if reason_of(w) == why)
+            example = next(s[0] for s in trim_drops if s.reason == why)
             notes.append(f"{action.key}: {n} clip(s) left out: {why} (e.g. {example})")
         if not ranged:
             raise ToolkitError(

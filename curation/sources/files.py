@@ -14,8 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from curation.sources.records import FolderProblem, Skip, reason_of
+from curation.sources.records import FolderProblem, Skip
 from schemas.errors import ToolkitError
+from viddiff_runtime.media.folders import BadFrameName
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -34,8 +35,8 @@ def image_folder(folder: Path, *, step: int | None) -> tuple[list[Path], list[in
     """
     try:
         files = list_images(folder)
-    except ToolkitError as e:
-        raise FolderProblem(reason_of(e.message), why=e.message) from None  # e.g. names that are not numbers
+    except BadFrameName as e:
+        raise FolderProblem(e.reason, e.name) from None
     if not files:
         raise FolderProblem("image folder is empty")
     ids = [int(p.stem) for p in files]

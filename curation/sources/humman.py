@@ -26,7 +26,7 @@ from curation.samples import synthetic as ss
 from curation.sources.base import BaseAdapter, norm
 from curation.sources.files import image_folder, image_size, probe_videos
 from curation.sources.options import ON_BAD_MEDIA, Option, how_set, positive
-from curation.sources.records import ClipRecord, FolderProblem, ScanResult
+from curation.sources.records import ClipRecord, FolderProblem, ScanResult, Skip
 from schemas.io import write_json
 
 SEQ_RE = re.compile(r"^p(\d{6})_a(\d{6})$")
@@ -130,7 +130,7 @@ class HuMManAdapter(BaseAdapter):
         names = {_action_key(k): v for k, v in opts["action_names"].items()}
         seqs = _find_sequences(root)
         clips: list[ClipRecord] = []
-        skipped: list[tuple[str, str]] = []
+        skipped: list[Skip] = []
         videos: list[tuple[Path, dict[str, Any]]] = []
         for seq in seqs:
             m = SEQ_RE.match(seq.name)
@@ -148,12 +148,10 @@ class HuMManAdapter(BaseAdapter):
                         found = True
                     elif entry.is_dir() and entry.name in video_stems:
                         skipped.append(
-                            (
+                            Skip(
                                 str(entry),
-                                (
-                                    "frames split from a Point video: "
-                                    f"{entry.name}{_suffix(entries, entry.name)} is used"
-                                ),
+                                "frames split from a Point video",
+                                f"{entry.name}{_suffix(entries, entry.name)} is used",
                             )
                         )
                     elif entry.is_dir():
@@ -182,7 +180,7 @@ class HuMManAdapter(BaseAdapter):
                             )
                         )
             if not found:
-                skipped.append((str(seq), "no kinect_color images or videos"))
+                skipped.append(Skip(str(seq), "no kinect_color images or videos"))
         probed, bad = probe_videos([p for p, _ in videos], on_error=opts["on_bad_media"], source=self.name)
         skipped.extend(bad)
         for path, info in videos:
@@ -206,7 +204,7 @@ class HuMManAdapter(BaseAdapter):
                 )
             )
         if not seqs:
-            skipped.append((str(root), "no pXXXXXX_aXXXXXX sequence folders found"))
+            skipped.append(Skip(str(root), "no pXXXXXX_aXXXXXX sequence folders found"))
         return ScanResult(clips, skipped)
 
     def assumptions(self, given: dict, opts: dict[str, Any], result: ScanResult) -> list[str]:

@@ -121,12 +121,13 @@ def count_reasons(items: Iterable[tuple[str, str]]) -> dict[str, int]:
 @dataclass
 class ScanResult:
     """What a scan found (``clips``), what it left out (``skipped``), what it kept but changed
-    (``adjusted``, e.g. an end clamped to the video), each ``(item, why)``, and the scan's
-    ``assumptions`` (values that are not upstream facts; shown at build time and in the card)."""
+    (``adjusted``, e.g. an end clamped to the video), each a :class:`Skip` (it unpacks as ``(item, why)``;
+    a plugin adapter may give plain pairs), and the scan's ``assumptions`` (values that are not upstream
+    facts; shown at build time and in the card)."""
 
     clips: list[ClipRecord]
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    adjusted: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    adjusted: list[Skip] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     facts: dict[str, int] = field(default_factory=dict)
 

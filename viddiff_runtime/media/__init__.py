@@ -17,13 +17,14 @@ from viddiff_runtime.media.check import check_frames, verify_clip
 from viddiff_runtime.media.decode import Decoded, decode, select_indices
 from viddiff_runtime.media.encode import write_frames
 from viddiff_runtime.media.ffmpeg_cli import Filter, ffmpeg_command, ffmpeg_exe
-from viddiff_runtime.media.folders import IMAGE_EXTENSIONS, list_frame_files
+from viddiff_runtime.media.folders import IMAGE_EXTENSIONS, BadFrameName, list_frame_files
 from viddiff_runtime.media.probe import VideoInfo, count_frames, probe
 from viddiff_runtime.media.rates import as_fraction, fmt_fps, resample_indices
 from viddiff_runtime.media.trim import frame_times, seek_window, trim, trim_command
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "BadFrameName",
     "Decoded",
     "Filter",
     "VideoInfo",

@@ -10,6 +10,17 @@ from schemas.errors import ToolkitError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 
+class BadFrameName(ToolkitError):
+    """A frame folder holds an image whose name is not an integer frame number (``reason`` and ``name``
+    say which, so a caller can count or skip the folder without reading the message)."""
+
+    reason = "image file name is not an integer frame number"
+
+    def __init__(self, name: str, folder: str):
+        super().__init__(f"{self.reason}: {name}", file=folder)
+        self.name = name
+
+
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
     """Image files of a frame folder, ordered by the integer value of the stem (not string order)."""
     folder = Path(folder)
@@ -18,5 +29,5 @@ def list_frame_files(folder: str | os.PathLike) -> list[Path]:
     ]
     bad = [p.name for p in files if not p.stem.lstrip("-").isdigit()]
     if bad:
-        raise ToolkitError(f"image file name is not an integer frame number: {bad[0]}", file=str(folder))
+        raise BadFrameName(bad[0], str(folder))
     return sorted(files, key=lambda p: int(p.stem))

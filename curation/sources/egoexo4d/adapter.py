@@ -21,7 +21,7 @@ from curation.sources.egoexo4d.layout import (
 from curation.sources.egoexo4d.sample import SAMPLE_TASK, write_tree
 from curation.sources.files import probe_videos
 from curation.sources.options import ON_BAD_MEDIA, Option, positive
-from curation.sources.records import ClipRecord, ScanResult
+from curation.sources.records import ClipRecord, ScanResult, Skip
 
 PROFICIENCY_RANK = {"novice": 0, "early expert": 1, "intermediate expert": 2, "late expert": 3}
 
@@ -104,15 +104,17 @@ class EgoExo4DAdapter(BaseAdapter):
         takes = read_takes(takes_file)
         proficiency = read_proficiency(root, opts["proficiency_glob"])
         captures = read_captures(root / opts["captures_json"])
-        skipped: list[tuple[str, str]] = []
-        adjusted: list[tuple[str, str]] = []
+        skipped: list[Skip] = []
+        adjusted: list[Skip] = []
         by_name = 0
         wanted: list[tuple[Path, dict[str, Any], dict[str, Any]]] = []
         for i, take in enumerate(takes):
             where = f"[{i}]"
             take_dir = find_take_dir(root, take, takes_file, where)
             if take_dir is None:
-                skipped.append((take["take_name"], "not downloaded (take folder missing)"))
+                skipped.append(
+                    Skip(take["take_name"], "not downloaded", why="not downloaded (take folder missing)")
+                )
                 continue
             cameras = cameras_of(take, captures, takes_file, root / opts["captures_json"], where)
             streams = streams_of(take, cameras, takes_file, where)
@@ -139,7 +141,7 @@ class EgoExo4DAdapter(BaseAdapter):
                     )
                 )
             if not found:
-                skipped.append((take["take_name"], "no video of this take on disk"))
+                skipped.append(Skip(take["take_name"], "no video of this take on disk"))
         probed, bad = probe_videos([w[0] for w in wanted], on_error=opts["on_bad_media"], source=self.name)
         skipped.extend(bad)
         clips = []
@@ -152,12 +154,10 @@ class EgoExo4DAdapter(BaseAdapter):
             end_sec = take.get("task_end_sec")
             if end_sec is not None and round(end_sec * fps) > pr.n_frames:
                 adjusted.append(
-                    (
+                    Skip(
                         f"{take['take_name']}.{cam['cam_id']}",
-                        (
-                            f"clamped end: task_end_sec {end_sec:g} is frame {round(end_sec * fps)}, the video "
-                            f"has {pr.n_frames} frames"
-                        ),
+                        "clamped end",
+                        f"task_end_sec {end_sec:g} is frame {round(end_sec * fps)}, the video has {pr.n_frames} frames",
                     )
                 )
             level = proficiency.get(str(take.get("take_uid")))

@@ -30,7 +30,7 @@ from curation.sources.finediving.layout import (
 )
 from curation.sources.finediving.sample import write_tree
 from curation.sources.options import ON_BAD_MEDIA, Option, how_set, positive
-from curation.sources.records import ClipRecord, FolderProblem, ScanResult
+from curation.sources.records import ClipRecord, FolderProblem, ScanResult, Skip
 from schemas.errors import ToolkitError
 
 
@@ -131,7 +131,7 @@ class FineDivingAdapter(BaseAdapter):
         split = read_splits(root, ann_dir)
         heights = {str(k): str(v) for k, v in opts["heights"].items()}
         clips: list[ClipRecord] = []
-        skipped: list[tuple[str, str]] = []
+        skipped: list[Skip] = []
         keys = sorted(set(fine) | set(coarse) | set(aqa))
         if keys and not any((frames_root / s / str(i)).is_dir() for s, i in keys):
             tried = (
@@ -152,7 +152,7 @@ class FineDivingAdapter(BaseAdapter):
             entry = annotation_entry(fine.get(key), coarse.get(key), aqa.get(key), ann_dir, cid)
             folder = frames_root / source / str(inst)
             if not folder.is_dir():
-                skipped.append((cid, f"frame folder missing: {folder}"))
+                skipped.append(Skip(cid, "frame folder missing", str(folder)))
                 continue
             try:
                 files, ids = image_folder(folder, step=1 if opts["check_gaps"] else None)
@@ -177,12 +177,11 @@ class FineDivingAdapter(BaseAdapter):
                 if len(labels) != len(files):
                     if opts["label_mismatch"] == "skip":
                         skipped.append(
-                            (
+                            Skip(
                                 cid,
-                                (
-                                    f"label/frame count mismatch: {len(labels)} frames_labels for "
-                                    f"{len(files)} images (set label_mismatch: clamp to keep it)"
-                                ),
+                                "label/frame count mismatch",
+                                f"{len(labels)} frames_labels for {len(files)} images "
+                                "(set label_mismatch: clamp to keep it)",
                             )
                         )
                         continue

@@ -111,8 +111,8 @@ class JigsawsAdapter(BaseAdapter):
                 key="sources.jigsaws.root",
             )
         clips: list[ClipRecord] = []
-        skipped: list[tuple[str, str]] = []
-        adjusted: list[tuple[str, str]] = []
+        skipped: list[Skip] = []
+        adjusted: list[Skip] = []
         wanted: list[tuple[Path, str, str, str, dict[str, Any] | None]] = []
         for task, meta_path in sorted(metas.items()):
             trials = parse_meta_file(meta_path)
@@ -126,18 +126,18 @@ class JigsawsAdapter(BaseAdapter):
                             root
                         )
                         skipped.append(
-                            (
+                            Skip(
                                 f"{trial}.{capture}",
-                                (
-                                    f"missing capture: no {trial}_{capture}.avi in {where}"
-                                    f" ({', '.join(sorted(caps))} present)"
-                                ),
+                                "missing capture",
+                                f"no {trial}_{capture}.avi in {where} ({', '.join(sorted(caps))} present)",
                             )
                         )
             for trial, info in trials.items():
                 caps = videos.get(trial, {})
                 if not caps:
-                    skipped.append((trial, "no video files (listed in the meta file)"))
+                    skipped.append(
+                        Skip(trial, "no video files", why="no video files (listed in the meta file)")
+                    )
                 for capture, path in sorted(caps.items()):
                     wanted.append((path, task, trial, capture, info))
             for trial in sorted(set(videos) - set(trials)):
@@ -172,12 +172,10 @@ class JigsawsAdapter(BaseAdapter):
             subactions, clamped = gesture_subactions(raw or [], pr.n_frames, opts)
             if clamped:
                 adjusted.append(
-                    (
+                    Skip(
                         f"{trial}.{capture}",
-                        (
-                            f"clamped end: transcription ends at frame {last}, the "
-                            f"video has {pr.n_frames} frames"
-                        ),
+                        "clamped end",
+                        f"transcription ends at frame {last}, the video has {pr.n_frames} frames",
                     )
                 )
             segment = (subactions[0]["start"], subactions[-1]["end"]) if subactions else None

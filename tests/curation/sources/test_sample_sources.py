@@ -117,3 +117,26 @@ def test_build_of_the_sample_config_holds_the_source_frames(sample_root, tmp_pat
             )
             got = [read_barcode(f) for f in media.decode(ds.video_path(sample, i)).frames]
             assert got == want, (sample["sample_key"], i)
+
+
+def test_every_left_out_or_changed_item_carries_its_reason_as_data(sample_root):
+    """Built-in adapters report skips and adjustments as Skip records, so counts never parse message text."""
+    import yaml
+
+    from curation.sources import Skip, get_adapter, sources
+    from curation.sources.records import reason_of
+
+    config = yaml.safe_load((sample_root / "config.yaml").read_text())
+    seen = 0
+    for name in sources():
+        opts = dict(config["sources"][name], root=str(sample_root / name), on_bad_media="skip")
+        result = get_adapter(name).scan(sample_root / name, opts)
+        for item in result.skipped + result.adjusted:
+            assert isinstance(item, Skip), f"{name}: {item!r} is a plain pair"
+            what, why = item
+            assert why.startswith(item.reason), (name, item.reason, why)
+            seen += 1
+        assert sum(result.dropped().values()) == len(result.skipped)
+    assert seen >= 8, "the sample trees carry skips and clamps of every source"
+    # a plugin's plain (what, why) pair still counts, under the text before its first ': ' or ' ('
+    assert reason_of("frame folder missing: /x/01/1") == "frame folder missing"
