@@ -45,7 +45,8 @@ BUSY_TIMEOUT_S = 30.0
 def sqlite_reason(e: sqlite3.Error) -> str:
     """SQLite's message, with the likely cause when it only says "disk I/O error" (SQLite hides errno)."""
     text = str(e)
-    if "disk i/o error" in text.lower() or "disk is full" in text.lower():
+    # SQLite's primary result code (the low byte of the extended one): 10 SQLITE_IOERR, 13 SQLITE_FULL
+    if (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL):
         import resource
 
         soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]

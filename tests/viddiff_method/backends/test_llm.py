@@ -356,3 +356,29 @@ def test_llm_config_messages_say_what_a_value_means(data, text):
     with pytest.raises(ToolkitError) as e:
         LLMConfig.from_dict(data, file="llm.yaml")
     assert str(e.value).startswith(text)
+
+
+def test_sqlite_disk_errors_name_their_likely_cause_by_result_code(tmp_path):
+    """A real SQLite write past RLIMIT_FSIZE: the cause is found from SQLite's result code, not its text."""
+    import subprocess
+    import sys
+
+    code = f"""
+import resource, signal, sqlite3
+from viddiff_runtime.llm.cache import sqlite_reason
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+con = sqlite3.connect({str(tmp_path / "c.sqlite")!r})
+con.execute("CREATE TABLE t (v BLOB)")
+try:
+    for _ in range(64):
+        con.execute("INSERT INTO t VALUES (?)", (b"x" * 8192,))
+        con.commit()
+except sqlite3.Error as e:
+    print(e.sqlite_errorcode & 0xFF, "|", sqlite_reason(e))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rc, _, reason = r.stdout.strip().partition(" | ")
+    assert int(rc) in (10, 13), r.stdout  # SQLITE_IOERR or SQLITE_FULL
+    assert reason.endswith("(a file-size limit is set: ulimit -f)"), reason
