@@ -34,32 +34,45 @@ def run_ray(out: Path, tasks: list[ClipTask], workers: int, bar: tqdm) -> list[C
     import ray
 
     started = False
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS")
-        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": max(1, workers)}
-        try:
-            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
-        except ConnectionError as e:
-            raise ToolkitError(_connect_hint(address, e), key="RAY_ADDRESS") from None
-        started = True
+    # A local Ray of our own is private to this command: without RAY_AUTH_MODE, Ray would turn token
+    # authentication on and write ~/.ray/auth_token, a file outside the output folder (and one that makes
+    # later `ray start --head` clusters demand a token). A mode the user set is kept.
+    own_auth = not os.environ.get("RAY_ADDRESS") and "RAY_AUTH_MODE" not in os.environ
+    if own_auth:
+        os.environ["RAY_AUTH_MODE"] = "disabled"
     try:
-        remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
-        pending = [remote.remote(str(out), t) for t in tasks]
-        results = []
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+        if not ray.is_initialized():
+            address = os.environ.get("RAY_ADDRESS")
+            kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": max(1, workers)}
             try:
-                results.append(ray.get(done[0]))
-            except ray.exceptions.RayTaskError as e:
-                cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else None
-                raise (
-                    cause if isinstance(cause, ToolkitError) else ToolkitError(str(e).splitlines()[0])
-                ) from None
-            bar.update(1)
-        return results
+                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False, **kwargs)
+            except ConnectionError as e:
+                raise ToolkitError(_connect_hint(address, e), key="RAY_ADDRESS") from None
+            started = True
+        return _run_on_ray(ray, out, tasks, bar)
     finally:
         if started:
             ray.shutdown()
+        if own_auth:
+            os.environ.pop("RAY_AUTH_MODE", None)
+
+
+def _run_on_ray(ray: Any, out: Path, tasks: list[ClipTask], bar: tqdm) -> list[ClipResult]:
+    """Submit every task to the Ray that is up, and collect the results as they finish."""
+    remote = ray.remote(num_cpus=1, max_retries=2)(run_task)
+    pending = [remote.remote(str(out), t) for t in tasks]
+    results = []
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        try:
+            results.append(ray.get(done[0]))
+        except ray.exceptions.RayTaskError as e:
+            cause = e.cause if isinstance(getattr(e, "cause", None), Exception) else None
+            raise (
+                cause if isinstance(cause, ToolkitError) else ToolkitError(str(e).splitlines()[0])
+            ) from None
+        bar.update(1)
+    return results
 
 
 def _connect_hint(address: str | None, error: Exception) -> str:

@@ -141,10 +141,17 @@ def test_changed_config_redoes_only_what_changed(sources, built, tmp_path):
     )
 
 
-def test_ray_and_local_give_identical_outputs(sources, built, tmp_path):
+def test_ray_and_local_give_identical_outputs(sources, built, tmp_path, monkeypatch):
     pytest.importorskip("ray")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # a local Ray of the build's own writes nothing outside --out
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     out = tmp_path / "ray"
     report = build(sources, out=out, workers=2, executor="ray", progress=False)
+    assert not (home / ".ray").exists(), "Ray wrote ~/.ray/auth_token"
+    assert "RAY_AUTH_MODE" not in os.environ, "the build restored the environment"
     assert report.made == 2 * report.n_samples
     assert (out / "samples.jsonl").read_text() == (built / "samples.jsonl").read_text()
     assert {k: v[1] for k, v in files_state(out).items() if k.startswith("videos/")} == {
