@@ -22,6 +22,7 @@ class Option:
 
 
 def type_name(kind: type | tuple[type, ...]) -> str:
+    """``"int or float"``: an option's type as its error message names it."""
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(k.__name__ for k in kinds)
 

@@ -55,6 +55,7 @@ class ProposeReport:
 
 
 def clean_text(text: Any, limit: int, what: str, report: ProposeReport) -> str:
+    """``text`` on one line and at most ``limit`` characters; a cut is noted in ``report``."""
     s = re.sub(r"\s+", " ", str(text or "")).strip()
     if len(s) > limit:
         report.note(f"{what}: {len(s)} characters, cut to {limit}")
@@ -63,6 +64,7 @@ def clean_text(text: Any, limit: int, what: str, report: ProposeReport) -> str:
 
 
 def slug(text: str) -> str:
+    """A key-safe id from a name (lower case, ``_`` between words, at most 48 characters)."""
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:48]
 
 

@@ -65,6 +65,7 @@ LEVELS = {101: "Novice", 102: "Late Expert", 103: "Intermediate Expert", 104: "E
 
 
 def egoexo_file(cam: str) -> str:
+    """The file name of camera ``cam`` in a take's frame_aligned_videos/ (Arias carry a ``_214-1`` stream suffix)."""
     return f"{cam}_214-1.mp4" if cam.startswith("aria") else f"{cam}.mp4"
 
 

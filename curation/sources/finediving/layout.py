@@ -111,6 +111,7 @@ def _key(raw: Any, file: Path) -> tuple[str, int]:
 
 
 def keyed_by_clip(data: Any, file: Path) -> dict[tuple[str, int], Any]:
+    """An annotation pickle as ``{(source, instance): entry}``; any other shape is an error naming the file."""
     if not isinstance(data, dict):
         raise ToolkitError(
             f"expected a dict keyed by (source, instance), got {type(data).__name__}", file=str(file)
@@ -156,6 +157,7 @@ def find_frames_root(root: Path, given: str) -> Path:
 
 
 def pick_dir(root: Path, given: str, defaults: tuple[str, ...], option: str) -> Path:
+    """The folder option ``option`` names, else the first of ``defaults`` under ``root`` that exists."""
     if given:
         path = root / given
         if not path.is_dir():
@@ -212,6 +214,7 @@ def annotation_entry(fine: Any, coarse: Any, aqa: Any, ann_dir: Path, cid: str) 
 
 
 def read_splits(root: Path, ann_dir: Path) -> dict[tuple[str, int], str]:
+    """``{(source, instance): "train" | "test"}`` from the split pickles, wherever the release put them."""
     out: dict[tuple[str, int], str] = {}
     for split, fname in SPLITS.items():
         for folder in (ann_dir, root / "train_test_split", root / "Annotations" / "train_test_split"):

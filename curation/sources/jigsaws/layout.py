@@ -120,6 +120,7 @@ def last_end(raw: list[tuple[int, int, str]], opts: dict[str, Any]) -> int:
 
 
 def find_meta_files(root: Path) -> dict[str, Path]:
+    """task -> its ``meta_file_<Task>.txt``, at the root or one folder down (either mirror layout)."""
     out: dict[str, Path] = {}
     for path in sorted([*root.glob("meta_file_*.txt"), *root.glob("*/meta_file_*.txt")]):
         task = META_RE.match(path.name).group(1)
@@ -128,6 +129,7 @@ def find_meta_files(root: Path) -> dict[str, Path]:
 
 
 def task_dirs(root: Path, task: str) -> list[Path]:
+    """The folders that may hold ``task``'s videos and transcriptions, in both mirror layouts."""
     names = (task, f"{task}_video", f"{task}_kinematic", f"{task}_kinematics", "")
     return [root / n if n else root for n in names if (root / n).is_dir()]
 
@@ -147,6 +149,7 @@ def find_videos(dirs: list[Path], task: str) -> dict[str, dict[str, Path]]:
 
 
 def find_transcription(dirs: list[Path], trial: str) -> Path | None:
+    """``transcriptions/<trial>.txt`` under the first of ``dirs`` that has it, else None."""
     for d in dirs:
         path = d / "transcriptions" / f"{trial}.txt"
         if path.is_file():
