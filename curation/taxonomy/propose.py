@@ -168,21 +168,23 @@ def propose(
             + "; ".join(f"{k}: {v['description']}" for k, v in kps_known.items())
             + "\n"
         )
-    answer = client.complete(
-        LLMRequest(
-            stage="taxonomy.stages",
-            model=model,
-            system=SYSTEM,
-            schema=STAGES_SCHEMA,
-            schema_name="stage_transcript",
-            prompt=STAGES_PROMPT.format(
-                name=tax["name"],
-                description=tax["description"],
-                context=ctx,
-                existing=existing,
-                max_stages=MAX_STAGES,
-            ),
+
+    def ask(stage: str, schema: dict[str, Any], schema_name: str, template: str, **fields: Any) -> Any:
+        """One structured call about this action (its name, description and expert notes in the prompt)."""
+        prompt = template.format(name=tax["name"], description=tax["description"], context=ctx, **fields)
+        return client.complete(
+            LLMRequest(
+                stage=stage, model=model, system=SYSTEM, schema=schema, schema_name=schema_name, prompt=prompt
+            )
         )
+
+    answer = ask(
+        "taxonomy.stages",
+        STAGES_SCHEMA,
+        "stage_transcript",
+        STAGES_PROMPT,
+        existing=existing,
+        max_stages=MAX_STAGES,
     )
     id_map = merge_stages(tax, answer, origin, report)
     stages = " > ".join(s["name"] for s in tax["stages"]) or "(none)"
@@ -194,23 +196,15 @@ def propose(
         )
         or "(none)"
     )
-    answer = client.complete(
-        LLMRequest(
-            stage="taxonomy.differences",
-            model=model,
-            system=SYSTEM,
-            schema=DIFFERENCES_SCHEMA,
-            schema_name="differences",
-            prompt=DIFFERENCES_PROMPT.format(
-                name=tax["name"],
-                description=tax["description"],
-                context=ctx,
-                n=n,
-                stages=stages,
-                keypoints=keypoints,
-                existing=_existing_differences_text(tax, origin),
-            ),
-        )
+    answer = ask(
+        "taxonomy.differences",
+        DIFFERENCES_SCHEMA,
+        "differences",
+        DIFFERENCES_PROMPT,
+        n=n,
+        stages=stages,
+        keypoints=keypoints,
+        existing=_existing_differences_text(tax, origin),
     )
     merge_differences(tax, answer, id_map, n, origin, report, dup_threshold=dup_threshold)
     report.written = save_taxonomy(
