@@ -50,38 +50,22 @@ def invoke(cli, *args, ok=True, env=None):
     return res
 
 
+def run_closed(shapes, out: Path, cfg: Path, *extra, ok=True, env=None):
+    """``viddiff run SHAPES --mode closed --out OUT --config CFG --no-progress [extra]``."""
+    args = ["run", shapes.root, "--mode", "closed", "--out", out, "--config", cfg, "--no-progress", *extra]
+    return invoke(viddiff, *args, ok=ok, env=env)
+
+
 def test_second_run_into_a_new_folder_makes_zero_llm_calls(shapes, tmp_path):
     """Issue 12: the LLM cache is shared by default (no --cache-dir), so a new RUN_DIR never pays twice."""
     cache = Path(os.environ["VIDDIFF_CACHE_DIR"])
     with shapes_server(FakeOpenAI()) as srv:
         cfg = run_config(tmp_path / "run.yaml", srv)
-        first = invoke(
-            viddiff,
-            "run",
-            shapes.root,
-            "--mode",
-            "closed",
-            "--out",
-            tmp_path / "r1",
-            "--config",
-            cfg,
-            "--no-progress",
-        )
+        first = run_closed(shapes, tmp_path / "r1", cfg)
         n = len(srv.requests)
         assert n == 8 and "LLM: 8 calls" in first.output
         assert (cache / "llm.sqlite").exists() and not (tmp_path / "r1" / "cache").exists()
-        second = invoke(
-            viddiff,
-            "run",
-            shapes.root,
-            "--mode",
-            "closed",
-            "--out",
-            tmp_path / "r2",
-            "--config",
-            cfg,
-            "--no-progress",
-        )
+        second = run_closed(shapes, tmp_path / "r2", cfg)
         assert len(srv.requests) == n and "LLM: 0 calls, 8 cache hits" in second.output
         assert read_json(tmp_path / "r2" / "predictions.json") == read_json(
             tmp_path / "r1" / "predictions.json"
@@ -89,19 +73,7 @@ def test_second_run_into_a_new_folder_makes_zero_llm_calls(shapes, tmp_path):
         u = read_json(tmp_path / "r2" / "usage.json")
         assert u["total"]["cache_hits"] == 8 and u["total"]["calls"] == 0
         # --no-cache bypasses it
-        invoke(
-            viddiff,
-            "run",
-            shapes.root,
-            "--mode",
-            "closed",
-            "--out",
-            tmp_path / "r3",
-            "--config",
-            cfg,
-            "--no-progress",
-            "--no-cache",
-        )
+        run_closed(shapes, tmp_path / "r3", cfg, "--no-cache")
         assert len(srv.requests) == 2 * n
         # the structured-output mode used is recorded
         assert read_json(tmp_path / "r1" / "usage.json")["llm_endpoint"]["structured_output"] == {
@@ -118,19 +90,7 @@ def test_usage_keeps_totals_across_resumed_runs(shapes, tmp_path):
             tmp_path / "run.yaml", srv, max_invalid_retries=0, backoff_initial_s=0.001, backoff_max_s=0.002
         )
         out = tmp_path / "r"
-        res = invoke(
-            viddiff,
-            "run",
-            shapes.root,
-            "--mode",
-            "closed",
-            "--out",
-            out,
-            "--config",
-            cfg,
-            "--no-progress",
-            ok=False,
-        )
+        res = run_closed(shapes, out, cfg, ok=False)
         assert (
             res.exit_code != 0
             and "differencer" in res.output
@@ -140,9 +100,7 @@ def test_usage_keeps_totals_across_resumed_runs(shapes, tmp_path):
         first = read_json(out / "usage.json")
         assert first["cumulative"]["invocations"] == 1 and first["proposer"]["calls"] == 2
         srv.rules = [r for r in srv.rules if r.reply != ("status", 503, "busy")]
-        invoke(
-            viddiff, "run", shapes.root, "--mode", "closed", "--out", out, "--config", cfg, "--no-progress"
-        )
+        run_closed(shapes, out, cfg)
         second = read_json(out / "usage.json")
         assert second["cumulative"]["invocations"] == 2
         assert second["differencer"]["calls"] == 6 and "proposer" in second["cumulative"]
@@ -199,20 +157,7 @@ def test_server_echo_of_the_key_never_reaches_the_screen_or_files(shapes, tmp_pa
         msg = "Incorrect API key provided: {authorization}. You can find your API key at https://example.invalid/k."
         srv.add("Split the action into", ("status", 400, msg))
         cfg = run_config(tmp_path / "run.yaml", srv)
-        res = invoke(
-            viddiff,
-            "run",
-            shapes.root,
-            "--mode",
-            "closed",
-            "--out",
-            tmp_path / "r",
-            "--config",
-            cfg,
-            "--no-progress",
-            ok=False,
-            env={"OPENAI_API_KEY": secret},
-        )
+        res = run_closed(shapes, tmp_path / "r", cfg, ok=False, env={"OPENAI_API_KEY": secret})
         assert (
             srv.requests and "Incorrect API key provided" in res.output and "find your API key" in res.output
         )
