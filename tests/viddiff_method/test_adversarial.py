@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from schemas.dataset_dir import load_dataset, save_dataset
 from schemas.io import read_json
 from schemas.outdir import MARKER
 from tests.helpers.adversarial import assert_one_line_error, lock_held_elsewhere
 from tests.helpers.openai_server import FakeOpenAI
+from tests.helpers.viddiff_cli import invoke_run
 from viddiff_method.backends.clip_cache import ClipCache
-from viddiff_method.cli import main
 from viddiff_method.config import RunConfig
 
 CANARY = "sk-" + "canary0123456789abcdefCANARY"  # built at run time: no secret-shaped literal in the repo
@@ -32,23 +31,7 @@ def srv():
 def run_cli(ds: Path, out: Path, srv: FakeOpenAI, *extra: str, mode: str = "closed"):
     cfg = out.parent / "run.yaml"
     cfg.write_text(json.dumps({"llm": {"base_url": srv.base_url, "max_concurrency": 1}}))
-    return CliRunner().invoke(
-        main,
-        [
-            "run",
-            str(ds),
-            "--mode",
-            mode,
-            "--out",
-            str(out),
-            "--config",
-            str(cfg),
-            "--method",
-            "random",
-            "--no-progress",
-            *extra,
-        ],
-    )
+    return invoke_run(ds, out, cfg, "--method", "random", "--no-progress", *extra, mode=mode)
 
 
 def edit_rows(ds: Path, fn) -> None:
@@ -234,22 +217,7 @@ BAD_VALUES = [
 def test_bad_config_value_is_one_line(tmp_path, over, message, tiny_dataset):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(json.dumps(over))
-    r = CliRunner().invoke(
-        main,
-        [
-            "run",
-            str(tiny_dataset),
-            "--mode",
-            "closed",
-            "--out",
-            str(tmp_path / "run"),
-            "--config",
-            str(cfg),
-            "--method",
-            "random",
-            "--no-progress",
-        ],
-    )
+    r = invoke_run(tiny_dataset, tmp_path / "run", cfg, "--method", "random", "--no-progress")
     assert_one_line_error(r.output, r.exit_code, str(cfg), message)
     assert not (tmp_path / "run").exists()
 
@@ -257,20 +225,7 @@ def test_bad_config_value_is_one_line(tmp_path, over, message, tiny_dataset):
 def test_duplicate_key_in_run_config_rejected(tmp_path, tiny_dataset):
     cfg = tmp_path / "dup.yaml"
     cfg.write_text("llm:\n  base_url: http://127.0.0.1:9\nllm:\n  temperature: 0\n")
-    r = CliRunner().invoke(
-        main,
-        [
-            "run",
-            str(tiny_dataset),
-            "--mode",
-            "closed",
-            "--out",
-            str(tmp_path / "run"),
-            "--config",
-            str(cfg),
-            "--no-progress",
-        ],
-    )
+    r = invoke_run(tiny_dataset, tmp_path / "run", cfg, "--no-progress")
     assert_one_line_error(r.output, r.exit_code, "duplicate key 'llm' (first at line 1)")
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from schemas import validate
 from schemas.io import read_json
 from tests.helpers.openai_server import FakeOpenAI
+from tests.helpers.viddiff_cli import invoke_run
 from tests.viddiff_method.shapes import (
     DIFFS,
     PAIRS,
@@ -236,22 +237,7 @@ def test_cli_run_and_its_errors(env, tmp_path, monkeypatch):
     cfg = tmp_path / "run.yaml"
     cfg.write_text(json.dumps(toy_clip_config(llm={"base_url": srv.base_url})))
     out = tmp_path / "run"
-    r = CliRunner().invoke(
-        main,
-        [
-            "run",
-            str(ds.root),
-            "--mode",
-            "closed",
-            "--out",
-            str(out),
-            "--config",
-            str(cfg),
-            "--limit",
-            "1",
-            "--no-progress",
-        ],
-    )
+    r = invoke_run(ds.root, out, cfg, "--limit", "1", "--no-progress")
     assert r.exit_code == 0, r.output
     assert "1 samples selected: 0 already done, 1 done now" in r.output and "LLM: 5 calls" in r.output
     assert list(read_json(out / "predictions.json")) == [ds.samples[0]["sample_key"]]
@@ -361,20 +347,7 @@ def test_a_proposer_that_never_answers_stops_the_run_and_saves_nothing(env, tmp_
         cfg = tmp_path / "c.yaml"
         cfg.write_text(json.dumps(toy_clip_config(llm={"base_url": srv.base_url, "max_invalid_retries": 0})))
         out = tmp_path / "run"
-        r = CliRunner().invoke(
-            main,
-            [
-                "run",
-                str(ds.root),
-                "--mode",
-                "closed",
-                "--out",
-                str(out),
-                "--config",
-                str(cfg),
-                "--no-progress",
-            ],
-        )
+        r = invoke_run(ds.root, out, cfg, "--no-progress")
     assert r.exit_code == 1
     assert r.output.startswith("error: proposer: the proposer got no valid answer")
     assert len(r.output.strip().splitlines()) == 1
@@ -395,20 +368,7 @@ def test_a_clip_that_cannot_load_fails_before_any_llm_call(env, tmp_path):
                 }
             )
         )
-        r = CliRunner().invoke(
-            main,
-            [
-                "run",
-                str(ds.root),
-                "--mode",
-                "closed",
-                "--out",
-                str(tmp_path / "run"),
-                "--config",
-                str(cfg),
-                "--no-progress",
-            ],
-        )
+        r = invoke_run(ds.root, tmp_path / "run", cfg, "--no-progress")
         assert r.exit_code == 1 and "clip.pretrained: checkpoint file not found" in r.output
         assert srv.requests == []
 
