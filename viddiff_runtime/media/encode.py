@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -91,14 +92,4 @@ def write_frames(
         if proc.returncode != 0:
             raise _ffmpeg_failed(proc.returncode, err, what="encode", src=str(dst), output=str(dst))
         written = verify_clip(tmp, count, rate, label=str(dst))
-    return VideoInfo(
-        str(dst),
-        written.fps,
-        written.n_frames,
-        written.duration,
-        written.start_time,
-        written.width,
-        written.height,
-        written.codec,
-        True,
-    )
+    return replace(written, path=str(dst), frames_counted=True)

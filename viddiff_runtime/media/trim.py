@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -228,14 +229,4 @@ def trim(
                 file=str(src),
             )
         written = verify_clip(tmp, expected, out_rate, label=str(dst), counted=got)
-    return VideoInfo(
-        str(dst),
-        written.fps,
-        written.n_frames,
-        written.duration,
-        written.start_time,
-        written.width,
-        written.height,
-        written.codec,
-        written.frames_counted,
-    )
+    return replace(written, path=str(dst))  # measured on the temporary file, renamed into place
