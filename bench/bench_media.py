@@ -89,6 +89,7 @@ def main() -> None:
         "-movflags",
         "+faststart",
     ]
+    bare = [media.ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-threads", "1"]
     tail = ",setpts=PTS-STARTPTS,setpts=N/(30/1)/TB,scale='2*trunc(iw/2)':'2*trunc(ih/2)'"
 
     def bare_trim_filter():
@@ -96,14 +97,7 @@ def main() -> None:
         for i, (s, e) in enumerate(ranges):
             subprocess.run(
                 [
-                    media.ffmpeg_exe(),
-                    "-hide_banner",
-                    "-nostdin",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-threads",
-                    "1",
+                    *bare,
                     "-i",
                     str(src),
                     "-vf",
@@ -121,14 +115,7 @@ def main() -> None:
         for i, ((s, e), (seek, first, last)) in enumerate(zip(ranges, windows)):
             subprocess.run(
                 [
-                    media.ffmpeg_exe(),
-                    "-hide_banner",
-                    "-nostdin",
-                    "-loglevel",
-                    "error",
-                    "-y",
-                    "-threads",
-                    "1",
+                    *bare,
                     "-copyts",
                     "-ss",
                     f"{seek:.9f}",
