@@ -44,14 +44,8 @@ __all__ = [
     "positive",
     "probe_videos",
     "register_source",
-    "scan_source",
     "source_class",
     "source_key",
     "source_names",
     "sources",
 ]
-
-
-def scan_source(name: str, root, options: dict | None = None) -> ScanResult:
-    """Shortcut: ``get_adapter(name).scan(root, options)``."""
-    return get_adapter(name).scan(root, options)
